@@ -1,0 +1,157 @@
+/**
+ * The only module that spawns processes. Args are always an array (never a shell); every run is
+ * logged at debug with its duration; failures carry the exit code and the tail of stderr.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { AiboxError } from '../core/errors.js';
+import { silentLogger, type Logger } from '../core/log.js';
+
+export interface ExecOptions {
+  readonly cwd?: string;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Bytes written to stdin, then stdin is closed. */
+  readonly input?: string | Uint8Array;
+  /** Stream of bytes written to stdin (alternative to `input`). */
+  readonly inputStream?: NodeJS.ReadableStream;
+  readonly timeoutMs?: number;
+  /** Called with each stderr chunk (progress display). */
+  readonly onStderr?: (chunk: string) => void;
+  readonly onStdout?: (chunk: string) => void;
+  /** Do not throw on non-zero exit; return the result instead. */
+  readonly allowFailure?: boolean;
+  /** Strings to redact from logs and errors (passwords, tokens). */
+  readonly secrets?: readonly string[];
+}
+
+export interface ExecResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly durationMs: number;
+}
+
+/** Raised when a subprocess exits non-zero; carries what a user needs to diagnose it. */
+export class ProcessError extends AiboxError {
+  readonly exitCode: number;
+  readonly stderrTail: string;
+  readonly command: string;
+  constructor(command: string, exitCode: number, stderrTail: string) {
+    super({
+      code: 'PROCESS_FAILED',
+      message: `${command} exited with code ${exitCode}${stderrTail ? `: ${stderrTail}` : ''}`,
+      details: { command, exitCode },
+    });
+    this.exitCode = exitCode;
+    this.stderrTail = stderrTail;
+    this.command = command;
+  }
+}
+
+export type Exec = (file: string, args: readonly string[], opts?: ExecOptions) => Promise<ExecResult>;
+
+const MAX_CAPTURE = 64 * 1024 * 1024;
+
+function redact(text: string, secrets: readonly string[] | undefined): string {
+  let out = text;
+  for (const s of secrets ?? []) if (s) out = out.split(s).join('***');
+  return out;
+}
+
+/** Last few non-empty lines of stderr, one line, for error messages. */
+export function tail(text: string, lines = 3, maxChars = 600): string {
+  const t = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .slice(-lines)
+    .join(' | ');
+  return t.length > maxChars ? `…${t.slice(-maxChars)}` : t;
+}
+
+/** Quote an argv for display in logs (never executed). */
+export function displayCommand(file: string, args: readonly string[]): string {
+  return [file, ...args].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+
+/** Create an Exec bound to a logger. */
+export function createExec(logger: Logger = silentLogger): Exec {
+  return (file, args, opts = {}) =>
+    new Promise<ExecResult>((resolve, reject) => {
+      const shown = redact(displayCommand(file, args), opts.secrets);
+      const started = performance.now();
+      logger.debug(`Run: ${shown}`);
+      let child: ChildProcess;
+      try {
+        child = spawn(file, [...args], {
+          cwd: opts.cwd,
+          env: opts.env ? { ...process.env, ...opts.env } : process.env,
+          stdio: ['pipe', 'pipe', 'pipe'],
+        });
+      } catch (e: unknown) {
+        reject(toolError(file, e));
+        return;
+      }
+      let stdout = '';
+      let stderr = '';
+      let timer: NodeJS.Timeout | undefined;
+      let timedOut = false;
+      if (opts.timeoutMs) {
+        timer = setTimeout(() => {
+          timedOut = true;
+          child.kill('SIGKILL');
+        }, opts.timeoutMs);
+      }
+      child.stdout!.setEncoding('utf8');
+      child.stderr!.setEncoding('utf8');
+      child.stdout!.on('data', (c: string) => {
+        if (stdout.length < MAX_CAPTURE) stdout += c;
+        opts.onStdout?.(c);
+      });
+      child.stderr!.on('data', (c: string) => {
+        if (stderr.length < MAX_CAPTURE) stderr += c;
+        opts.onStderr?.(c);
+      });
+      child.stdin!.on('error', () => {
+        /* the process may exit before reading stdin; the exit code tells the story */
+      });
+      if (opts.inputStream) opts.inputStream.pipe(child.stdin!);
+      else child.stdin!.end(opts.input ?? '');
+      child.on('error', (e) => {
+        if (timer) clearTimeout(timer);
+        reject(toolError(file, e));
+      });
+      child.on('close', (code, signal) => {
+        if (timer) clearTimeout(timer);
+        const durationMs = performance.now() - started;
+        const exit = code ?? 128;
+        logger.debug(`Done (${Math.round(durationMs)} ms, exit ${exit}${signal ? `, ${signal}` : ''}): ${shown}`);
+        if (timedOut) {
+          reject(
+            new AiboxError({
+              code: 'TIMEOUT',
+              message: `${shown} did not finish within ${opts.timeoutMs} ms and was stopped`,
+            }),
+          );
+          return;
+        }
+        if (exit !== 0 && !opts.allowFailure) {
+          reject(new ProcessError(shown, exit, redact(tail(stderr || stdout), opts.secrets)));
+          return;
+        }
+        resolve({ code: exit, stdout, stderr, durationMs });
+      });
+    });
+}
+
+function toolError(file: string, e: unknown): AiboxError {
+  const code = (e as { code?: string }).code;
+  if (code === 'ENOENT') {
+    return new AiboxError({
+      code: 'TOOL_MISSING',
+      message: `${file} not found on PATH`,
+      hint: `Install ${file.split('/').pop()} (e.g. 'apt-get install ${file.split('/').pop()}'), or set its path in the aibox config`,
+      cause: e,
+    });
+  }
+  return new AiboxError({ code: 'PROCESS_FAILED', message: `could not start ${file}`, cause: e });
+}

@@ -1,0 +1,31 @@
+/** Exit codes are decided here only, from the error code (docs/exit-codes.md). */
+import { AiboxError, type ErrorCode } from '../core/errors.js';
+
+export const EXIT = {
+  OK: 0,
+  FAILURE: 1,
+  USAGE: 2,
+  POLICY: 3,
+  NO_SIGNATURES: 10,
+  SIGNATURE_TAG_NOT_FOUND: 11,
+  NO_MATCHING_SIGNATURE: 12,
+} as const;
+
+const byCode: Partial<Record<ErrorCode, number>> = {
+  USAGE: EXIT.USAGE,
+  INVALID_REFERENCE: EXIT.USAGE,
+  INVALID_TAG: EXIT.USAGE,
+  INVALID_DIGEST: EXIT.USAGE,
+  CONFIG_INVALID: EXIT.USAGE,
+  CONFIG_NOT_FOUND: EXIT.USAGE,
+  POLICY_REFUSED: EXIT.POLICY,
+  NO_SIGNATURES: EXIT.NO_SIGNATURES,
+  SIGNATURE_TAG_NOT_FOUND: EXIT.SIGNATURE_TAG_NOT_FOUND,
+  NO_MATCHING_SIGNATURE: EXIT.NO_MATCHING_SIGNATURE,
+};
+
+/** Map any thrown value to a process exit code. */
+export function exitCodeFor(e: unknown): number {
+  if (e instanceof AiboxError) return byCode[e.code] ?? EXIT.FAILURE;
+  return EXIT.FAILURE;
+}
