@@ -1,0 +1,119 @@
+/**
+ * Test helper: a real CNCF distribution registry (`docker-registry serve`) on a free loopback port,
+ * with a temp data dir. Optional htpasswd (bcrypt via `htpasswd -B`) and delete toggle.
+ * Every process started here is stopped by `stop()`; call it in afterAll.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './free-port.js';
+
+export interface StartRegistryOptions {
+  readonly htpasswd?: { readonly user: string; readonly password: string };
+  /** storage.delete.enabled; default true. */
+  readonly deleteEnabled?: boolean;
+}
+
+export interface TestRegistry {
+  /** "127.0.0.1:PORT" */
+  readonly host: string;
+  /** "http://127.0.0.1:PORT" */
+  readonly url: string;
+  readonly dataDir: string;
+  readonly configPath: string;
+  stop(): Promise<void>;
+}
+
+const BINARY = process.env.AIBOX_TEST_REGISTRY_BIN ?? 'docker-registry';
+
+function bcryptLine(user: string, password: string): string {
+  const r = spawnSync('htpasswd', ['-niB', user], { input: password, encoding: 'utf8' });
+  if (r.error || r.status !== 0) {
+    throw new Error(
+      `htpasswd -B failed (${r.error?.message ?? r.stderr.trim()}); install apache2-utils (apt-get install apache2-utils)`,
+    );
+  }
+  return r.stdout.trim();
+}
+
+async function waitReady(url: string, child: ChildProcess, logs: () => string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`docker-registry exited with ${child.exitCode}: ${logs()}`);
+    try {
+      const res = await fetch(`${url}/v2/`);
+      await res.arrayBuffer();
+      if (res.status === 200 || res.status === 401) return;
+    } catch {
+      /* not listening yet */
+    }
+    if (Date.now() > deadline) throw new Error(`docker-registry at ${url} did not answer /v2/ within 15s: ${logs()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Start a real registry on 127.0.0.1:<free port>; resolves once `/v2/` answers. */
+export async function startRegistry(opts: StartRegistryOptions = {}): Promise<TestRegistry> {
+  const dir = await mkdtemp(join(tmpdir(), 'aibox-registry-'));
+  const dataDir = join(dir, 'data');
+  const configPath = join(dir, 'config.yml');
+  const port = await freePort();
+  const host = `127.0.0.1:${port}`;
+  const url = `http://${host}`;
+  const lines = [
+    'version: 0.1',
+    'log:',
+    '  level: warn',
+    '  accesslog:',
+    '    disabled: true',
+    'storage:',
+    '  cache:',
+    '    blobdescriptor: inmemory',
+    '  filesystem:',
+    `    rootdirectory: ${dataDir}`,
+    '  delete:',
+    `    enabled: ${opts.deleteEnabled ?? true}`,
+    'http:',
+    `  addr: ${host}`,
+    '  headers:',
+    '    X-Content-Type-Options: [nosniff]',
+  ];
+  if (opts.htpasswd) {
+    const htpath = join(dir, 'htpasswd');
+    await writeFile(htpath, `${bcryptLine(opts.htpasswd.user, opts.htpasswd.password)}\n`);
+    lines.push('auth:', '  htpasswd:', '    realm: aibox-test', `    path: ${htpath}`);
+  }
+  await writeFile(configPath, `${lines.join('\n')}\n`);
+
+  const child = spawn(BINARY, ['serve', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const keep = (c: Buffer) => {
+    out = (out + c.toString('utf8')).slice(-4000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const spawnFailed = new Promise<never>((_, reject) =>
+    child.once('error', (e) => reject(new Error(`cannot start ${BINARY}: ${e.message}`))),
+  );
+  spawnFailed.catch(() => {});
+
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise<void>((r) => child.once('exit', () => r()));
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 3000);
+      await exited;
+      clearTimeout(t);
+    }
+    await rm(dir, { recursive: true, force: true });
+  };
+
+  try {
+    await Promise.race([waitReady(url, child, () => out), spawnFailed]);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { host, url, dataDir, configPath, stop };
+}
