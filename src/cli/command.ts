@@ -36,6 +36,8 @@ export interface Context {
    * embedded local registry (started on demand). Built once per process.
    */
   target(): Promise<RegistryTarget>;
+  /** Release what the context opened (HTTP connections). Called by the runner. */
+  dispose(): Promise<void>;
 }
 
 export interface RegistryTarget {

@@ -1,0 +1,110 @@
+/**
+ * The CLI runner shared by `aiboxctl` and `aibox`: global options, command registration,
+ * outcome printing, and the single place where errors become exit codes.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { AiboxError } from '../core/errors.js';
+import type { Context, GlobalOptions, RegisterCommands, Run } from './command.js';
+import { createContext, type ContextDeps } from './context.js';
+import { EXIT } from './exit.js';
+import { printError, printOutcome, type Streams } from './output.js';
+import { VERSION } from './version.js';
+
+export type ProgramName = 'aiboxctl' | 'aibox';
+
+export interface CliDeps extends ContextDeps {
+  /** Override how a Context is made (tests). */
+  readonly makeContext?: (global: GlobalOptions, deps: ContextDeps) => Context;
+}
+
+const descriptions: Record<ProgramName, string> = {
+  aiboxctl:
+    'Platform and CI tool for aibox images: build, scan, sign, publish, promote, inspect.\n' +
+    'Every command works against --registry, the config file\'s registry, or the embedded local registry.',
+  aibox: 'Developer tool for aibox sandboxes: set up, update, check and start your sandbox container.',
+};
+
+const exitCodesHelp = `
+Exit codes:
+  0   success
+  1   failure (registry, engine, I/O)
+  2   usage or configuration error
+  3   refused by policy
+  10  no signatures found (as cosign)
+  11  signature tag not found (as cosign)
+  12  no matching signature (as cosign)`;
+
+/** Build the commander program with global options; `register` adds the commands. */
+export function buildProgram(name: ProgramName, registers: readonly RegisterCommands[], deps: CliDeps, state: { exitCode: number }): Command {
+  const program = new Command(name);
+  program
+    .description(descriptions[name])
+    .version(VERSION, '-V, --version', 'print the version and exit')
+    .option('--json', 'print the result as one JSON document on stdout', false)
+    .option('--debug', 'log every subprocess and HTTP request to stderr', false)
+    .addOption(
+      new Option(
+        '--config <file>',
+        name === 'aibox'
+          ? 'developer config file (default: $XDG_CONFIG_HOME/aibox/config.yaml)'
+          : 'platform config file (default: $AIBOX_CONFIG, then ./aibox.yaml)',
+      ),
+    )
+    .showHelpAfterError('(add --help for usage and examples)')
+    .configureOutput({ writeOut: (s) => deps.io.out(s), writeErr: (s) => deps.io.err(s) })
+    .exitOverride()
+    .addHelpText('after', exitCodesHelp);
+  if (name === 'aiboxctl') {
+    program.option('--registry <host/project>', 'registry and project to use, e.g. 127.0.0.1:5000/aibox (overrides the config)');
+  }
+  program.configureHelp({ showGlobalOptions: true });
+
+  const run: Run =
+    (action) =>
+    async (...args) => {
+      const cmd = args[args.length - 1] as unknown as Command;
+      const g = cmd.optsWithGlobals<{ json?: boolean; debug?: boolean; config?: string; registry?: string }>();
+      const global: GlobalOptions = {
+        json: Boolean(g.json),
+        debug: Boolean(g.debug),
+        config: g.config,
+        registry: g.registry,
+      };
+      const ctx = (deps.makeContext ?? createContext)(global, deps);
+      try {
+        const outcome = await action(ctx, ...args);
+        printOutcome(outcome, global.json, deps.io);
+        state.exitCode = outcome.exitCode ?? EXIT.OK;
+      } catch (e: unknown) {
+        state.exitCode = printError(e, global.json, deps.io, global.debug);
+      } finally {
+        await ctx.dispose();
+      }
+    };
+  for (const register of registers) register(program, run);
+  // Every subcommand inherits output config and exit override for usage errors.
+  const inherit = (c: Command) => {
+    c.configureOutput({ writeOut: (s) => deps.io.out(s), writeErr: (s) => deps.io.err(s) });
+    c.exitOverride();
+    c.showHelpAfterError('(add --help for usage and examples)');
+    c.commands.forEach(inherit);
+  };
+  program.commands.forEach(inherit);
+  return program;
+}
+
+/** Run a CLI with argv (without node and script), returning the exit code. */
+export async function runCli(name: ProgramName, registers: readonly RegisterCommands[], argv: readonly string[], deps: CliDeps): Promise<number> {
+  const state = { exitCode: EXIT.OK as number };
+  const program = buildProgram(name, registers, deps, state);
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+  } catch (e: unknown) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT.OK;
+      return EXIT.USAGE;
+    }
+    return printError(e instanceof Error ? e : new AiboxError({ code: 'INTERNAL', message: String(e) }), false, deps.io);
+  }
+  return state.exitCode;
+}

@@ -1,0 +1,74 @@
+/**
+ * Builds the per-invocation Context: logger, exec, lazily-loaded config and registry target.
+ * This is where adapters are constructed; commands only receive them.
+ */
+import { createExec } from '../adapters/exec.js';
+import { streamLogger } from '../core/log.js';
+import { loadPlatformConfig, dataDir, type LoadedConfig } from '../config/load.js';
+import { createRegistryClient } from '../oci/client.js';
+import { registryUp } from '../registry/embedded.js';
+import type { Context, GlobalOptions, RegistryTarget } from './command.js';
+import type { Streams } from './output.js';
+import { parseRegistryOption } from './resolve.js';
+
+export interface ContextDeps {
+  readonly io: Streams;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly cwd: string;
+  readonly now?: () => Date;
+  readonly interactive?: boolean;
+}
+
+function once<T>(f: () => Promise<T>): () => Promise<T> {
+  let p: Promise<T> | undefined;
+  return () => (p ??= f());
+}
+
+/** Create the Context for one command run. */
+export function createContext(global: GlobalOptions, deps: ContextDeps): Context {
+  const logger = streamLogger(global.debug ? 'debug' : 'info', deps.io.err);
+  const exec = createExec(logger);
+  const env = deps.env;
+  const config = once<LoadedConfig>(() =>
+    loadPlatformConfig({ ...(global.config ? { path: global.config } : {}), env: { ...env }, cwd: deps.cwd }),
+  );
+  let opened: RegistryTarget | undefined;
+  const target = once<RegistryTarget>(async () => {
+    const loaded = await config();
+    const reg = loaded.config.registry;
+    let host: string;
+    let project = reg.project;
+    if (global.registry) {
+      ({ host, project } = parseRegistryOption(global.registry));
+    } else if (reg.host) {
+      host = reg.host;
+    } else {
+      const up = await registryUp({
+        dataDir: loaded.config.embedded.dataDir ?? `${dataDir({ ...env })}/registry`,
+        port: loaded.config.embedded.port,
+        exec,
+        logger,
+      });
+      if (!up.alreadyRunning) logger.info(`Started the embedded registry at ${up.host}`);
+      host = up.host;
+    }
+    const client = createRegistryClient({ insecureHosts: reg.insecure, logger, env: { ...env } });
+    opened = { client, host, project };
+    return opened;
+  });
+  return {
+    io: deps.io,
+    logger,
+    exec,
+    env,
+    cwd: deps.cwd,
+    global,
+    now: deps.now ?? (() => new Date()),
+    interactive: deps.interactive ?? false,
+    config,
+    target,
+    dispose: async () => {
+      await opened?.client.close();
+    },
+  };
+}

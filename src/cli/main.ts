@@ -1,0 +1,27 @@
+/** Wires command files into the two programs and binds them to the real process. */
+import { runCli, type CliDeps } from './app.js';
+import type { RegisterCommands } from './command.js';
+import { processStreams } from './output.js';
+import { registerRegistryCommands } from './commands/registry.js';
+
+/** Command files of `aiboxctl`, in help order. */
+export const ctlCommands: readonly RegisterCommands[] = [registerRegistryCommands];
+/** Command files of `aibox`. */
+export const devCommands: readonly RegisterCommands[] = [];
+
+function processDeps(): CliDeps {
+  return {
+    io: processStreams,
+    env: process.env,
+    cwd: process.cwd(),
+    interactive: Boolean(process.stderr.isTTY),
+  };
+}
+
+export function mainCtl(argv: readonly string[]): Promise<number> {
+  return runCli('aiboxctl', ctlCommands, argv, processDeps());
+}
+
+export function mainDev(argv: readonly string[]): Promise<number> {
+  return runCli('aibox', devCommands, argv, processDeps());
+}
