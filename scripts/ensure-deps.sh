@@ -21,6 +21,7 @@ need docker-registry docker-registry
 dpkg -s busybox-static >/dev/null 2>&1 || missing="$missing busybox-static"
 need curl curl
 need debootstrap debootstrap
+need htpasswd apache2-utils
 
 if [ -n "$missing" ]; then
   if [ "$(id -u)" = "0" ]; then
