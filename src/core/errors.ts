@@ -29,6 +29,10 @@ export type ErrorCode =
   | 'KEY_INVALID'
   | 'KEY_PASSWORD'
   | 'TIMEOUT'
+  // vulnerability scan could not produce a trustworthy report (the gate fails closed)
+  | 'SCAN_FAILED'
+  // a notice (Slack) could not be delivered
+  | 'NOTIFY_FAILED'
   | 'INTERNAL';
 
 export interface AiboxErrorOptions {
