@@ -1,0 +1,20 @@
+// Runs every benchmark in one go (npm run bench) and prints where the results are.
+import { spawnSync } from 'node:child_process';
+
+const benches = [
+  ['coldstart', ['bench/coldstart.mjs']],
+  ['tags', ['--import', 'tsx', 'bench/tags.mjs']],
+  ['signing', ['--import', 'tsx', 'bench/signing.mjs']],
+];
+let failed = 0;
+for (const [name, args] of benches) {
+  if (process.argv.length > 2 && !process.argv.includes(name)) continue;
+  console.log(`\n=== ${name} ===`);
+  const r = spawnSync(process.execPath, args, { stdio: 'inherit' });
+  if (r.status !== 0) {
+    failed++;
+    console.log(`bench ${name} failed with exit ${r.status}`);
+  }
+}
+console.log('\nresults: bench/results/*.json');
+process.exitCode = failed ? 1 : 0;
