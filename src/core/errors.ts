@@ -33,6 +33,9 @@ export type ErrorCode =
   | 'SCAN_FAILED'
   // a notice (Slack) could not be delivered
   | 'NOTIFY_FAILED'
+  // the signed release-channel document is malformed, or failed a freshness/rollback check
+  | 'CHANNEL_INVALID'
+  | 'CHANNEL_REJECTED'
   | 'INTERNAL';
 
 export interface AiboxErrorOptions {
