@@ -64,9 +64,11 @@ function parseDeb822(text: string, source: string): AptSource[] {
     const colon = raw.indexOf(':');
     if (colon <= 0) throw invalid(source, lineNo, 'expected "Field: value"');
     const key = raw.slice(0, colon).trim().toLowerCase();
-    if (!/^[a-z0-9][a-z0-9-]*$/.test(key)) throw invalid(source, lineNo, `bad field name "${raw.slice(0, colon)}"`);
+    if (!/^[a-z0-9][a-z0-9-]*$/.test(key))
+      throw invalid(source, lineNo, `bad field name "${raw.slice(0, colon)}"`);
     if (fields.size === 0) startLine = lineNo;
-    if (fields.has(key)) throw invalid(source, lineNo, `field "${raw.slice(0, colon).trim()}" repeated in one stanza`);
+    if (fields.has(key))
+      throw invalid(source, lineNo, `field "${raw.slice(0, colon).trim()}" repeated in one stanza`);
     fields.set(key, raw.slice(colon + 1).trim());
     lastKey = key;
   });
@@ -95,7 +97,8 @@ function parseOneLine(text: string, source: string): AptSource[] {
     let line = (hash >= 0 ? raw.slice(0, hash) : raw).trim();
     if (line === '') return;
     const type = words(line)[0] ?? '';
-    if (type !== 'deb' && type !== 'deb-src') throw invalid(source, lineNo, `type must be deb or deb-src, got "${type}"`);
+    if (type !== 'deb' && type !== 'deb-src')
+      throw invalid(source, lineNo, `type must be deb or deb-src, got "${type}"`);
     line = line.slice(type.length).trim();
     if (line.startsWith('[')) {
       const close = line.indexOf(']');

@@ -44,16 +44,19 @@ describe('parseAptSources', () => {
     });
 
     it('honours Enabled: no and case-insensitive field names', () => {
-      const s = parseAptSources('types: deb\nuris: http://a/\nsuites: bookworm\ncomponents: main\nEnabled: no\n', {
-        format: 'deb822',
-      });
+      const s = parseAptSources(
+        'types: deb\nuris: http://a/\nsuites: bookworm\ncomponents: main\nEnabled: no\n',
+        {
+          format: 'deb822',
+        },
+      );
       expect(s[0]?.enabled).toBe(false);
     });
 
     it('rejects a stanza without URIs, naming file and line', () => {
-      expect(() => parseAptSources('\n\nTypes: deb\nSuites: x\n', { format: 'deb822', source: 'f.sources' })).toThrow(
-        /f\.sources line 3: stanza has no "URIs"/,
-      );
+      expect(() =>
+        parseAptSources('\n\nTypes: deb\nSuites: x\n', { format: 'deb822', source: 'f.sources' }),
+      ).toThrow(/f\.sources line 3: stanza has no "URIs"/);
     });
 
     it('rejects a line that is not a field', () => {
@@ -68,8 +71,20 @@ describe('parseAptSources', () => {
         { format: 'one-line' },
       );
       expect(s).toEqual([
-        { types: ['deb'], uris: ['http://m.example/debian'], suites: ['bookworm'], components: ['main', 'contrib'], enabled: true },
-        { types: ['deb-src'], uris: ['http://m.example/debian'], suites: ['bookworm'], components: ['main'], enabled: true },
+        {
+          types: ['deb'],
+          uris: ['http://m.example/debian'],
+          suites: ['bookworm'],
+          components: ['main', 'contrib'],
+          enabled: true,
+        },
+        {
+          types: ['deb-src'],
+          uris: ['http://m.example/debian'],
+          suites: ['bookworm'],
+          components: ['main'],
+          enabled: true,
+        },
         { types: ['deb'], uris: ['http://m.example/flat'], suites: ['./'], components: [], enabled: true },
       ]);
     });
@@ -87,14 +102,18 @@ describe('parseAptSources', () => {
   describe('when given arbitrary text (untrusted input)', () => {
     it('returns sources or throws AiboxError, never anything else', () => {
       fc.assert(
-        fc.property(fc.string({ maxLength: 300 }), fc.constantFrom('deb822' as const, 'one-line' as const), (t, format) => {
-          try {
-            const out = parseAptSources(t, { format });
-            for (const s of out) expect(s.uris.length).toBeGreaterThan(0);
-          } catch (e: unknown) {
-            expect(e).toBeInstanceOf(AiboxError);
-          }
-        }),
+        fc.property(
+          fc.string({ maxLength: 300 }),
+          fc.constantFrom('deb822' as const, 'one-line' as const),
+          (t, format) => {
+            try {
+              const out = parseAptSources(t, { format });
+              for (const s of out) expect(s.uris.length).toBeGreaterThan(0);
+            } catch (e: unknown) {
+              expect(e).toBeInstanceOf(AiboxError);
+            }
+          },
+        ),
       );
     });
 
@@ -103,13 +122,21 @@ describe('parseAptSources', () => {
       const uri = word.map((w) => `http://${w}.example/debian`);
       fc.assert(
         fc.property(
-          fc.array(fc.record({ uri, suite: word, components: fc.array(word, { minLength: 1, maxLength: 3 }) }), {
-            maxLength: 5,
-          }),
+          fc.array(
+            fc.record({ uri, suite: word, components: fc.array(word, { minLength: 1, maxLength: 3 }) }),
+            {
+              maxLength: 5,
+            },
+          ),
           (entries) => {
-            const oneLine = entries.map((e) => `deb ${e.uri} ${e.suite} ${e.components.join(' ')}`).join('\n');
+            const oneLine = entries
+              .map((e) => `deb ${e.uri} ${e.suite} ${e.components.join(' ')}`)
+              .join('\n');
             const deb822 = entries
-              .map((e) => `Types: deb\nURIs: ${e.uri}\nSuites: ${e.suite}\nComponents: ${e.components.join(' ')}`)
+              .map(
+                (e) =>
+                  `Types: deb\nURIs: ${e.uri}\nSuites: ${e.suite}\nComponents: ${e.components.join(' ')}`,
+              )
               .join('\n\n');
             const want: AptSource[] = entries.map((e) => ({
               types: ['deb'],
@@ -139,9 +166,12 @@ describe('archiveUris', () => {
   });
 
   it('ignores disabled stanzas', () => {
-    const s = parseAptSources('Types: deb\nURIs: http://a/\nSuites: bookworm\nComponents: main\nEnabled: no\n', {
-      format: 'deb822',
-    });
+    const s = parseAptSources(
+      'Types: deb\nURIs: http://a/\nSuites: bookworm\nComponents: main\nEnabled: no\n',
+      {
+        format: 'deb822',
+      },
+    );
     expect(archiveUris(s, 'bookworm')).toEqual([]);
   });
 });

@@ -1,0 +1,161 @@
+/**
+ * Local base image builder (local profile only). Ubuntu's image cannot be pulled on the local machine, so the
+ * local profile builds its base from a real Debian root filesystem: `debootstrap --variant=minbase <suite>`
+ * against the archive the host's apt already uses, then `podman import`. Reused when already in storage.
+ */
+import { createReadStream } from 'node:fs';
+import { access, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Exec } from '../adapters/exec.js';
+import { AiboxError, isAiboxError } from '../core/errors.js';
+import { silentLogger, type Logger } from '../core/log.js';
+import { hostArchiveUri } from './apt-config.js';
+
+export const DEFAULT_LOCAL_BASE = 'localhost/aibox-local-base:bookworm';
+
+/** Global podman flags (a subset of the config's engine settings; host quirks come from the profile). */
+export interface LocalBaseEngine {
+  readonly podman: string;
+  readonly runtime?: string | null;
+  readonly cgroupManager?: string | null;
+  readonly root?: string | null;
+  readonly runroot?: string | null;
+}
+
+export interface EnsureLocalBaseOptions {
+  readonly engine: LocalBaseEngine;
+  readonly exec: Exec;
+  readonly logger?: Logger;
+  /** Image name to reuse or create; default localhost/aibox-local-base:bookworm. */
+  readonly name?: string;
+  /** Where the temporary root filesystem is built (default: the OS temp dir). */
+  readonly cacheDir?: string;
+  /** Debian suite (default bookworm). */
+  readonly suite?: string;
+  /** Archive URI; default: read from the host's apt configuration. */
+  readonly mirror?: string;
+  /** apt configuration directory (default /etc/apt). */
+  readonly aptDir?: string;
+  /** debootstrap binary (default: debootstrap on PATH, then /usr/sbin/debootstrap). */
+  readonly debootstrap?: string;
+  /** Rebuild even when the image exists. */
+  readonly force?: boolean;
+}
+
+export interface LocalBase {
+  readonly reference: string;
+  readonly imageId: string;
+  /** True when this call built the image, false when it was reused. */
+  readonly created: boolean;
+}
+
+/** podman argv prefix with the configured global flags. */
+export function podmanGlobalArgs(engine: LocalBaseEngine): string[] {
+  const args: string[] = [];
+  if (engine.runtime) args.push('--runtime', engine.runtime);
+  if (engine.cgroupManager) args.push('--cgroup-manager', engine.cgroupManager);
+  if (engine.root) args.push('--root', engine.root);
+  if (engine.runroot) args.push('--runroot', engine.runroot);
+  return args;
+}
+
+async function imageId(exec: Exec, engine: LocalBaseEngine, name: string): Promise<string | undefined> {
+  const r = await exec(
+    engine.podman,
+    [...podmanGlobalArgs(engine), 'image', 'inspect', '--format', '{{.Id}}', name],
+    {
+      allowFailure: true,
+    },
+  );
+  const id = r.stdout.trim();
+  return r.code === 0 && id ? id : undefined;
+}
+
+async function findDebootstrap(exec: Exec, explicit: string | undefined): Promise<string> {
+  const candidates = explicit ? [explicit] : ['debootstrap', '/usr/sbin/debootstrap'];
+  for (const c of candidates) {
+    try {
+      await exec(c, ['--version'], { allowFailure: true });
+      return c;
+    } catch (e: unknown) {
+      if (!isAiboxError(e, 'TOOL_MISSING')) throw e;
+    }
+  }
+  throw new AiboxError({
+    code: 'TOOL_MISSING',
+    message: `debootstrap not found (tried ${candidates.join(', ')}); it is needed to build the local base image`,
+    hint: "install it with 'apt-get install debootstrap' (run as root), or pre-load an image named localhost/aibox-local-base:bookworm",
+  });
+}
+
+/** Reuse or build the Debian base image the local profile's Containerfiles start from. */
+export async function ensureLocalBase(opts: EnsureLocalBaseOptions): Promise<LocalBase> {
+  const { engine, exec } = opts;
+  const logger = opts.logger ?? silentLogger;
+  const name = opts.name ?? DEFAULT_LOCAL_BASE;
+  const suite = opts.suite ?? 'bookworm';
+
+  if (!opts.force) {
+    const existing = await imageId(exec, engine, name);
+    if (existing) {
+      logger.debug(`Local base ${name} already in storage (${existing.slice(0, 12)}), reusing it`);
+      return { reference: name, imageId: existing, created: false };
+    }
+  }
+
+  const debootstrap = await findDebootstrap(exec, opts.debootstrap);
+  const mirror = opts.mirror ?? (await hostArchiveUri(suite, opts.aptDir));
+  const parent = opts.cacheDir ?? tmpdir();
+  await mkdir(parent, { recursive: true });
+  const work = await mkdtemp(join(parent, 'aibox-local-base-'));
+  const rootfs = join(work, 'rootfs');
+  const tarball = join(work, 'rootfs.tar');
+  try {
+    logger.info(`Building local base ${name}: debootstrap --variant=minbase ${suite} (about 30 s)…`);
+    await exec(debootstrap, ['--variant=minbase', suite, rootfs, mirror], { timeoutMs: 15 * 60_000 }).catch(
+      (e: unknown) => {
+        throw new AiboxError({
+          code: 'PROCESS_FAILED',
+          message: `debootstrap of ${suite} into a temporary directory failed`,
+          hint: 'debootstrap needs root and access to the Debian archive configured in /etc/apt; see the cause for its log tail',
+          cause: e,
+        });
+      },
+    );
+    // Drop apt's downloaded .debs and lists: the image only needs the installed system.
+    await rm(join(rootfs, 'var/cache/apt/archives'), { recursive: true, force: true });
+    await mkdir(join(rootfs, 'var/cache/apt/archives/partial'), { recursive: true });
+    await rm(join(rootfs, 'var/lib/apt/lists'), { recursive: true, force: true });
+    await mkdir(join(rootfs, 'var/lib/apt/lists/partial'), { recursive: true });
+
+    await exec('tar', ['--numeric-owner', '-C', rootfs, '-cf', tarball, '.']);
+    await access(tarball);
+    await exec(
+      engine.podman,
+      [
+        ...podmanGlobalArgs(engine),
+        'import',
+        '--change',
+        'CMD ["/bin/bash"]',
+        '--change',
+        'LABEL io.aibox.managed=true',
+        '--change',
+        `LABEL dev.aibox.local-base=debian-${suite}-minbase`,
+        '-',
+        name,
+      ],
+      { inputStream: createReadStream(tarball), timeoutMs: 10 * 60_000 },
+    );
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+  const id = await imageId(exec, engine, name);
+  if (!id)
+    throw new AiboxError({
+      code: 'INTERNAL',
+      message: `podman import of ${name} succeeded but the image is not in storage`,
+    });
+  logger.info(`Local base ${name} ready (${id.slice(0, 12)})`);
+  return { reference: name, imageId: id, created: true };
+}
