@@ -1,0 +1,79 @@
+/**
+ * The words of aibox's notices: the runbook §6 rollback announcement (exact text) and the failed
+ * pipeline alert. Pure; golden-tested.
+ */
+import { AiboxError } from '../core/errors.js';
+import type { Notice } from './notifier.js';
+
+function oneLine(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/\s+/g, ' ').trim();
+}
+
+function required(name: string, value: string, example: string): string {
+  const v = oneLine(value);
+  if (v === '') {
+    throw new AiboxError({ code: 'USAGE', message: `notice ${name} is empty`, hint: `Give a ${name}, e.g. ${example}` });
+  }
+  return v;
+}
+
+/**
+ * Runbook §6 text, exactly: "Image rollback: aibox images have been rolled back to <tag> due to\n
+ * <description>. Run 'aibox update' to get the stable image."
+ */
+export function renderRollbackText(tag: string, description: string): string {
+  const t = required('tag', tag, '24.04-20260214');
+  // The template adds the full stop; a description ending in one would print "..".
+  const d = required('description', description, '"a broken apt mirror in the 20260221 build"').replace(/\.+$/, '');
+  return `Image rollback: aibox images have been rolled back to ${t} due to\n${d}. Run 'aibox update' to get the stable image.`;
+}
+
+/** The rollback announcement for #aibox-announce. */
+export function rollbackNotice(tag: string, description: string): Notice {
+  return {
+    title: 'Image rollback',
+    text: renderRollbackText(tag, description),
+    severity: 'warning',
+    fields: [{ label: 'Stable tag', value: oneLine(tag) }],
+  };
+}
+
+export interface PipelineFailure {
+  /** Variant name, e.g. "java". */
+  readonly variant: string;
+  /** Pipeline step that failed: build, scan, sign, push, promote. */
+  readonly step: string;
+  /** One-line reason (already free of secrets). */
+  readonly reason: string;
+  /** CI run id, to find the log. */
+  readonly runId: string;
+}
+
+/** Text of the failed-pipeline alert (runbook §1 "Failure Handling": on-call investigates). */
+export function renderPipelineFailedText(f: PipelineFailure): string {
+  const variant = required('variant', f.variant, 'base');
+  const step = required('step', f.step, 'scan');
+  const runId = required('run id', f.runId, '20260222-0200');
+  const reason = required('reason', f.reason, '"trivy exited with code 1"');
+  const shown = reason.length > 500 ? `${reason.slice(0, 499)}…` : reason;
+  return (
+    `Image pipeline failed: aibox-${variant} at step "${step}" (run ${runId}).\n` +
+    `Reason: ${shown}\n` +
+    `Platform on-call: investigate within 4 hours (runbook §1).`
+  );
+}
+
+/** The failed-pipeline alert for the platform channel. */
+export function pipelineFailedNotice(f: PipelineFailure): Notice {
+  return {
+    title: `Image pipeline failed: aibox-${oneLine(f.variant)}`,
+    text: renderPipelineFailedText(f),
+    severity: 'critical',
+    fields: [
+      { label: 'Variant', value: oneLine(f.variant) },
+      { label: 'Step', value: oneLine(f.step) },
+      { label: 'Run', value: oneLine(f.runId) },
+    ],
+  };
+}

@@ -1,0 +1,348 @@
+/**
+ * The normalised vulnerability report every scanner adapter produces, and the parsers that turn a
+ * scanner's untrusted JSON into it: Trivy `image --format json` (SchemaVersion 2) and Harbor's
+ * `additions/vulnerabilities` response. Pure: no I/O. Parsers throw SCAN_FAILED naming the input
+ * and the rule broken; they never return a partial report, because the gate must fail closed.
+ * Shapes: /work/shared/reference/trivy.md §2-§6 and harbor.md §3.
+ */
+import { z } from 'zod';
+import { AiboxError } from '../core/errors.js';
+
+export const SEVERITIES = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'UNKNOWN'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+/** One scoring source's CVSS data (Trivy's `CVSS.<source>`, Harbor's `vendor_attributes.CVSS.<source>`). */
+export interface CvssEntry {
+  readonly v2Score?: number;
+  readonly v3Score?: number;
+  readonly v40Score?: number;
+  readonly v3Vector?: string;
+}
+
+export interface Finding {
+  /** CVE-…, GHSA-…, DLA-… */
+  readonly id: string;
+  readonly pkg: string;
+  readonly installedVersion: string;
+  /** May be a comma-separated list of alternatives ("6.0.3.1, 5.2.4.3"). */
+  readonly fixedVersion?: string;
+  /** Set for language packages (Trivy `PkgPath`). */
+  readonly pkgPath?: string;
+  readonly severity: Severity;
+  /** affected, fixed, will_not_fix, … (as the scanner wrote it) */
+  readonly status?: string;
+  readonly title?: string;
+  /** Trivy result target, e.g. "… (ubuntu 24.04)" or "Ruby". */
+  readonly target?: string;
+  readonly url?: string;
+  /** Scores by source id (nvd, redhat, ghsa, …). */
+  readonly cvss: Readonly<Record<string, CvssEntry>>;
+}
+
+export interface ScanReport {
+  readonly scanner: 'trivy' | 'harbor';
+  /** What was scanned, as the scanner names it (or as we asked). */
+  readonly image: string;
+  /** Manifest digest of the scanned image, when the scanner reports it. */
+  readonly digest?: string;
+  /** Count of findings per severity (always all five keys). */
+  readonly summary: Readonly<Record<Severity, number>>;
+  /** Unique on id + package + installed version + package path; sorted most severe first. */
+  readonly findings: readonly Finding[];
+}
+
+const SEVERITY_RANK: Record<Severity, number> = { CRITICAL: 4, HIGH: 3, MEDIUM: 2, LOW: 1, UNKNOWN: 0 };
+const DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
+
+/** Rank for sorting and comparison (CRITICAL highest). */
+export function severityRank(s: Severity): number {
+  return SEVERITY_RANK[s];
+}
+
+/** A zeroed count for every severity, so summaries always carry all five keys. */
+export function emptySummary(): Record<Severity, number> {
+  return { CRITICAL: 0, HIGH: 0, MEDIUM: 0, LOW: 0, UNKNOWN: 0 };
+}
+
+/** Identity of a finding across results and scanners (trivy.md §6). */
+export function findingKey(f: Pick<Finding, 'id' | 'pkg' | 'installedVersion' | 'pkgPath'>): string {
+  return `${f.id}\u0000${f.pkg}\u0000${f.installedVersion}\u0000${f.pkgPath ?? ''}`;
+}
+
+function fail(source: string, what: string, rule: string, hint: string): never {
+  throw new AiboxError({
+    code: 'SCAN_FAILED',
+    message: `invalid ${what} from ${source}: ${rule}`,
+    hint,
+  });
+}
+
+function pathOf(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out === '' ? String(p) : `.${String(p)}`;
+  return out || '(top level)';
+}
+
+function firstIssue(err: z.ZodError): string {
+  const issue = err.issues[0];
+  if (!issue) return 'does not match the expected shape';
+  return `${pathOf(issue.path)}: ${issue.message}`;
+}
+
+function parseJson(text: string, source: string, what: string, hint: string): unknown {
+  if (text.trim() === '') fail(source, what, 'output is empty', hint);
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e: unknown) {
+    const why = e instanceof Error ? e.message : String(e);
+    return fail(source, what, `not JSON (${why.slice(0, 200)})`, hint);
+  }
+}
+
+const score = z.number().min(0).max(10);
+const optString = z.string().optional();
+/** Per-source CVSS map, identical in Trivy reports and Harbor's vendor_attributes. */
+const cvssMap = z
+  .record(
+    z.string(),
+    z.object({
+      V2Score: score.optional(),
+      V3Score: score.optional(),
+      V40Score: score.optional(),
+      V3Vector: optString,
+    }),
+  )
+  .optional();
+
+function toCvss(m: z.infer<typeof cvssMap>): Record<string, CvssEntry> {
+  const out: Record<string, CvssEntry> = {};
+  for (const [source, c] of Object.entries(m ?? {})) {
+    out[source] = {
+      ...(c.V2Score !== undefined ? { v2Score: c.V2Score } : {}),
+      ...(c.V3Score !== undefined ? { v3Score: c.V3Score } : {}),
+      ...(c.V40Score !== undefined ? { v40Score: c.V40Score } : {}),
+      ...(c.V3Vector ? { v3Vector: c.V3Vector } : {}),
+    };
+  }
+  return out;
+}
+
+/** Keep one finding per key (the most severe), count per severity, sort most severe first. */
+function finish(
+  base: Pick<ScanReport, 'scanner' | 'image' | 'digest'>,
+  all: readonly Finding[],
+): ScanReport {
+  const byKey = new Map<string, Finding>();
+  for (const f of all) {
+    const k = findingKey(f);
+    const prev = byKey.get(k);
+    if (!prev || SEVERITY_RANK[f.severity] > SEVERITY_RANK[prev.severity]) byKey.set(k, f);
+  }
+  const findings = [...byKey.values()].sort(
+    (a, b) =>
+      SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] ||
+      (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) ||
+      (a.pkg < b.pkg ? -1 : a.pkg > b.pkg ? 1 : 0),
+  );
+  const summary = emptySummary();
+  for (const f of findings) summary[f.severity] += 1;
+  return { ...base, ...(base.digest === undefined ? {} : { digest: base.digest }), summary, findings };
+}
+
+// ------------------------------------------------------------------------------------- Trivy
+
+const trivySeverity = z
+  .string()
+  .transform((s, ctx) => {
+    const up = s.toUpperCase();
+    if (up === '') return 'UNKNOWN' as const; // trivy coerces empty to UNKNOWN (filter.go)
+    if ((SEVERITIES as readonly string[]).includes(up)) return up as Severity;
+    ctx.addIssue({ code: 'custom', message: `severity "${s.slice(0, 40)}" is not one of ${SEVERITIES.join(', ')}` });
+    return z.NEVER;
+  });
+
+const trivyVulnerability = z.object({
+  VulnerabilityID: z.string().min(1, 'must be a non-empty string'),
+  PkgName: z.string(),
+  PkgPath: optString,
+  InstalledVersion: z.string(),
+  FixedVersion: optString,
+  Status: optString,
+  Severity: trivySeverity.optional(),
+  Title: optString,
+  PrimaryURL: optString,
+  CVSS: cvssMap,
+});
+
+const trivyReportSchema = z.object({
+  SchemaVersion: z.literal(2),
+  ArtifactName: optString,
+  Metadata: z
+    .object({
+      ImageID: optString,
+      RepoDigests: z.array(z.string()).optional(),
+    })
+    .optional(),
+  Results: z
+    .array(
+      z.object({
+        Target: optString,
+        Class: optString,
+        Vulnerabilities: z.array(trivyVulnerability).nullish(),
+      }),
+    )
+    .nullish(),
+});
+
+const TRIVY_HINT =
+  'aibox reads `trivy image --format json` output (SchemaVersion 2); check the trivy version (`trivy --version`) and run it by hand to see its output';
+
+/** Parse a Trivy JSON report (SchemaVersion 2) into a ScanReport; `source` names the input in errors. */
+export function parseTrivyReport(text: string, source = 'trivy'): ScanReport {
+  const what = 'Trivy report';
+  const raw = parseJson(text, source, what, TRIVY_HINT);
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    fail(source, what, 'expected a JSON object', TRIVY_HINT);
+  }
+  const version = (raw as { SchemaVersion?: unknown }).SchemaVersion;
+  if (version === undefined) fail(source, what, 'SchemaVersion is missing (not a Trivy JSON report?)', TRIVY_HINT);
+  if (version !== 2) {
+    fail(
+      source,
+      what,
+      `SchemaVersion ${JSON.stringify(version)?.slice(0, 40)} is not supported (aibox reads 2)`,
+      'Use a Trivy release that writes SchemaVersion 2 (0.20 or later), or upgrade aibox',
+    );
+  }
+  const parsed = trivyReportSchema.safeParse(raw);
+  if (!parsed.success) fail(source, what, firstIssue(parsed.error), TRIVY_HINT);
+  const r = parsed.data;
+
+  const findings: Finding[] = [];
+  for (const result of r.Results ?? []) {
+    for (const v of result.Vulnerabilities ?? []) {
+      findings.push({
+        id: v.VulnerabilityID,
+        pkg: v.PkgName,
+        installedVersion: v.InstalledVersion,
+        ...(v.FixedVersion ? { fixedVersion: v.FixedVersion } : {}),
+        ...(v.PkgPath ? { pkgPath: v.PkgPath } : {}),
+        severity: v.Severity ?? 'UNKNOWN',
+        ...(v.Status ? { status: v.Status } : {}),
+        ...(v.Title ? { title: v.Title } : {}),
+        ...(result.Target ? { target: result.Target } : {}),
+        ...(v.PrimaryURL ? { url: v.PrimaryURL } : {}),
+        cvss: toCvss(v.CVSS),
+      });
+    }
+  }
+  // RepoDigests is "<registry>/<repo>@sha256:<manifest digest>", filled for registry scans only.
+  const repoDigest = r.Metadata?.RepoDigests?.map((d) => d.slice(d.lastIndexOf('@') + 1)).find((d) => DIGEST_RE.test(d));
+  return finish(
+    {
+      scanner: 'trivy',
+      image: r.ArtifactName ?? r.Metadata?.ImageID ?? '',
+      ...(repoDigest ? { digest: repoDigest } : {}),
+    },
+    findings,
+  );
+}
+
+// ------------------------------------------------------------------------------------ Harbor
+
+/** Report MIME types Harbor keys the vulnerability addition by (harbor.md §3), in preference order. */
+export const HARBOR_REPORT_MIME_TYPES = [
+  'application/vnd.security.vulnerability.report; version=1.1',
+  'application/vnd.scanner.adapter.vuln.report.harbor+json; version=1.0',
+] as const;
+
+/** Harbor capitalises severities; `None`/`Negligible` count as LOW (a documented policy choice). */
+const harborSeverity = z.string().transform((s, ctx) => {
+  switch (s) {
+    case 'Critical':
+      return 'CRITICAL' as const;
+    case 'High':
+      return 'HIGH' as const;
+    case 'Medium':
+      return 'MEDIUM' as const;
+    case 'Low':
+    case 'Negligible':
+    case 'None':
+      return 'LOW' as const;
+    case 'Unknown':
+    case '':
+      return 'UNKNOWN' as const;
+    default:
+      ctx.addIssue({
+        code: 'custom',
+        message: `severity "${s.slice(0, 40)}" is not one of None, Unknown, Negligible, Low, Medium, High, Critical`,
+      });
+      return z.NEVER;
+  }
+});
+
+const harborItem = z.object({
+  id: z.string().min(1, 'must be a non-empty string'),
+  package: z.string(),
+  version: z.string(),
+  fix_version: z.string().nullish(),
+  severity: harborSeverity,
+  status: z.string().nullish(),
+  description: z.string().nullish(),
+  links: z.array(z.string()).nullish(),
+  artifact_digests: z.array(z.string()).nullish(),
+  vendor_attributes: z.object({ CVSS: cvssMap }).nullish(),
+  preferred_cvss: z.object({ score_v3: score.nullish(), score_v2: score.nullish() }).nullish(),
+});
+
+const harborReport = z.object({
+  vulnerabilities: z.array(harborItem).nullish(),
+});
+
+const HARBOR_HINT =
+  'aibox reads Harbor v2 `GET …/artifacts/{digest}/additions/vulnerabilities`; check the Harbor version and the scanner attached to the project';
+
+/**
+ * Parse Harbor's `additions/vulnerabilities` body (an object keyed by report MIME type) into a
+ * ScanReport. `image` and `digest` name what was scanned (Harbor's body does not).
+ */
+export function parseHarborReport(body: unknown, image: { reference: string; digest: string }, source = 'Harbor'): ScanReport {
+  const what = 'Harbor vulnerability report';
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    fail(source, what, 'expected a JSON object keyed by report MIME type', HARBOR_HINT);
+  }
+  const map = body as Record<string, unknown>;
+  const mime = HARBOR_REPORT_MIME_TYPES.find((m) => Object.hasOwn(map, m));
+  if (!mime) {
+    const keys = Object.keys(map);
+    fail(
+      source,
+      what,
+      keys.length === 0
+        ? 'the artifact has no vulnerability report (not scanned)'
+        : `no supported report type (got ${keys.slice(0, 3).map((k) => JSON.stringify(k.slice(0, 80))).join(', ')})`,
+      HARBOR_HINT,
+    );
+  }
+  const parsed = harborReport.safeParse(map[mime]);
+  if (!parsed.success) fail(source, what, `${JSON.stringify(mime)}.${firstIssue(parsed.error)}`, HARBOR_HINT);
+  const findings: Finding[] = (parsed.data.vulnerabilities ?? []).map((v) => {
+    const cvss = toCvss(v.vendor_attributes?.CVSS);
+    // Harbor's preferred_cvss is derived from vendor CVSS; keep it only when no vendor data exists.
+    if (Object.keys(cvss).length === 0 && v.preferred_cvss?.score_v3 != null) {
+      cvss['harbor'] = { v3Score: v.preferred_cvss.score_v3 };
+    }
+    const link = v.links?.[0];
+    return {
+      id: v.id,
+      pkg: v.package,
+      installedVersion: v.version,
+      ...(v.fix_version ? { fixedVersion: v.fix_version } : {}),
+      severity: v.severity,
+      ...(v.status ? { status: v.status } : {}),
+      ...(link ? { url: link } : {}),
+      cvss,
+    };
+  });
+  return finish({ scanner: 'harbor', image: image.reference, digest: image.digest }, findings);
+}
