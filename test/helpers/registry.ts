@@ -1,6 +1,6 @@
 /**
  * Test helper: a real CNCF distribution registry (`docker-registry serve`) on a free loopback port,
- * with a temp data dir. Optional htpasswd (bcrypt via `htpasswd -B`) and delete toggle.
+ * with a temp data dir. Optional htpasswd (bcrypt via `htpasswd -B`), token auth, and delete toggle.
  * Every process started here is stopped by `stop()`; call it in afterAll.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -13,6 +13,8 @@ export interface StartRegistryOptions {
   readonly htpasswd?: { readonly user: string; readonly password: string };
   /** storage.delete.enabled; default true. */
   readonly deleteEnabled?: boolean;
+  /** Token auth (`auth.token`): pair with test/helpers/token-server.ts. */
+  readonly tokenAuth?: { readonly realm: string; readonly service: string; readonly issuer: string; readonly certPath: string };
 }
 
 export interface TestRegistry {
@@ -83,6 +85,10 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
     const htpath = join(dir, 'htpasswd');
     await writeFile(htpath, `${bcryptLine(opts.htpasswd.user, opts.htpasswd.password)}\n`);
     lines.push('auth:', '  htpasswd:', '    realm: aibox-test', `    path: ${htpath}`);
+  }
+  if (opts.tokenAuth) {
+    const t = opts.tokenAuth;
+    lines.push('auth:', '  token:', `    realm: ${t.realm}`, `    service: ${t.service}`, `    issuer: ${t.issuer}`, `    rootcertbundle: ${t.certPath}`);
   }
   await writeFile(configPath, `${lines.join('\n')}\n`);
 
