@@ -3,6 +3,7 @@
  * logged at debug with its duration; failures carry the exit code and the tail of stderr.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { AiboxError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/log.js';
 
@@ -154,4 +155,38 @@ function toolError(file: string, e: unknown): AiboxError {
     });
   }
   return new AiboxError({ code: 'PROCESS_FAILED', message: `could not start ${file}`, cause: e });
+}
+
+export interface DaemonOptions {
+  /** stdout and stderr are appended to this file (created if missing). */
+  readonly logFile: string;
+  readonly cwd?: string;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+/** Starts a process that outlives aibox (the embedded registry): detached, output to a log file, never awaited. */
+export async function spawnDaemon(
+  file: string,
+  args: readonly string[],
+  opts: DaemonOptions,
+  logger: Logger = silentLogger,
+): Promise<{ pid: number }> {
+  logger.debug(`Start daemon: ${displayCommand(file, args)} (log: ${opts.logFile})`);
+  const fd = openSync(opts.logFile, 'a');
+  try {
+    const child = spawn(file, [...args], {
+      cwd: opts.cwd,
+      env: opts.env ? { ...process.env, ...opts.env } : process.env,
+      detached: true,
+      stdio: ['ignore', fd, fd],
+    });
+    const pid = await new Promise<number>((resolve, reject) => {
+      child.once('error', (e) => reject(toolError(file, e)));
+      child.once('spawn', () => resolve(child.pid ?? -1));
+    });
+    child.unref();
+    return { pid };
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -29,6 +29,7 @@ export type ErrorCode =
   | 'KEY_INVALID'
   | 'KEY_PASSWORD'
   | 'TIMEOUT'
+  | 'PORT_IN_USE'
   // vulnerability scan could not produce a trustworthy report (the gate fails closed)
   | 'SCAN_FAILED'
   // a notice (Slack) could not be delivered

@@ -1,0 +1,396 @@
+/**
+ * The embedded default registry: CNCF distribution (`docker-registry serve CONFIG`) on 127.0.0.1,
+ * storing everything under one data dir (config.yml, registry.log, state.json, storage/). Edge
+ * module: fs, /proc, signals and a `/v2/` probe. Linux only (ownership is checked via /proc).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { basename, join } from 'node:path';
+import { spawnDaemon as defaultSpawnDaemon, type Exec } from '../adapters/exec.js';
+import { AiboxError } from '../core/errors.js';
+import { silentLogger, type Logger } from '../core/log.js';
+import { probeV2 } from './probe.js';
+
+export const DEFAULT_REGISTRY_BINARY = 'docker-registry';
+
+/** What `registryUp` records so later commands can find, verify and stop the process. */
+export interface RegistryState {
+  readonly pid: number;
+  readonly port: number;
+  readonly host: string;
+  readonly configPath: string;
+  readonly binary: string;
+  readonly startedAt: string;
+}
+
+export interface RegistryUpOptions {
+  readonly dataDir: string;
+  /** 0 = pick a free port */
+  readonly port: number;
+  /** Used to check that the registry binary is installed before starting it. */
+  readonly exec?: Exec | undefined;
+  readonly logger?: Logger | undefined;
+  /** default `docker-registry` (CNCF distribution) */
+  readonly binary?: string | undefined;
+  /** How long to wait for `/v2/` to answer; default 15 s. */
+  readonly timeoutMs?: number | undefined;
+  readonly spawnDaemon?: typeof defaultSpawnDaemon | undefined;
+}
+
+export interface RegistryUpResult {
+  /** 127.0.0.1:PORT */
+  readonly host: string;
+  readonly url: string;
+  readonly pid: number;
+  readonly port: number;
+  readonly alreadyRunning: boolean;
+  readonly dataDir: string;
+  readonly logFile: string;
+}
+
+export interface RegistryStatus {
+  readonly running: boolean;
+  readonly dataDir: string;
+  readonly host?: string;
+  readonly url?: string;
+  readonly pid?: number;
+  readonly startedAt?: string;
+  /** running and `/v2/` answered */
+  readonly responding?: boolean;
+}
+
+/** Files the embedded registry keeps in its data dir. */
+export function registryFiles(dataDir: string): {
+  config: string;
+  log: string;
+  state: string;
+  storage: string;
+  lock: string;
+} {
+  return {
+    config: join(dataDir, 'config.yml'),
+    log: join(dataDir, 'registry.log'),
+    state: join(dataDir, 'state.json'),
+    storage: join(dataDir, 'storage'),
+    lock: join(dataDir, '.up.lock'),
+  };
+}
+
+// ------------------------------------------------------------------ process checks
+
+async function readState(path: string): Promise<RegistryState | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    const v = JSON.parse(text) as Partial<RegistryState>;
+    if (
+      typeof v.pid === 'number' &&
+      Number.isInteger(v.pid) &&
+      v.pid > 0 &&
+      typeof v.port === 'number' &&
+      typeof v.host === 'string' &&
+      typeof v.configPath === 'string' &&
+      typeof v.binary === 'string' &&
+      typeof v.startedAt === 'string'
+    ) {
+      return v as RegistryState;
+    }
+  } catch {
+    /* corrupt: treated as stale */
+  }
+  return undefined;
+}
+
+/** Alive and not a zombie. */
+async function isAlive(pid: number): Promise<boolean> {
+  try {
+    process.kill(pid, 0);
+  } catch (e: unknown) {
+    if ((e as { code?: string }).code !== 'EPERM') return false;
+  }
+  try {
+    const st = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const state = st.slice(st.lastIndexOf(')') + 2, st.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
+
+/** True only if `pid` is the registry we started: same binary name, `serve`, and our config path. */
+async function isOurs(state: RegistryState): Promise<boolean> {
+  if (!(await isAlive(state.pid))) return false;
+  try {
+    const argv = (await readFile(`/proc/${state.pid}/cmdline`, 'utf8')).split('\0').filter(Boolean);
+    return (
+      basename(argv[0] ?? '') === basename(state.binary) &&
+      argv.includes('serve') &&
+      argv[argv.length - 1] === state.configPath
+    );
+  } catch {
+    return false;
+  }
+}
+
+async function waitForExit(pid: number, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (!(await isAlive(pid))) return true;
+    await sleep(50);
+  }
+  return !(await isAlive(pid));
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+async function logTail(path: string, lines = 5): Promise<string> {
+  try {
+    return (await readFile(path, 'utf8'))
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .slice(-lines)
+      .join(' | ');
+  } catch {
+    return '';
+  }
+}
+
+// ------------------------------------------------------------------ ports and locking
+
+/** Resolves to the port once it is known to be free on 127.0.0.1 (0 → a kernel-chosen free port). */
+function claimPort(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EADDRINUSE' || e.code === 'EACCES') {
+        reject(
+          new AiboxError({
+            code: 'PORT_IN_USE',
+            message: `cannot start the embedded registry: 127.0.0.1:${port} is ${e.code === 'EACCES' ? 'not allowed' : 'already in use by another process'}`,
+            hint: `Choose another port with embedded.port in your aibox config, or stop what listens on ${port} (e.g. 'ss -ltnp sport = :${port}')`,
+            details: { port },
+            cause: e,
+          }),
+        );
+      } else reject(e);
+    });
+    srv.listen(port, '127.0.0.1', () => {
+      const addr = srv.address();
+      const chosen = addr && typeof addr === 'object' ? addr.port : port;
+      srv.close(() => resolve(chosen));
+    });
+  });
+}
+
+// Serialises concurrent `registryUp` calls on one data dir (several CLI processes starting it on demand).
+async function withLock<T>(lock: string, timeoutMs: number, f: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await mkdir(lock);
+      break;
+    } catch (e: unknown) {
+      if ((e as { code?: string }).code !== 'EEXIST') throw e;
+      const age = await stat(lock).then(
+        (s) => Date.now() - s.mtimeMs,
+        () => 0,
+      );
+      if (age > 60_000) {
+        await rm(lock, { recursive: true, force: true });
+        continue;
+      }
+      if (Date.now() > deadline) {
+        throw new AiboxError({
+          code: 'TIMEOUT',
+          message: `another aibox process is starting the embedded registry (lock ${lock})`,
+          hint: `Retry in a moment; if no aibox process is running, remove ${lock}`,
+        });
+      }
+      await sleep(100);
+    }
+  }
+  try {
+    return await f();
+  } finally {
+    await rm(lock, { recursive: true, force: true });
+  }
+}
+
+// ------------------------------------------------------------------ public API
+
+function registryConfig(storage: string, host: string): string {
+  // CNCF distribution 2.x config (https://distribution.github.io/distribution/about/configuration/).
+  return [
+    '# Written by aibox (embedded registry); regenerated on every start.',
+    'version: 0.1',
+    'log:',
+    '  level: info',
+    '  accesslog:',
+    '    disabled: true',
+    'storage:',
+    '  cache:',
+    '    blobdescriptor: inmemory',
+    '  filesystem:',
+    `    rootdirectory: ${JSON.stringify(storage)}`,
+    '  delete:',
+    '    enabled: true',
+    'http:',
+    `  addr: ${host}`,
+    `  secret: ${randomBytes(16).toString('hex')}`,
+    '  headers:',
+    '    X-Content-Type-Options: [nosniff]',
+    '',
+  ].join('\n');
+}
+
+async function waitReady(url: string, pid: number, logFile: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await probeV2(url)) return;
+    if (!(await isAlive(pid))) {
+      throw new AiboxError({
+        code: 'REGISTRY_UNREACHABLE',
+        message: `the embedded registry exited during startup: ${await logTail(logFile)}`,
+        hint: `See ${logFile}`,
+      });
+    }
+    if (Date.now() > deadline) {
+      throw new AiboxError({
+        code: 'REGISTRY_UNREACHABLE',
+        message: `the embedded registry at ${url} did not answer /v2/ within ${Math.round(timeoutMs / 1000)} s: ${await logTail(logFile)}`,
+        hint: `See ${logFile}`,
+      });
+    }
+    await sleep(100);
+  }
+}
+
+/** Start the embedded registry, or return the one already running for this data dir (idempotent). */
+export async function registryUp(opts: RegistryUpOptions): Promise<RegistryUpResult> {
+  const logger = opts.logger ?? silentLogger;
+  const binary = opts.binary ?? DEFAULT_REGISTRY_BINARY;
+  const timeoutMs = opts.timeoutMs ?? 15_000;
+  const files = registryFiles(opts.dataDir);
+  await mkdir(files.storage, { recursive: true });
+
+  return withLock(files.lock, timeoutMs + 5_000, async () => {
+    const existing = await readState(files.state);
+    if (existing && (await isOurs(existing))) {
+      const url = `http://${existing.host}`;
+      await waitReady(url, existing.pid, files.log, timeoutMs);
+      if (opts.port !== 0 && opts.port !== existing.port) {
+        logger.warn(
+          `the embedded registry already runs on port ${existing.port} (configured: ${opts.port}); run 'aiboxctl registry down' to restart it on the new port`,
+        );
+      }
+      return {
+        host: existing.host,
+        url,
+        pid: existing.pid,
+        port: existing.port,
+        alreadyRunning: true,
+        dataDir: opts.dataDir,
+        logFile: files.log,
+      };
+    }
+    if (existing) logger.debug(`removing stale registry state (pid ${existing.pid} is not our registry)`);
+    await rm(files.state, { force: true });
+
+    if (opts.exec) {
+      // Fails with TOOL_MISSING (and an install hint) before we write anything else.
+      await opts.exec(binary, ['--version'], { timeoutMs: 10_000 }).catch((e: unknown) => {
+        if (e instanceof AiboxError && e.code === 'TOOL_MISSING') {
+          throw new AiboxError({
+            code: 'TOOL_MISSING',
+            message: `${binary} (CNCF distribution) not found on PATH`,
+            hint: "Install it (Debian/Ubuntu: 'apt-get install docker-registry'), or set registry.host to an existing registry",
+            cause: e,
+          });
+        }
+        throw e;
+      });
+    }
+
+    const port = await claimPort(opts.port);
+    const host = `127.0.0.1:${port}`;
+    const url = `http://${host}`;
+    await writeFile(files.config, registryConfig(files.storage, host));
+    const spawn = opts.spawnDaemon ?? defaultSpawnDaemon;
+    const { pid } = await spawn(
+      binary,
+      ['serve', files.config],
+      { logFile: files.log, cwd: opts.dataDir },
+      logger,
+    );
+    const state: RegistryState = {
+      pid,
+      port,
+      host,
+      configPath: files.config,
+      binary,
+      startedAt: new Date().toISOString(),
+    };
+    await writeFile(files.state, `${JSON.stringify(state, null, 2)}\n`);
+    try {
+      await waitReady(url, pid, files.log, timeoutMs);
+    } catch (e: unknown) {
+      await stopPid(pid, state);
+      await rm(files.state, { force: true });
+      throw e;
+    }
+    logger.debug(`embedded registry pid ${pid} listening on ${host} (data: ${opts.dataDir})`);
+    return { host, url, pid, port, alreadyRunning: false, dataDir: opts.dataDir, logFile: files.log };
+  });
+}
+
+async function stopPid(pid: number, state: RegistryState): Promise<void> {
+  if (!(await isOurs(state))) return;
+  process.kill(pid, 'SIGTERM');
+  if (!(await waitForExit(pid, 5_000))) {
+    process.kill(pid, 'SIGKILL');
+    await waitForExit(pid, 2_000);
+  }
+}
+
+/** Stop the embedded registry — only the process aibox started for this data dir; stale state is removed. */
+export async function registryDown(opts: {
+  readonly dataDir: string;
+}): Promise<{ stopped: boolean; pid?: number }> {
+  const files = registryFiles(opts.dataDir);
+  const state = await readState(files.state);
+  if (!state) {
+    await rm(files.state, { force: true });
+    return { stopped: false };
+  }
+  if (!(await isOurs(state))) {
+    await rm(files.state, { force: true });
+    return { stopped: false };
+  }
+  await stopPid(state.pid, state);
+  await rm(files.state, { force: true });
+  return { stopped: true, pid: state.pid };
+}
+
+/** Whether the embedded registry for this data dir runs, where, and since when. */
+export async function registryStatus(opts: { readonly dataDir: string }): Promise<RegistryStatus> {
+  const state = await readState(registryFiles(opts.dataDir).state);
+  if (!state || !(await isOurs(state))) return { running: false, dataDir: opts.dataDir };
+  const url = `http://${state.host}`;
+  return {
+    running: true,
+    dataDir: opts.dataDir,
+    host: state.host,
+    url,
+    pid: state.pid,
+    startedAt: state.startedAt,
+    responding: await probeV2(url),
+  };
+}
