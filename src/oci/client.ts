@@ -19,7 +19,12 @@ import {
   type Challenge,
   type ScopeSet,
 } from './auth.js';
-import { credentialsFromFiles, type Credential, type CredentialLookup, type CredentialSource } from './credentials.js';
+import {
+  credentialsFromFiles,
+  type Credential,
+  type CredentialLookup,
+  type CredentialSource,
+} from './credentials.js';
 import { createDigester, mismatch, parseDigest, sha256Digest, verifyDigest } from './digest.js';
 import { redactUrl } from './errors.js';
 import { parseLinkNext } from './link.js';
@@ -30,7 +35,13 @@ import {
   parseManifest,
   type Descriptor,
 } from './manifest.js';
-import { DOCKER_HUB, formatReference, hostWithoutPort, isLoopbackRegistry, type Reference } from './reference.js';
+import {
+  DOCKER_HUB,
+  formatReference,
+  hostWithoutPort,
+  isLoopbackRegistry,
+  type Reference,
+} from './reference.js';
 import {
   Transport,
   checkStatus,
@@ -185,7 +196,8 @@ export class RegistryClient {
       digest: sha256Digest(bytes),
       size: bytes.byteLength,
     };
-    const artifactType = parsed.kind === 'manifest' ? parsed.manifest.artifactType : parsed.index.artifactType;
+    const artifactType =
+      parsed.kind === 'manifest' ? parsed.manifest.artifactType : parsed.index.artifactType;
     if (artifactType !== undefined) descriptor.artifactType = artifactType;
     return { descriptor, bytes };
   }
@@ -204,12 +216,19 @@ export class RegistryClient {
       headers: { 'content-type': mediaType },
       body: bytes,
     });
-    await this.#expect(ref.registry, res, [200, 201], `PUT manifest ${formatReference({ ...ref, tag: target })}`);
+    await this.#expect(
+      ref.registry,
+      res,
+      [200, 201],
+      `PUT manifest ${formatReference({ ...ref, tag: target })}`,
+    );
     await discard(res);
     const echoed = header(res, 'docker-content-digest');
-    if (echoed !== undefined && echoed.startsWith('sha256:') && echoed !== digest) throw mismatch(digest, echoed, 'pushed manifest');
+    if (echoed !== undefined && echoed.startsWith('sha256:') && echoed !== digest)
+      throw mismatch(digest, echoed, 'pushed manifest');
     const d: Descriptor = { mediaType, digest, size: bytes.byteLength };
-    const artifactType = parsed.kind === 'manifest' ? parsed.manifest.artifactType : parsed.index.artifactType;
+    const artifactType =
+      parsed.kind === 'manifest' ? parsed.manifest.artifactType : parsed.index.artifactType;
     if (artifactType !== undefined) d.artifactType = artifactType;
     return d;
   }
@@ -231,9 +250,11 @@ export class RegistryClient {
       idempotent: true,
     });
     if (res.status === 405 || res.status === 400) {
-      const body = await readBody(res, 64 * 1024, () => new AiboxError({ code: 'REGISTRY_ERROR', message: 'too large' })).catch(
-        () => new Uint8Array(),
-      );
+      const body = await readBody(
+        res,
+        64 * 1024,
+        () => new AiboxError({ code: 'REGISTRY_ERROR', message: 'too large' }),
+      ).catch(() => new Uint8Array());
       const err = statusError(res.status, res.url, body, { what });
       throw new AiboxError({
         code: 'REGISTRY_ERROR',
@@ -312,7 +333,11 @@ export class RegistryClient {
   /** Upload a blob in one PUT (POST, then PUT ?digest=), skipping it when already present. */
   async pushBlob(ref: Reference, data: Uint8Array, opts: { mediaType?: string } = {}): Promise<Descriptor> {
     const digest = sha256Digest(data);
-    const descriptor: Descriptor = { mediaType: opts.mediaType ?? 'application/octet-stream', digest, size: data.byteLength };
+    const descriptor: Descriptor = {
+      mediaType: opts.mediaType ?? 'application/octet-stream',
+      digest,
+      size: data.byteLength,
+    };
     if (await this.headBlob(ref, digest)) return descriptor;
     const location = await this.#startUpload(ref);
     await this.#finishUpload(ref, location.url, digest, data);
@@ -382,7 +407,12 @@ export class RegistryClient {
         });
       }
       const last = Buffer.concat(pending, pendingBytes);
-      await this.#finishUpload(ref, location, digest, new Uint8Array(last.buffer, last.byteOffset, last.byteLength));
+      await this.#finishUpload(
+        ref,
+        location,
+        digest,
+        new Uint8Array(last.buffer, last.byteOffset, last.byteLength),
+      );
     } catch (e: unknown) {
       await this.#cancelUpload(ref, location);
       throw e;
@@ -402,7 +432,12 @@ export class RegistryClient {
       scope: unionScopes(push(ref), repositoryScope(fromRepository, ['pull'])),
       idempotent: false,
     });
-    await this.#expect(ref.registry, res, [201, 202], `mount blob ${digest} from ${fromRepository} into ${ref.repository}`);
+    await this.#expect(
+      ref.registry,
+      res,
+      [201, 202],
+      `mount blob ${digest} from ${fromRepository} into ${ref.repository}`,
+    );
     await discard(res);
     if (res.status === 201) return true;
     const loc = header(res, 'location');
@@ -414,7 +449,13 @@ export class RegistryClient {
   async listTags(ref: Reference): Promise<string[]> {
     const first = this.#url(ref.registry, `/v2/${ref.repository}/tags/list`);
     first.searchParams.set('n', String(PAGE_SIZE));
-    const tags = await this.#paginate(ref.registry, first, pull(ref), 'tags', `list tags of ${ref.registry}/${ref.repository}`);
+    const tags = await this.#paginate(
+      ref.registry,
+      first,
+      pull(ref),
+      'tags',
+      `list tags of ${ref.registry}/${ref.repository}`,
+    );
     return tags;
   }
 
@@ -422,7 +463,13 @@ export class RegistryClient {
   async catalog(registry: string): Promise<string[]> {
     const first = this.#url(registry, '/v2/_catalog');
     first.searchParams.set('n', String(PAGE_SIZE));
-    return this.#paginate(registry, first, new Map([['registry:catalog', new Set(['*'])]]), 'repositories', `catalog of ${registry}`);
+    return this.#paginate(
+      registry,
+      first,
+      new Map([['registry:catalog', new Set(['*'])]]),
+      'repositories',
+      `catalog of ${registry}`,
+    );
   }
 
   /** Artifacts whose subject is ref.digest: referrers API first, then the `<alg>-<hex>` tag schema. */
@@ -453,10 +500,15 @@ export class RegistryClient {
       }
       return { descriptors: filter(parsed.index.manifests), source: 'api' };
     }
-    if (res.status !== 404) await this.#expect(ref.registry, res, [200, 404], `GET referrers ${formatReference(ref)}`);
+    if (res.status !== 404)
+      await this.#expect(ref.registry, res, [200, 404], `GET referrers ${formatReference(ref)}`);
     await discard(res);
     // https://github.com/opencontainers/distribution-spec/blob/v1.1.1/spec.md#referrers-tag-schema
-    const tagRef: Reference = { registry: ref.registry, repository: ref.repository, tag: `${algorithm}-${hex}`.slice(0, 128) };
+    const tagRef: Reference = {
+      registry: ref.registry,
+      repository: ref.repository,
+      tag: `${algorithm}-${hex}`.slice(0, 128),
+    };
     if ((await this.headManifest(tagRef)) === null) return { descriptors: [], source: 'none' };
     const { bytes } = await this.getManifest(tagRef);
     const parsed = parseManifest(bytes);
@@ -477,7 +529,8 @@ export class RegistryClient {
   #baseUrl(registry: string): string {
     const host = registry === DOCKER_HUB ? 'registry-1.docker.io' : registry;
     const lower = registry.toLowerCase();
-    const plain = isLoopbackRegistry(lower) || this.#insecure.has(lower) || this.#insecure.has(hostWithoutPort(lower));
+    const plain =
+      isLoopbackRegistry(lower) || this.#insecure.has(lower) || this.#insecure.has(hostWithoutPort(lower));
     return `${plain ? 'http' : 'https'}://${host}`;
   }
 
@@ -503,8 +556,10 @@ export class RegistryClient {
   /** Text for 401/403 errors naming the credential source tried (never the secret). */
   async #authNote(registry: string): Promise<string> {
     const found = await this.#lookup(registry);
-    if (found.credential !== undefined) return `(credentials from ${found.source ?? 'unknown source'} for ${registry} were rejected)`;
-    if (found.searched.length === 0) return `(no credentials configured for ${registry}; tried anonymous access)`;
+    if (found.credential !== undefined)
+      return `(credentials from ${found.source ?? 'unknown source'} for ${registry} were rejected)`;
+    if (found.searched.length === 0)
+      return `(no credentials configured for ${registry}; tried anonymous access)`;
     return `(no credentials found for ${registry} in: ${found.searched.join(', ')})`;
   }
 
@@ -543,7 +598,8 @@ export class RegistryClient {
         if (res.status === 403 && !insufficient) return res;
         const asked = parseScopes(bearer.params.scope);
         const wanted = unionScopes(scope, asked, insufficient && auth?.scopes ? auth.scopes : new Map());
-        const sameAsBefore = auth?.kind === 'bearer' && formatScopes(wanted).join(' ') === formatScopes(scope).join(' ');
+        const sameAsBefore =
+          auth?.kind === 'bearer' && formatScopes(wanted).join(' ') === formatScopes(scope).join(' ');
         if (sameAsBefore) {
           // The token for exactly this scope was refused: insufficient grant is final; otherwise try one fresh token.
           if (insufficient || forceFresh) return res;
@@ -585,7 +641,13 @@ export class RegistryClient {
   }
 
   /** Get (or reuse) a bearer token for exactly this scope set from the realm named by the registry. */
-  async #token(registry: string, realm: string, service: string | undefined, scope: ScopeSet, fresh: boolean): Promise<string> {
+  async #token(
+    registry: string,
+    realm: string,
+    service: string | undefined,
+    scope: ScopeSet,
+    fresh: boolean,
+  ): Promise<string> {
     const key = tokenCacheKey(realm, service, scope);
     if (fresh) this.#tokens.delete(key);
     const cached = this.#tokens.get(key, Date.now());
@@ -601,12 +663,21 @@ export class RegistryClient {
     }
   }
 
-  async #fetchToken(registry: string, realm: string, service: string | undefined, scope: ScopeSet, key: string): Promise<string> {
+  async #fetchToken(
+    registry: string,
+    realm: string,
+    service: string | undefined,
+    scope: ScopeSet,
+    key: string,
+  ): Promise<string> {
     let url: URL;
     try {
       url = new URL(realm);
     } catch {
-      throw new AiboxError({ code: 'REGISTRY_AUTH', message: `registry ${registry} named an invalid token realm ${JSON.stringify(realm.slice(0, 200))}` });
+      throw new AiboxError({
+        code: 'REGISTRY_AUTH',
+        message: `registry ${registry} named an invalid token realm ${JSON.stringify(realm.slice(0, 200))}`,
+      });
     }
     if (url.protocol !== 'https:' && !(url.protocol === 'http:' && this.#plainAllowed(url.host))) {
       throw new AiboxError({
@@ -622,13 +693,27 @@ export class RegistryClient {
     if (found.credential !== undefined) headers.authorization = basicHeader(found.credential);
     const res = await this.#transport.send({ method: 'GET', url, headers, idempotent: true });
     const authNote = res.status === 401 || res.status === 403 ? await this.#authNote(registry) : undefined;
-    await checkStatus(res, [200], { what: `token request to ${url.origin}${url.pathname}`, ...(authNote !== undefined ? { authNote } : {}) });
-    const body = await readBody(res, 1024 * 1024, () => new AiboxError({ code: 'REGISTRY_AUTH', message: `token response from ${redactUrl(url)} is over 1 MiB` }));
+    await checkStatus(res, [200], {
+      what: `token request to ${url.origin}${url.pathname}`,
+      ...(authNote !== undefined ? { authNote } : {}),
+    });
+    const body = await readBody(
+      res,
+      1024 * 1024,
+      () =>
+        new AiboxError({
+          code: 'REGISTRY_AUTH',
+          message: `token response from ${redactUrl(url)} is over 1 MiB`,
+        }),
+    );
     let json: unknown;
     try {
       json = JSON.parse(new TextDecoder().decode(body));
     } catch {
-      throw new AiboxError({ code: 'REGISTRY_AUTH', message: `token server ${url.origin}${url.pathname} returned non-JSON` });
+      throw new AiboxError({
+        code: 'REGISTRY_AUTH',
+        message: `token server ${url.origin}${url.pathname} returned non-JSON`,
+      });
     }
     const token = parseTokenResponse(json, Date.now(), `${url.origin}${url.pathname}`);
     this.#tokens.set(key, token);
@@ -663,7 +748,10 @@ export class RegistryClient {
     await discard(res);
     const loc = header(res, 'location');
     if (!loc) {
-      throw new AiboxError({ code: 'REGISTRY_ERROR', message: `registry ${ref.registry} started an upload without a Location header` });
+      throw new AiboxError({
+        code: 'REGISTRY_ERROR',
+        message: `registry ${ref.registry} started an upload without a Location header`,
+      });
     }
     const min = Number(header(res, 'oci-chunk-min-length'));
     return { url: new URL(loc, res.url), minChunk: Number.isSafeInteger(min) && min > 0 ? min : 0 };
@@ -680,7 +768,12 @@ export class RegistryClient {
       headers: { 'content-type': 'application/octet-stream', 'content-length': String(last.byteLength) },
       body: last,
     });
-    await this.#expect(ref.registry, res, [201, 204], `commit blob ${digest} to ${ref.registry}/${ref.repository}`);
+    await this.#expect(
+      ref.registry,
+      res,
+      [201, 204],
+      `commit blob ${digest} to ${ref.registry}/${ref.repository}`,
+    );
     await discard(res);
     const echoed = header(res, 'docker-content-digest');
     if (echoed !== undefined && echoed !== digest) throw mismatch(digest, echoed, 'uploaded blob');
@@ -688,32 +781,59 @@ export class RegistryClient {
 
   async #cancelUpload(ref: Reference, location: URL): Promise<void> {
     try {
-      const res = await this.#call(ref.registry, { method: 'DELETE', url: location, scope: push(ref), idempotent: false });
+      const res = await this.#call(ref.registry, {
+        method: 'DELETE',
+        url: location,
+        scope: push(ref),
+        idempotent: false,
+      });
       await discard(res);
     } catch {
       /* best effort: abandoned uploads are purged by the registry */
     }
   }
 
-  async #paginate(registry: string, first: URL, scope: ScopeSet, field: 'tags' | 'repositories', what: string): Promise<string[]> {
+  async #paginate(
+    registry: string,
+    first: URL,
+    scope: ScopeSet,
+    field: 'tags' | 'repositories',
+    what: string,
+  ): Promise<string[]> {
     const all = new Set<string>();
     const seen = new Set<string>();
     let url: URL | undefined = first;
     for (let page = 0; url !== undefined && page < MAX_PAGES; page++) {
       seen.add(url.toString());
-      const res = await this.#call(registry, { method: 'GET', url, scope, idempotent: true, headers: { accept: 'application/json' } });
+      const res = await this.#call(registry, {
+        method: 'GET',
+        url,
+        scope,
+        idempotent: true,
+        headers: { accept: 'application/json' },
+      });
       await this.#expect(registry, res, [200], what);
-      const body = await readBody(res, 64 * 1024 * 1024, () => new AiboxError({ code: 'REGISTRY_ERROR', message: `${what}: page over 64 MiB` }));
+      const body = await readBody(
+        res,
+        64 * 1024 * 1024,
+        () => new AiboxError({ code: 'REGISTRY_ERROR', message: `${what}: page over 64 MiB` }),
+      );
       let doc: unknown;
       try {
         doc = JSON.parse(new TextDecoder().decode(body));
       } catch {
-        throw new AiboxError({ code: 'REGISTRY_ERROR', message: `${what}: response from ${redactUrl(url)} is not JSON` });
+        throw new AiboxError({
+          code: 'REGISTRY_ERROR',
+          message: `${what}: response from ${redactUrl(url)} is not JSON`,
+        });
       }
       const list = (doc as Record<string, unknown> | null)?.[field];
       if (list !== null && list !== undefined) {
         if (!Array.isArray(list) || !list.every((t) => typeof t === 'string')) {
-          throw new AiboxError({ code: 'REGISTRY_ERROR', message: `${what}: "${field}" in ${redactUrl(url)} is not a list of strings` });
+          throw new AiboxError({
+            code: 'REGISTRY_ERROR',
+            message: `${what}: "${field}" in ${redactUrl(url)} is not a list of strings`,
+          });
         }
         for (const t of list) all.add(t);
       }

@@ -80,7 +80,8 @@ export function decodeAuthEntry(entry: unknown): Credential | undefined {
   if (typeof o.auth === 'string' && o.auth !== '') {
     const text = Buffer.from(o.auth, 'base64').toString('utf8');
     const colon = text.indexOf(':');
-    if (colon > 0) return { username: text.slice(0, colon), password: text.slice(colon + 1).replace(/\n$/, '') };
+    if (colon > 0)
+      return { username: text.slice(0, colon), password: text.slice(colon + 1).replace(/\n$/, '') };
     return undefined;
   }
   if (typeof o.username === 'string' && typeof o.password === 'string' && o.username !== '') {

@@ -109,7 +109,8 @@ function stringMap(v: unknown, where: string): Record<string, string> | undefine
 }
 
 function mediaType(v: unknown, where: string): string {
-  if (typeof v !== 'string' || !MEDIA_TYPE_RE.test(v)) throw invalid(`${where} must be a media type like type/subtype`);
+  if (typeof v !== 'string' || !MEDIA_TYPE_RE.test(v))
+    throw invalid(`${where} must be a media type like type/subtype`);
   return v;
 }
 
@@ -136,7 +137,8 @@ export function parseDescriptor(v: unknown, where: string): Descriptor {
   if (annotations) d.annotations = annotations;
   if (v.artifactType !== undefined) d.artifactType = mediaType(v.artifactType, `${where}.artifactType`);
   if (v.urls !== undefined) {
-    if (!Array.isArray(v.urls) || !v.urls.every((u) => typeof u === 'string')) throw invalid(`${where}.urls must be strings`);
+    if (!Array.isArray(v.urls) || !v.urls.every((u) => typeof u === 'string'))
+      throw invalid(`${where}.urls must be strings`);
     d.urls = v.urls as string[];
   }
   if (v.platform !== undefined) {
@@ -151,7 +153,8 @@ export function parseDescriptor(v: unknown, where: string): Descriptor {
     if (osVersion !== undefined) platform['os.version'] = osVersion;
     if (p['os.features'] !== undefined) {
       const f = p['os.features'];
-      if (!Array.isArray(f) || !f.every((x) => typeof x === 'string')) throw invalid(`${where}.platform.os.features must be strings`);
+      if (!Array.isArray(f) || !f.every((x) => typeof x === 'string'))
+        throw invalid(`${where}.platform.os.features must be strings`);
       platform['os.features'] = f as string[];
     }
     d.platform = platform;
@@ -203,7 +206,8 @@ export function parseManifest(bytes: Uint8Array, contentType?: string): ParsedMa
     else throw invalid('cannot tell manifest from index: no mediaType, config or manifests');
   }
   const annotations = stringMap(doc.annotations, 'annotations');
-  const artifactType = doc.artifactType === undefined ? undefined : mediaType(doc.artifactType, 'artifactType');
+  const artifactType =
+    doc.artifactType === undefined ? undefined : mediaType(doc.artifactType, 'artifactType');
   const subject = doc.subject === undefined ? undefined : parseDescriptor(doc.subject, 'subject');
 
   if (MANIFEST_TYPES.has(type)) {

@@ -15,7 +15,12 @@ export interface Reference {
 }
 
 export const DOCKER_HUB = 'docker.io';
-const DOCKER_HUB_ALIASES = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io', 'registry.hub.docker.com']);
+const DOCKER_HUB_ALIASES = new Set([
+  'docker.io',
+  'index.docker.io',
+  'registry-1.docker.io',
+  'registry.hub.docker.com',
+]);
 
 const TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 const PATH_COMPONENT_RE = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$/;
@@ -63,7 +68,12 @@ function parseHost(input: string, host: string): string {
 
 /** Whether the first path component names a registry (docker's rule: has '.' or ':', or is localhost). */
 function looksLikeHost(component: string): boolean {
-  return component.includes('.') || component.includes(':') || component === 'localhost' || component.startsWith('[');
+  return (
+    component.includes('.') ||
+    component.includes(':') ||
+    component === 'localhost' ||
+    component.startsWith('[')
+  );
 }
 
 /** Parse untrusted user input into a normalised Reference; errors name the rule broken. */
@@ -97,7 +107,9 @@ export function parseReference(input: string, opts: { defaultRegistry?: string }
     if (!TAG_RE.test(tag)) {
       fail(
         input,
-        tag === '' ? 'tag is empty' : `tag "${tag.slice(0, 140)}" must match [A-Za-z0-9_][A-Za-z0-9._-]{0,127}`,
+        tag === ''
+          ? 'tag is empty'
+          : `tag "${tag.slice(0, 140)}" must match [A-Za-z0-9_][A-Za-z0-9._-]{0,127}`,
       );
     }
   }
@@ -115,9 +127,14 @@ export function parseReference(input: string, opts: { defaultRegistry?: string }
   if (path === '') fail(input, 'repository name is missing');
   const components = path.split('/');
   for (const c of components) {
-    if (c === '') fail(input, 'repository path components must not be empty (no leading, trailing or double "/")');
+    if (c === '')
+      fail(input, 'repository path components must not be empty (no leading, trailing or double "/")');
     if (c.toLowerCase() !== c && PATH_COMPONENT_RE.test(c.toLowerCase())) {
-      fail(input, 'repository must be lowercase', `try ${JSON.stringify(input.replace(path, path.toLowerCase()))}`);
+      fail(
+        input,
+        'repository must be lowercase',
+        `try ${JSON.stringify(input.replace(path, path.toLowerCase()))}`,
+      );
     }
     if (!PATH_COMPONENT_RE.test(c)) {
       fail(
@@ -130,7 +147,10 @@ export function parseReference(input: string, opts: { defaultRegistry?: string }
   if (registry.length + 1 + path.length > MAX_NAME) {
     fail(input, `registry plus repository must be at most ${MAX_NAME} characters`);
   }
-  const ref: { registry: string; repository: string; tag?: string; digest?: string } = { registry, repository: path };
+  const ref: { registry: string; repository: string; tag?: string; digest?: string } = {
+    registry,
+    repository: path,
+  };
   if (tag !== undefined) ref.tag = tag;
   if (digest !== undefined) ref.digest = digest;
   return ref;
@@ -150,7 +170,12 @@ export function repositoryName(ref: Reference): string {
 /** Whether this registry should be spoken to over plain HTTP without opt-in (loopback only). */
 export function isLoopbackRegistry(registry: string): boolean {
   const host = hostWithoutPort(registry);
-  return host === 'localhost' || host === '[::1]' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+  return (
+    host === 'localhost' ||
+    host === '[::1]' ||
+    host === '::1' ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
+  );
 }
 
 /** Host part of "host[:port]" (IPv6 keeps its brackets). */

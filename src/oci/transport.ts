@@ -169,11 +169,19 @@ export interface StatusContext {
 }
 
 /** The one place a registry status becomes success or a typed AiboxError (body parsed as OCI errors). */
-export async function checkStatus(res: HttpResponse, expected: readonly number[], ctx: StatusContext): Promise<void> {
+export async function checkStatus(
+  res: HttpResponse,
+  expected: readonly number[],
+  ctx: StatusContext,
+): Promise<void> {
   if (expected.includes(res.status)) return;
   let body: Uint8Array = new Uint8Array();
   try {
-    body = await readBody(res, 64 * 1024, () => new AiboxError({ code: 'REGISTRY_ERROR', message: 'error body too large' }));
+    body = await readBody(
+      res,
+      64 * 1024,
+      () => new AiboxError({ code: 'REGISTRY_ERROR', message: 'error body too large' }),
+    );
   } catch {
     /* the status alone has to do */
   }
@@ -306,7 +314,9 @@ export class Transport {
         bodyTimeout: this.#timeoutMs,
       });
       const res: HttpResponse = { status: r.statusCode, headers: r.headers, url, body: r.body };
-      this.#log.debug(`${method} ${redactUrl(url)} -> ${r.statusCode} (${Math.round(performance.now() - started)}ms)`);
+      this.#log.debug(
+        `${method} ${redactUrl(url)} -> ${r.statusCode} (${Math.round(performance.now() - started)}ms)`,
+      );
       const location = header(res, 'location');
       if (!REDIRECTS.has(r.statusCode) || location === undefined) return res;
       await discard(res);
@@ -326,7 +336,9 @@ export class Transport {
       }
       if (next.origin !== origin) {
         // Never carry registry credentials to another host (e.g. blob storage).
-        headers = Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== 'authorization'));
+        headers = Object.fromEntries(
+          Object.entries(headers).filter(([k]) => k.toLowerCase() !== 'authorization'),
+        );
       }
       if (r.statusCode === 303 || ((r.statusCode === 301 || r.statusCode === 302) && method === 'POST')) {
         if (method !== 'HEAD') method = 'GET';
@@ -340,7 +352,11 @@ export class Transport {
     const code = errnoOf(e);
     const where = redactUrl(req.url);
     const tries = attempts > 1 ? ` after ${attempts} attempts` : '';
-    if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
+    if (
+      code === 'UND_ERR_HEADERS_TIMEOUT' ||
+      code === 'UND_ERR_BODY_TIMEOUT' ||
+      code === 'UND_ERR_CONNECT_TIMEOUT'
+    ) {
       return new AiboxError({
         code: 'TIMEOUT',
         message: `registry at ${where} did not answer within ${this.#timeoutMs}ms${tries}`,
@@ -348,7 +364,8 @@ export class Transport {
         cause: e,
       });
     }
-    const tls = req.url.protocol === 'https:' && /SSL|TLS|EPROTO|wrong version/i.test(`${code ?? ''} ${causeText(e)}`);
+    const tls =
+      req.url.protocol === 'https:' && /SSL|TLS|EPROTO|wrong version/i.test(`${code ?? ''} ${causeText(e)}`);
     return new AiboxError({
       code: 'REGISTRY_UNREACHABLE',
       message: `cannot reach registry at ${where}: ${causeText(e)}${tries}`,

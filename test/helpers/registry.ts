@@ -14,7 +14,12 @@ export interface StartRegistryOptions {
   /** storage.delete.enabled; default true. */
   readonly deleteEnabled?: boolean;
   /** Token auth (`auth.token`): pair with test/helpers/token-server.ts. */
-  readonly tokenAuth?: { readonly realm: string; readonly service: string; readonly issuer: string; readonly certPath: string };
+  readonly tokenAuth?: {
+    readonly realm: string;
+    readonly service: string;
+    readonly issuer: string;
+    readonly certPath: string;
+  };
 }
 
 export interface TestRegistry {
@@ -50,7 +55,8 @@ async function waitReady(url: string, child: ChildProcess, logs: () => string): 
     } catch {
       /* not listening yet */
     }
-    if (Date.now() > deadline) throw new Error(`docker-registry at ${url} did not answer /v2/ within 15s: ${logs()}`);
+    if (Date.now() > deadline)
+      throw new Error(`docker-registry at ${url} did not answer /v2/ within 15s: ${logs()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -88,7 +94,14 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
   }
   if (opts.tokenAuth) {
     const t = opts.tokenAuth;
-    lines.push('auth:', '  token:', `    realm: ${t.realm}`, `    service: ${t.service}`, `    issuer: ${t.issuer}`, `    rootcertbundle: ${t.certPath}`);
+    lines.push(
+      'auth:',
+      '  token:',
+      `    realm: ${t.realm}`,
+      `    service: ${t.service}`,
+      `    issuer: ${t.issuer}`,
+      `    rootcertbundle: ${t.certPath}`,
+    );
   }
   await writeFile(configPath, `${lines.join('\n')}\n`);
 

@@ -22,7 +22,11 @@ export interface TokenServerOptions {
   /** Accepted users; anonymous requests get tokens only if `anonymousActions` allows. */
   readonly users?: Readonly<Record<string, string>>;
   /** Actions granted per repository to an authenticated user (default: everything asked for). */
-  readonly grant?: (user: string | undefined, repository: string, asked: readonly string[]) => readonly string[];
+  readonly grant?: (
+    user: string | undefined,
+    repository: string,
+    asked: readonly string[],
+  ) => readonly string[];
   /** Which response field carries the token (default both, as distribution's docs show). */
   readonly field?: 'token' | 'access_token' | 'both';
   /** Omit expires_in (clients must default to 60 s). */
@@ -50,7 +54,21 @@ export async function startTokenServer(opts: TokenServerOptions = {}): Promise<T
   const certPath = join(dir, 'cert.pem');
   const r = spawnSync(
     'openssl',
-    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyPath, '-out', certPath, '-subj', '/CN=aibox-test-token', '-days', '2'],
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      keyPath,
+      '-out',
+      certPath,
+      '-subj',
+      '/CN=aibox-test-token',
+      '-days',
+      '2',
+    ],
     { encoding: 'utf8' },
   );
   if (r.status !== 0) {
@@ -67,7 +85,16 @@ export async function startTokenServer(opts: TokenServerOptions = {}): Promise<T
     const now = Math.floor(Date.now() / 1000);
     const head = b64url(JSON.stringify({ typ: 'JWT', alg: 'RS256', x5c: [certDer.toString('base64')] }));
     const claims = b64url(
-      JSON.stringify({ iss: issuer, sub, aud: service, exp: now + 300, nbf: now - 10, iat: now, jti: randomUUID(), access }),
+      JSON.stringify({
+        iss: issuer,
+        sub,
+        aud: service,
+        exp: now + 300,
+        nbf: now - 10,
+        iat: now,
+        jti: randomUUID(),
+        access,
+      }),
     );
     const s = createSign('RSA-SHA256').update(`${head}.${claims}`).sign(key);
     return `${head}.${claims}.${b64url(s)}`;
@@ -101,7 +128,10 @@ export async function startTokenServer(opts: TokenServerOptions = {}): Promise<T
       if (first < 0 || last === first) continue;
       const type = s.slice(0, first);
       const name = s.slice(first + 1, last);
-      const asked = s.slice(last + 1).split(',').filter(Boolean);
+      const asked = s
+        .slice(last + 1)
+        .split(',')
+        .filter(Boolean);
       const granted = type === 'repository' && opts.grant ? opts.grant(user, name, asked) : asked;
       access.push({ type, name, actions: asked.filter((a) => granted.includes(a)) });
     }

@@ -31,8 +31,14 @@ beforeAll(async () => {
   goodAuth = join(dir, 'auth.json');
   const entry = (u: string, p: string) => ({ auth: Buffer.from(`${u}:${p}`).toString('base64') });
   await writeFile(goodAuth, JSON.stringify({ auths: { [reg.host]: entry('ci-bot', 'tok-pw') } }));
-  await writeFile(join(dir, 'reader.json'), JSON.stringify({ auths: { [reg.host]: entry('reader', 'read-pw') } }));
-  await writeFile(join(dir, 'bad.json'), JSON.stringify({ auths: { [`https://${reg.host}`]: entry('ci-bot', 'nope') } }));
+  await writeFile(
+    join(dir, 'reader.json'),
+    JSON.stringify({ auths: { [reg.host]: entry('reader', 'read-pw') } }),
+  );
+  await writeFile(
+    join(dir, 'bad.json'),
+    JSON.stringify({ auths: { [`https://${reg.host}`]: entry('ci-bot', 'nope') } }),
+  );
 });
 afterAll(async () => {
   await reg?.stop();
@@ -51,18 +57,29 @@ describe('Bearer token flow against docker-registry auth.token', () => {
       );
       const d = await c.putManifest({ ...ref, tag: 'v1' }, manifest, MediaTypes.OCI_MANIFEST);
       const before = tokens.requests.length;
-      for (let i = 0; i < 5; i++) expect((await c.headManifest({ ...ref, tag: 'v1' }))?.digest).toBe(d.digest);
+      for (let i = 0; i < 5; i++)
+        expect((await c.headManifest({ ...ref, tag: 'v1' }))?.digest).toBe(d.digest);
       expect(tokens.requests.length - before).toBeLessThanOrEqual(1); // pull token fetched at most once, then cached
       expect(await c.listTags(ref)).toEqual(['v1']);
       // every token request authenticated as ci-bot, for our service, with well-formed scopes
-      expect(tokens.requests.every((r) => r.user === 'ci-bot' && r.service === tokens.service && r.status === 200)).toBe(true);
+      expect(
+        tokens.requests.every((r) => r.user === 'ci-bot' && r.service === tokens.service && r.status === 200),
+      ).toBe(true);
       expect(tokens.requests.some((r) => r.scopes.includes('repository:demo/app:pull,push'))).toBe(true);
 
       // mount: the registry asks for two scopes; they go as repeated scope= params
       const n = tokens.requests.length;
-      expect(await c.mountBlob({ registry: reg.host, repository: 'demo/copy' }, 'demo/app', cfg.digest)).toBe(true);
+      expect(await c.mountBlob({ registry: reg.host, repository: 'demo/copy' }, 'demo/app', cfg.digest)).toBe(
+        true,
+      );
       const mountReqs = tokens.requests.slice(n);
-      expect(mountReqs.some((r) => r.scopes.includes('repository:demo/app:pull') && r.scopes.includes('repository:demo/copy:pull,push'))).toBe(true);
+      expect(
+        mountReqs.some(
+          (r) =>
+            r.scopes.includes('repository:demo/app:pull') &&
+            r.scopes.includes('repository:demo/copy:pull,push'),
+        ),
+      ).toBe(true);
 
       await c.deleteManifest({ ...ref, digest: d.digest });
       expect(await c.headManifest({ ...ref, tag: 'v1' })).toBeNull();
@@ -74,10 +91,14 @@ describe('Bearer token flow against docker-registry auth.token', () => {
   it('stops after one re-request when the token server grants less than needed (insufficient_scope)', async () => {
     const c = createRegistryClient({ env: { REGISTRY_AUTH_FILE: join(dir, 'reader.json') }, retries: 0 });
     try {
-      const err = await c.pushBlob({ registry: reg.host, repository: 'demo/ro' }, enc('x')).catch((e: unknown) => e);
+      const err = await c
+        .pushBlob({ registry: reg.host, repository: 'demo/ro' }, enc('x'))
+        .catch((e: unknown) => e);
       expect(isAiboxError(err, 'REGISTRY_AUTH')).toBe(true);
       expect((err as AiboxError).message).toMatch(/insufficient|UNAUTHORIZED|denied/i);
-      expect((err as AiboxError).message).toContain(`credentials from ${join(dir, 'reader.json')} for ${reg.host} were rejected`);
+      expect((err as AiboxError).message).toContain(
+        `credentials from ${join(dir, 'reader.json')} for ${reg.host} were rejected`,
+      );
     } finally {
       await c.close();
     }

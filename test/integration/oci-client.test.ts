@@ -29,7 +29,11 @@ afterAll(async () => {
   await reg?.stop();
 });
 
-const repo = (repository: string, extra: Partial<Reference> = {}): Reference => ({ registry: reg.host, repository, ...extra });
+const repo = (repository: string, extra: Partial<Reference> = {}): Reference => ({
+  registry: reg.host,
+  repository,
+  ...extra,
+});
 
 /** Push a config + one layer and return an OCI (or Docker v2) manifest's bytes. */
 async function pushImage(repository: string, seed: string, docker = false): Promise<Uint8Array> {
@@ -58,7 +62,10 @@ describe('blobs', () => {
     const data = enc('hello blob');
     const d = await client.pushBlob(repo('t/blobs'), data);
     expect(d.digest).toBe(sha256Digest(data));
-    expect(await client.headBlob(repo('t/blobs'), d.digest)).toMatchObject({ digest: d.digest, size: data.byteLength });
+    expect(await client.headBlob(repo('t/blobs'), d.digest)).toMatchObject({
+      digest: d.digest,
+      size: data.byteLength,
+    });
     expect(Buffer.from(await client.getBlob(repo('t/blobs'), d.digest)).toString()).toBe('hello blob');
     expect(await client.pushBlob(repo('t/blobs'), data)).toEqual(d);
     expect(await client.headBlob(repo('t/blobs'), sha256Digest(enc('absent')))).toBeNull();
@@ -68,11 +75,18 @@ describe('blobs', () => {
     const data = Buffer.alloc(300_000);
     for (let i = 0; i < data.length; i++) data[i] = (i * 31) % 251;
     const digest = sha256Digest(data);
-    const stream = Readable.from([data.subarray(0, 70_000), data.subarray(70_000, 190_000), data.subarray(190_000)]);
-    const d = await client.pushBlobStream(repo('t/chunked'), stream, digest, data.length, { chunkSize: 64 * 1024 });
+    const stream = Readable.from([
+      data.subarray(0, 70_000),
+      data.subarray(70_000, 190_000),
+      data.subarray(190_000),
+    ]);
+    const d = await client.pushBlobStream(repo('t/chunked'), stream, digest, data.length, {
+      chunkSize: 64 * 1024,
+    });
     expect(d).toMatchObject({ digest, size: data.length });
     const chunks: Buffer[] = [];
-    for await (const c of (await client.getBlobStream(repo('t/chunked'), digest)) as AsyncIterable<Buffer>) chunks.push(c);
+    for await (const c of (await client.getBlobStream(repo('t/chunked'), digest)) as AsyncIterable<Buffer>)
+      chunks.push(c);
     expect(Buffer.concat(chunks).equals(data)).toBe(true);
   });
 
@@ -115,11 +129,21 @@ describe('manifests', () => {
       ['docker1', d2, dock],
       ['multi', di, index],
     ] as const) {
-      expect(await client.headManifest(repo('t/app', { tag }))).toEqual({ mediaType: d.mediaType, digest: d.digest, size: d.size });
-      expect(await client.headManifest(repo('t/app', { digest: d.digest }))).toMatchObject({ digest: d.digest });
+      expect(await client.headManifest(repo('t/app', { tag }))).toEqual({
+        mediaType: d.mediaType,
+        digest: d.digest,
+        size: d.size,
+      });
+      expect(await client.headManifest(repo('t/app', { digest: d.digest }))).toMatchObject({
+        digest: d.digest,
+      });
       const byTag = await client.getManifest(repo('t/app', { tag }));
       expect(Buffer.from(byTag.bytes).equals(Buffer.from(bytes))).toBe(true);
-      expect(byTag.descriptor).toMatchObject({ digest: d.digest, mediaType: d.mediaType, size: bytes.byteLength });
+      expect(byTag.descriptor).toMatchObject({
+        digest: d.digest,
+        mediaType: d.mediaType,
+        size: bytes.byteLength,
+      });
       const byDigest = await client.getManifest(repo('t/app', { digest: d.digest }));
       expect(byDigest.descriptor.digest).toBe(d.digest);
     }
@@ -162,7 +186,12 @@ describe('manifests', () => {
       const ref = { registry: ro.host, repository: 't/x' };
       const cfg = await c.pushBlob(ref, enc('{}'));
       const bytes = enc(
-        JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.OCI_MANIFEST, config: { mediaType: MediaTypes.OCI_EMPTY, digest: cfg.digest, size: 2 }, layers: [] }),
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: MediaTypes.OCI_MANIFEST,
+          config: { mediaType: MediaTypes.OCI_EMPTY, digest: cfg.digest, size: 2 },
+          layers: [],
+        }),
       );
       const d = await c.putManifest({ ...ref, tag: 'v1' }, bytes, MediaTypes.OCI_MANIFEST);
       const err = await c.deleteManifest({ ...ref, digest: d.digest }).catch((e: unknown) => e);
@@ -180,8 +209,12 @@ describe('tags, catalog and referrers', () => {
   it('lists many tags sorted (distribution 2.8 ignores n and returns storage order)', async () => {
     const m = await pushImage('t/many', 'many');
     const tags = Array.from({ length: 1205 }, (_, i) => `t${String(i).padStart(4, '0')}`);
-    const shuffled = [...tags].sort((a, b) => (a.split('').reverse().join('') < b.split('').reverse().join('') ? -1 : 1));
-    await Promise.all(shuffled.map((tag) => client.putManifest(repo('t/many', { tag }), m, MediaTypes.OCI_MANIFEST)));
+    const shuffled = [...tags].sort((a, b) =>
+      a.split('').reverse().join('') < b.split('').reverse().join('') ? -1 : 1,
+    );
+    await Promise.all(
+      shuffled.map((tag) => client.putManifest(repo('t/many', { tag }), m, MediaTypes.OCI_MANIFEST)),
+    );
     expect(await client.listTags(repo('t/many'))).toEqual(tags);
   });
 
@@ -193,8 +226,14 @@ describe('tags, catalog and referrers', () => {
 
   it('falls back to the sha256-<hex> referrers tag when the API is absent, filtering by artifactType', async () => {
     const subjectBytes = await pushImage('t/ref', 'subject');
-    const subject = await client.putManifest(repo('t/ref', { tag: 'v1' }), subjectBytes, MediaTypes.OCI_MANIFEST);
-    expect(await client.referrers(repo('t/ref', { digest: subject.digest }) as Reference & { digest: string })).toEqual({
+    const subject = await client.putManifest(
+      repo('t/ref', { tag: 'v1' }),
+      subjectBytes,
+      MediaTypes.OCI_MANIFEST,
+    );
+    expect(
+      await client.referrers(repo('t/ref', { digest: subject.digest }) as Reference & { digest: string }),
+    ).toEqual({
       descriptors: [],
       source: 'none',
     });
@@ -210,18 +249,33 @@ describe('tags, catalog and referrers', () => {
           subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
         }),
       );
-    const sig = await client.putManifest(repo('t/ref', { digest: sha256Digest(artifact('application/vnd.dev.sigstore.bundle.v0.3+json', 's')) }), artifact('application/vnd.dev.sigstore.bundle.v0.3+json', 's'), MediaTypes.OCI_MANIFEST);
-    const sbom = await client.putManifest(repo('t/ref', { digest: sha256Digest(artifact('application/spdx+json', 'b')) }), artifact('application/spdx+json', 'b'), MediaTypes.OCI_MANIFEST);
+    const sig = await client.putManifest(
+      repo('t/ref', { digest: sha256Digest(artifact('application/vnd.dev.sigstore.bundle.v0.3+json', 's')) }),
+      artifact('application/vnd.dev.sigstore.bundle.v0.3+json', 's'),
+      MediaTypes.OCI_MANIFEST,
+    );
+    const sbom = await client.putManifest(
+      repo('t/ref', { digest: sha256Digest(artifact('application/spdx+json', 'b')) }),
+      artifact('application/spdx+json', 'b'),
+      MediaTypes.OCI_MANIFEST,
+    );
     const index = {
       schemaVersion: 2,
       mediaType: MediaTypes.OCI_INDEX,
       manifests: [sig, sbom],
     };
-    await client.putManifest(repo('t/ref', { tag: `sha256-${subject.digest.slice(7)}` }), enc(JSON.stringify(index)), MediaTypes.OCI_INDEX);
+    await client.putManifest(
+      repo('t/ref', { tag: `sha256-${subject.digest.slice(7)}` }),
+      enc(JSON.stringify(index)),
+      MediaTypes.OCI_INDEX,
+    );
     const all = await client.referrers({ ...repo('t/ref'), digest: subject.digest });
     expect(all.source).toBe('tag-schema');
     expect(all.descriptors.map((d) => d.digest)).toEqual([sig.digest, sbom.digest]);
-    const only = await client.referrers({ ...repo('t/ref'), digest: subject.digest }, { artifactType: 'application/spdx+json' });
+    const only = await client.referrers(
+      { ...repo('t/ref'), digest: subject.digest },
+      { artifactType: 'application/spdx+json' },
+    );
     expect(only.descriptors.map((d) => d.digest)).toEqual([sbom.digest]);
   });
 });
@@ -241,7 +295,10 @@ describe('Basic auth (htpasswd) with credentials from REGISTRY_AUTH_FILE', () =>
   const authFile = async (name: string, user: string, password: string) => {
     const path = join(dir, name);
     const auth = Buffer.from(`${user}:${password}`).toString('base64');
-    await writeFile(path, JSON.stringify({ auths: { [secured.host]: { auth }, 'other.example:5000': { auth: 'eDp5' } } }));
+    await writeFile(
+      path,
+      JSON.stringify({ auths: { [secured.host]: { auth }, 'other.example:5000': { auth: 'eDp5' } } }),
+    );
     return path;
   };
 
@@ -251,7 +308,9 @@ describe('Basic auth (htpasswd) with credentials from REGISTRY_AUTH_FILE', () =>
     try {
       await c.ping(secured.host);
       const d = await c.pushBlob({ registry: secured.host, repository: 'sec/app' }, enc('secret layer'));
-      expect(await c.getBlob({ registry: secured.host, repository: 'sec/app' }, d.digest)).toEqual(enc('secret layer'));
+      expect(await c.getBlob({ registry: secured.host, repository: 'sec/app' }, d.digest)).toEqual(
+        enc('secret layer'),
+      );
     } finally {
       await c.close();
     }
@@ -261,7 +320,9 @@ describe('Basic auth (htpasswd) with credentials from REGISTRY_AUTH_FILE', () =>
     const path = await authFile('bad.json', 'ci-bot', 'wrong-pw');
     const c = createRegistryClient({ env: { REGISTRY_AUTH_FILE: path }, retries: 0 });
     try {
-      const err = await c.listTags({ registry: secured.host, repository: 'sec/app' }).catch((e: unknown) => e);
+      const err = await c
+        .listTags({ registry: secured.host, repository: 'sec/app' })
+        .catch((e: unknown) => e);
       expect(isAiboxError(err, 'REGISTRY_AUTH')).toBe(true);
       const msg = (err as AiboxError).message;
       expect(msg).toContain(`(credentials from ${path} for ${secured.host} were rejected)`);
@@ -287,7 +348,9 @@ describe('Basic auth (htpasswd) with credentials from REGISTRY_AUTH_FILE', () =>
   });
 
   it('accepts an injected credential source', async () => {
-    const c = createRegistryClient({ credentials: staticCredentials({ [secured.host]: { username: 'ci-bot', password: 's3cret-pw' } }) });
+    const c = createRegistryClient({
+      credentials: staticCredentials({ [secured.host]: { username: 'ci-bot', password: 's3cret-pw' } }),
+    });
     try {
       await c.ping(secured.host);
     } finally {

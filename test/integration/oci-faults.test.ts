@@ -61,7 +61,11 @@ beforeAll(async () => {
     handler(req, res, body);
   });
   storage = await listen((req, res) => {
-    storageSeen.push({ method: req.method ?? '', url: req.url ?? '', authorization: req.headers.authorization });
+    storageSeen.push({
+      method: req.method ?? '',
+      url: req.url ?? '',
+      authorization: req.headers.authorization,
+    });
     res.writeHead(200, { 'content-type': 'application/octet-stream' });
     res.end('blob from storage');
   });
@@ -77,11 +81,19 @@ beforeEach(() => {
   storageSeen = [];
 });
 
-const ref = (extra: Record<string, string> = {}) => ({ registry: double.host, repository: 'demo/app', ...extra });
+const ref = (extra: Record<string, string> = {}) => ({
+  registry: double.host,
+  repository: 'demo/app',
+  ...extra,
+});
 const manifestResponse =
   (bytes: Buffer, headers: Record<string, string> = {}): Handler =>
   (_req, res) => {
-    res.writeHead(200, { 'content-type': MediaTypes.OCI_MANIFEST, 'content-length': String(bytes.length), ...headers });
+    res.writeHead(200, {
+      'content-type': MediaTypes.OCI_MANIFEST,
+      'content-length': String(bytes.length),
+      ...headers,
+    });
     res.end(bytes);
   };
 const fails = async (p: Promise<unknown>): Promise<AiboxError> => {
@@ -100,7 +112,9 @@ describe('unreachable registry', () => {
     try {
       const err = await fails(c.ping(`127.0.0.1:${port}`));
       expect(err.code).toBe('REGISTRY_UNREACHABLE');
-      expect(err.message).toBe(`cannot reach registry at http://127.0.0.1:${port}/v2/: connect ECONNREFUSED 127.0.0.1:${port} after 3 attempts`);
+      expect(err.message).toBe(
+        `cannot reach registry at http://127.0.0.1:${port}/v2/: connect ECONNREFUSED 127.0.0.1:${port} after 3 attempts`,
+      );
       expect(err.message).not.toContain('\n');
       expect(err.hint).toBeTruthy();
     } finally {
@@ -135,7 +149,11 @@ describe('content verification', () => {
   it('returns the sha256 of the bytes when fetched by tag without Docker-Content-Digest', async () => {
     handler = manifestResponse(goodManifest);
     const { descriptor } = await client.getManifest(ref({ tag: 'v1' }));
-    expect(descriptor).toEqual({ mediaType: MediaTypes.OCI_MANIFEST, digest: goodDigest, size: goodManifest.length });
+    expect(descriptor).toEqual({
+      mediaType: MediaTypes.OCI_MANIFEST,
+      digest: goodDigest,
+      size: goodManifest.length,
+    });
   });
 
   it('refuses manifests over 4 MiB by Content-Length and while reading', async () => {
@@ -191,7 +209,11 @@ describe('retries and errors', () => {
   it('never retries POST, and puts the OCI error body into the message', async () => {
     handler = (_req, res) => {
       res.writeHead(503, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ errors: [{ code: 'UNAVAILABLE', message: 'maintenance', detail: { until: 'soon' } }] }));
+      res.end(
+        JSON.stringify({
+          errors: [{ code: 'UNAVAILABLE', message: 'maintenance', detail: { until: 'soon' } }],
+        }),
+      );
     };
     const err = await fails(client.mountBlob(ref(), 'other/repo', goodDigest));
     expect(err.code).toBe('REGISTRY_ERROR');
@@ -214,7 +236,9 @@ describe('retries and errors', () => {
 describe('redirects', () => {
   it('follows a blob redirect to another host without sending Authorization there', async () => {
     const blob = enc('blob from storage');
-    const c = createRegistryClient({ credentials: staticCredentials({ [double.host]: { username: 'u', password: 'secret-pw' } }) });
+    const c = createRegistryClient({
+      credentials: staticCredentials({ [double.host]: { username: 'u', password: 'secret-pw' } }),
+    });
     try {
       handler = (req, res) => {
         if (!req.headers.authorization) {
@@ -245,7 +269,10 @@ describe('pagination', () => {
     handler = (req, res) => {
       const u = new URL(req.url ?? '/', 'http://x');
       const page = pages[u.searchParams.get('last') ?? 'first'];
-      res.writeHead(200, { 'content-type': 'application/json', ...(page?.next ? { link: `<${page.next}>; rel="next"` } : {}) });
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        ...(page?.next ? { link: `<${page.next}>; rel="next"` } : {}),
+      });
       res.end(JSON.stringify({ name: 'demo/app', tags: page?.tags }));
     };
     expect(await client.listTags(ref())).toEqual(['a', 'b', 'c', 'm', 'z']);
@@ -256,7 +283,10 @@ describe('pagination', () => {
   it('pages the catalog', async () => {
     handler = (req, res) => {
       const last = new URL(req.url ?? '/', 'http://x').searchParams.get('last');
-      res.writeHead(200, { 'content-type': 'application/json', ...(last ? {} : { link: '</v2/_catalog?last=b&n=1000>; rel="next"' }) });
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        ...(last ? {} : { link: '</v2/_catalog?last=b&n=1000>; rel="next"' }),
+      });
       res.end(JSON.stringify({ repositories: last ? ['a/c'] : ['b', 'a/a'] }));
     };
     expect(await client.catalog(double.host)).toEqual(['a/a', 'a/c', 'b']);
@@ -265,10 +295,21 @@ describe('pagination', () => {
 
 describe('referrers API', () => {
   it('uses the API when the registry has it, filtering by artifactType', async () => {
-    const d = (artifactType: string, hex: string) => ({ mediaType: MediaTypes.OCI_MANIFEST, digest: `sha256:${hex.repeat(64)}`, size: 10, artifactType });
+    const d = (artifactType: string, hex: string) => ({
+      mediaType: MediaTypes.OCI_MANIFEST,
+      digest: `sha256:${hex.repeat(64)}`,
+      size: 10,
+      artifactType,
+    });
     handler = (_req, res) => {
       res.writeHead(200, { 'content-type': MediaTypes.OCI_INDEX });
-      res.end(JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.OCI_INDEX, manifests: [d('a/x', '1'), d('b/y', '2')] }));
+      res.end(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: MediaTypes.OCI_INDEX,
+          manifests: [d('a/x', '1'), d('b/y', '2')],
+        }),
+      );
     };
     const r = await client.referrers({ ...ref(), digest: goodDigest }, { artifactType: 'b/y' });
     expect(r).toEqual({ source: 'api', descriptors: [d('b/y', '2')] });
@@ -299,13 +340,18 @@ describe('bearer scope escalation', () => {
         }
         // this double also wants pull on a second repository (as a mount-like operation would)
         if (!granted.includes('repository:shared/base:pull')) {
-          res.writeHead(401, { 'www-authenticate': challenge('repository:shared/base:pull', 'insufficient_scope') });
+          res.writeHead(401, {
+            'www-authenticate': challenge('repository:shared/base:pull', 'insufficient_scope'),
+          });
           return res.end();
         }
         manifestResponse(goodManifest, { 'docker-content-digest': goodDigest })(req, res, Buffer.alloc(0));
       };
       await c.getManifest(ref({ tag: 'v1' }));
-      expect(tokenRequests).toEqual([['repository:demo/app:pull'], ['repository:demo/app:pull', 'repository:shared/base:pull']]);
+      expect(tokenRequests).toEqual([
+        ['repository:demo/app:pull'],
+        ['repository:demo/app:pull', 'repository:shared/base:pull'],
+      ]);
       // Second call: both tokens come from the cache (keyed by realm, service and scope set).
       await c.getManifest(ref({ tag: 'v1' }));
       expect(tokenRequests).toHaveLength(2);

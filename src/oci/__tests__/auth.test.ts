@@ -1,7 +1,16 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { AiboxError } from '../../core/errors.js';
-import { TokenCache, formatScopes, parseChallenges, parseScopes, parseTokenResponse, scopesCover, tokenCacheKey, unionScopes } from '../auth.js';
+import {
+  TokenCache,
+  formatScopes,
+  parseChallenges,
+  parseScopes,
+  parseTokenResponse,
+  scopesCover,
+  tokenCacheKey,
+  unionScopes,
+} from '../auth.js';
 import { parseLinkNext } from '../link.js';
 
 describe('parseChallenges', () => {
@@ -10,12 +19,21 @@ describe('parseChallenges', () => {
       'Bearer realm="http://127.0.0.1:5080/token",service="registry.example.test",scope="repository:demo/app:pull,push repository:other/repo:pull",error="insufficient_scope"',
     );
     expect(c?.scheme).toBe('bearer');
-    expect(c?.params).toMatchObject({ realm: 'http://127.0.0.1:5080/token', service: 'registry.example.test', error: 'insufficient_scope' });
-    expect(formatScopes(parseScopes(c?.params.scope))).toEqual(['repository:demo/app:pull,push', 'repository:other/repo:pull']);
+    expect(c?.params).toMatchObject({
+      realm: 'http://127.0.0.1:5080/token',
+      service: 'registry.example.test',
+      error: 'insufficient_scope',
+    });
+    expect(formatScopes(parseScopes(c?.params.scope))).toEqual([
+      'repository:demo/app:pull,push',
+      'repository:other/repo:pull',
+    ]);
   });
 
   it('splits several challenges in one header and unescapes quoted strings', () => {
-    const cs = parseChallenges('Basic realm="a \\"quoted\\" realm", Bearer realm="https://auth/t",service=svc');
+    const cs = parseChallenges(
+      'Basic realm="a \\"quoted\\" realm", Bearer realm="https://auth/t",service=svc',
+    );
     expect(cs.map((c) => c.scheme)).toEqual(['basic', 'bearer']);
     expect(cs[0]?.params.realm).toBe('a "quoted" realm');
     expect(cs[1]?.params.service).toBe('svc');
@@ -25,12 +43,18 @@ describe('parseChallenges', () => {
     const value = fc.string({ maxLength: 40 }).filter((s) => !/[\\"]/.test(s));
     const name = fc.stringMatching(/^[a-z][a-z0-9_]{0,10}$/);
     fc.assert(
-      fc.property(fc.constantFrom('Bearer', 'Basic'), fc.dictionary(name, value, { maxKeys: 5 }), (scheme, params) => {
-        const header = `${scheme} ${Object.entries(params).map(([k, v]) => `${k}="${v}"`).join(',')}`;
-        const [c] = parseChallenges(header);
-        expect(c?.scheme).toBe(scheme.toLowerCase());
-        expect({ ...c?.params }).toEqual(params);
-      }),
+      fc.property(
+        fc.constantFrom('Bearer', 'Basic'),
+        fc.dictionary(name, value, { maxKeys: 5 }),
+        (scheme, params) => {
+          const header = `${scheme} ${Object.entries(params)
+            .map(([k, v]) => `${k}="${v}"`)
+            .join(',')}`;
+          const [c] = parseChallenges(header);
+          expect(c?.scheme).toBe(scheme.toLowerCase());
+          expect({ ...c?.params }).toEqual(params);
+        },
+      ),
     );
     fc.assert(fc.property(fc.string({ maxLength: 300 }), (s) => void parseChallenges(s)));
   });
@@ -46,12 +70,15 @@ describe('scopes and tokens', () => {
     expect(scopesCover(a, b)).toBe(false);
     expect(tokenCacheKey('r', 's', unionScopes(b, a))).toBe(tokenCacheKey('r', 's', u));
     fc.assert(
-      fc.property(fc.array(fc.stringMatching(/^repository:[a-z]{1,3}:(pull|push|delete)$/), { maxLength: 6 }), (xs) => {
-        const fwd = unionScopes(...xs.map((x) => parseScopes(x)));
-        const rev = unionScopes(...[...xs].reverse().map((x) => parseScopes(x)));
-        expect(formatScopes(fwd)).toEqual(formatScopes(rev));
-        for (const x of xs) expect(scopesCover(fwd, parseScopes(x))).toBe(true);
-      }),
+      fc.property(
+        fc.array(fc.stringMatching(/^repository:[a-z]{1,3}:(pull|push|delete)$/), { maxLength: 6 }),
+        (xs) => {
+          const fwd = unionScopes(...xs.map((x) => parseScopes(x)));
+          const rev = unionScopes(...[...xs].reverse().map((x) => parseScopes(x)));
+          expect(formatScopes(fwd)).toEqual(formatScopes(rev));
+          for (const x of xs) expect(scopesCover(fwd, parseScopes(x))).toBe(true);
+        },
+      ),
     );
   });
 
@@ -75,8 +102,12 @@ describe('scopes and tokens', () => {
 
 describe('parseLinkNext', () => {
   it('finds rel="next" among several links', () => {
-    expect(parseLinkNext('</v2/_catalog?last=demo%2Fapp&n=1>; rel="next"')).toBe('/v2/_catalog?last=demo%2Fapp&n=1');
-    expect(parseLinkNext('<https://a/prev>; rel="prev", <https://a/next?x=1,2>; rel=next')).toBe('https://a/next?x=1,2');
+    expect(parseLinkNext('</v2/_catalog?last=demo%2Fapp&n=1>; rel="next"')).toBe(
+      '/v2/_catalog?last=demo%2Fapp&n=1',
+    );
+    expect(parseLinkNext('<https://a/prev>; rel="prev", <https://a/next?x=1,2>; rel=next')).toBe(
+      'https://a/next?x=1,2',
+    );
     expect(parseLinkNext('<a>; rel="prev"')).toBeUndefined();
     expect(parseLinkNext(undefined)).toBeUndefined();
   });
@@ -85,7 +116,9 @@ describe('parseLinkNext', () => {
     const target = fc.stringMatching(/^\/v2\/[a-z0-9/_?=&%.-]{0,60}$/);
     fc.assert(
       fc.property(target, fc.option(target, { nil: undefined }), (next, prev) => {
-        const header = [prev !== undefined ? `<${prev}>; rel="prev"` : '', `<${next}>; rel="next"`].filter(Boolean).join(', ');
+        const header = [prev !== undefined ? `<${prev}>; rel="prev"` : '', `<${next}>; rel="next"`]
+          .filter(Boolean)
+          .join(', ');
         expect(parseLinkNext(header)).toBe(next);
       }),
     );

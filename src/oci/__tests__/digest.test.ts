@@ -5,7 +5,9 @@ import { createDigester, parseDigest, sha256Digest, verifyDigest } from '../dige
 
 describe('digests', () => {
   it('hashes like sha256sum', () => {
-    expect(sha256Digest(new TextEncoder().encode('{}'))).toBe('sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a');
+    expect(sha256Digest(new TextEncoder().encode('{}'))).toBe(
+      'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a',
+    );
   });
 
   it('verifies matching bytes and refuses any other bytes', () => {

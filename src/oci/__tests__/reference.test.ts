@@ -3,16 +3,24 @@ import { describe, expect, it } from 'vitest';
 import { AiboxError } from '../../core/errors.js';
 import { formatReference, parseReference, repositoryName } from '../reference.js';
 
-const hex = (n: number) => fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: n, maxLength: n });
+const hex = (n: number) =>
+  fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: n, maxLength: n });
 const component = fc.stringMatching(/^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$/).filter((c) => c.length <= 30);
 const host = fc.oneof(
   fc.constantFrom('registry.example.com', 'ghcr.io', 'localhost', '127.0.0.1', 'my-reg.local'),
-  fc.tuple(fc.constantFrom('localhost', '127.0.0.1', 'reg.example'), fc.integer({ min: 1, max: 65535 })).map(([h, p]) => `${h}:${p}`),
+  fc
+    .tuple(fc.constantFrom('localhost', '127.0.0.1', 'reg.example'), fc.integer({ min: 1, max: 65535 }))
+    .map(([h, p]) => `${h}:${p}`),
 );
 const tag = fc.stringMatching(/^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/);
 const digest = hex(64).map((h) => `sha256:${h}`);
 const reference = fc.record(
-  { host, path: fc.array(component, { minLength: 1, maxLength: 4 }), tag: fc.option(tag, { nil: undefined }), digest: fc.option(digest, { nil: undefined }) },
+  {
+    host,
+    path: fc.array(component, { minLength: 1, maxLength: 4 }),
+    tag: fc.option(tag, { nil: undefined }),
+    digest: fc.option(digest, { nil: undefined }),
+  },
   { requiredKeys: ['host', 'path'] },
 );
 
@@ -32,23 +40,42 @@ function expectInvalid(input: string, rule: RegExp) {
 describe('parseReference', () => {
   it('normalises Docker Hub short names', () => {
     expect(parseReference('alpine')).toEqual({ registry: 'docker.io', repository: 'library/alpine' });
-    expect(parseReference('alpine:3.20')).toEqual({ registry: 'docker.io', repository: 'library/alpine', tag: '3.20' });
+    expect(parseReference('alpine:3.20')).toEqual({
+      registry: 'docker.io',
+      repository: 'library/alpine',
+      tag: '3.20',
+    });
     expect(parseReference('org/app')).toEqual({ registry: 'docker.io', repository: 'org/app' });
-    expect(parseReference('index.docker.io/alpine')).toEqual({ registry: 'docker.io', repository: 'library/alpine' });
+    expect(parseReference('index.docker.io/alpine')).toEqual({
+      registry: 'docker.io',
+      repository: 'library/alpine',
+    });
     expect(repositoryName(parseReference('alpine'))).toBe('index.docker.io/library/alpine');
   });
 
   it('recognises hosts by dot, port or localhost and lowercases them', () => {
-    expect(parseReference('localhost:5000/demo/app:v1')).toEqual({ registry: 'localhost:5000', repository: 'demo/app', tag: 'v1' });
+    expect(parseReference('localhost:5000/demo/app:v1')).toEqual({
+      registry: 'localhost:5000',
+      repository: 'demo/app',
+      tag: 'v1',
+    });
     expect(parseReference('localhost/app')).toEqual({ registry: 'localhost', repository: 'app' });
     expect(parseReference('Registry.Example.COM/app')).toMatchObject({ registry: 'registry.example.com' });
     expect(parseReference('[::1]:5000/app')).toMatchObject({ registry: '[::1]:5000', repository: 'app' });
-    expect(parseReference('app', { defaultRegistry: '127.0.0.1:5000' })).toEqual({ registry: '127.0.0.1:5000', repository: 'app' });
+    expect(parseReference('app', { defaultRegistry: '127.0.0.1:5000' })).toEqual({
+      registry: '127.0.0.1:5000',
+      repository: 'app',
+    });
   });
 
   it('keeps tag and digest together', () => {
     const d = `sha256:${'a'.repeat(64)}`;
-    expect(parseReference(`ghcr.io/o/app:1.0@${d}`)).toEqual({ registry: 'ghcr.io', repository: 'o/app', tag: '1.0', digest: d });
+    expect(parseReference(`ghcr.io/o/app:1.0@${d}`)).toEqual({
+      registry: 'ghcr.io',
+      repository: 'o/app',
+      tag: '1.0',
+      digest: d,
+    });
   });
 
   it('names the rule that was broken', () => {
@@ -84,32 +111,49 @@ describe('parseReference', () => {
         const path = [...r.path];
         const k = i % path.length;
         path[k] = `${path[k]}X`;
-        expect(() => parseReference(`${r.host}/${path.join('/')}`)).toThrow(/must be lowercase|must be lowercase letters/);
+        expect(() => parseReference(`${r.host}/${path.join('/')}`)).toThrow(
+          /must be lowercase|must be lowercase letters/,
+        );
       }),
     );
     fc.assert(
-      fc.property(fc.string({ minLength: 1, maxLength: 140 }).filter((t) => !/^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/.test(t) && !/[:/@\s]/.test(t)), (t) => {
-        expect(() => parseReference(`reg.io/app:${t}`)).toThrow(AiboxError);
-      }),
+      fc.property(
+        fc
+          .string({ minLength: 1, maxLength: 140 })
+          .filter((t) => !/^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/.test(t) && !/[:/@\s]/.test(t)),
+        (t) => {
+          expect(() => parseReference(`reg.io/app:${t}`)).toThrow(AiboxError);
+        },
+      ),
     );
     fc.assert(
-      fc.property(fc.string({ maxLength: 80 }).filter((d) => !/^sha256:[0-9a-f]{64}$/.test(d) && !/^sha512:[0-9a-f]{128}$/.test(d) && !d.includes('@')), (d) => {
-        expect(() => parseReference(`reg.io/app@${d}`)).toThrow(AiboxError);
-      }),
+      fc.property(
+        fc
+          .string({ maxLength: 80 })
+          .filter(
+            (d) => !/^sha256:[0-9a-f]{64}$/.test(d) && !/^sha512:[0-9a-f]{128}$/.test(d) && !d.includes('@'),
+          ),
+        (d) => {
+          expect(() => parseReference(`reg.io/app@${d}`)).toThrow(AiboxError);
+        },
+      ),
     );
   });
 
   it('never throws anything but AiboxError INVALID_REFERENCE, and its output is always re-parseable', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string({ maxLength: 200 }), fc.stringMatching(/^[A-Za-z0-9.:/@_-]{0,80}$/)), (s) => {
-        try {
-          const r = parseReference(s);
-          expect(parseReference(formatReference(r))).toEqual(r);
-        } catch (e) {
-          expect(e).toBeInstanceOf(AiboxError);
-          expect((e as AiboxError).code).toBe('INVALID_REFERENCE');
-        }
-      }),
+      fc.property(
+        fc.oneof(fc.string({ maxLength: 200 }), fc.stringMatching(/^[A-Za-z0-9.:/@_-]{0,80}$/)),
+        (s) => {
+          try {
+            const r = parseReference(s);
+            expect(parseReference(formatReference(r))).toEqual(r);
+          } catch (e) {
+            expect(e).toBeInstanceOf(AiboxError);
+            expect((e as AiboxError).code).toBe('INVALID_REFERENCE');
+          }
+        },
+      ),
       { numRuns: 2000 },
     );
   });
