@@ -1,0 +1,453 @@
+/**
+ * The release channel document (pure core). On every promotion aibox publishes one signed document that names,
+ * for every variant, the promoted tag and digest and its security floor. Clients trust this document rather
+ * than the mutable `latest` tag. It defends against:
+ *  - freeze (an attacker serving an old, validly signed state forever): `expiresAt`;
+ *  - replay / rollback (serving an older signed document): `sequence` never decreases vs the client's last seen;
+ *  - mix-and-match (combining variants from different promotions): all variants live in one signed document.
+ * Design follows TUF's timestamp/snapshot roles: https://theupdateframework.github.io/specification/latest/
+ */
+import { z } from 'zod';
+import { AiboxError } from '../core/errors.js';
+
+export const CHANNEL_ARTIFACT_TYPE = 'application/vnd.aibox.channel.v1+json';
+/** Repository (under the registry project) and tag the channel is published at. */
+export const CHANNEL_REPOSITORY = 'channel';
+export const CHANNEL_TAG = 'current';
+export const CHANNEL_SCHEMA_VERSION = 1;
+export const DEFAULT_CHANNEL_TTL_DAYS = 14;
+/** Larger documents are refused unread (a channel for a handful of variants is a few KiB). */
+export const MAX_CHANNEL_BYTES = 256 * 1024;
+/** Clock skew tolerated between publisher and client when judging `issuedAt`. */
+export const CLOCK_SKEW_MS = 5 * 60_000;
+
+export interface ChannelCve {
+  readonly id: string;
+  readonly cvss: number;
+}
+
+export interface ChannelVariant {
+  /** Promoted date tag, e.g. 24.04-20260221 or 24.04-20260221-cve-2026-12345. */
+  readonly tag: string;
+  /** Manifest digest the tag pointed at when promoted (clients pull by this digest). */
+  readonly digest: string;
+  /** Image creation time (RFC 3339, org.opencontainers.image.created). */
+  readonly created: string;
+  /** Security floor: when true, clients refuse to start images older than the floor. */
+  readonly mandatoryUpdate: boolean;
+  /** Runbook's `min-image-date` (YYYY-MM-DD), or null when there is no floor. */
+  readonly minImageDate: string | null;
+  /** The same floor, precise (RFC 3339), or null. */
+  readonly minImageCreated: string | null;
+  /** The vulnerability behind the floor, for the SECURITY UPDATE REQUIRED message. */
+  readonly cve?: ChannelCve;
+}
+
+export interface Channel {
+  readonly schemaVersion: 1;
+  /** Increases by one on every publication; never decreases. */
+  readonly sequence: number;
+  readonly issuedAt: string;
+  readonly expiresAt: string;
+  readonly variants: Readonly<Record<string, ChannelVariant>>;
+}
+
+/** What a promotion knows about one variant. Floor fields are optional: omitted = carry the previous floor. */
+export interface ChannelEntry {
+  readonly variant: string;
+  readonly tag: string;
+  readonly digest: string;
+  readonly created: string;
+  readonly mandatoryUpdate?: boolean;
+  readonly minImageDate?: string;
+  readonly minImageCreated?: string;
+  readonly cve?: ChannelCve;
+}
+
+export interface BuildChannelOptions {
+  /** Validity window (default 14 days). */
+  readonly ttlDays?: number;
+  /** Variants whose floor may be lowered/cleared to the entry's (explicit operator decision). */
+  readonly lowerFloors?: readonly string[];
+  /** Variants to drop from the channel (by default variants absent from `entries` are carried forward). */
+  readonly removeVariants?: readonly string[];
+}
+
+// ------------------------------------------------------------------ value rules
+
+const VARIANT_RE = /^[a-z][a-z0-9-]{0,63}$/;
+const TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
+const RFC3339_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
+const CVE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
+
+/** True for a real calendar date written YYYY-MM-DD. */
+export function isChannelDate(s: string): boolean {
+  const m = DATE_RE.exec(s);
+  if (!m) return false;
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const t = new Date(Date.UTC(y, mo - 1, d));
+  return t.getUTCFullYear() === y && t.getUTCMonth() === mo - 1 && t.getUTCDate() === d;
+}
+
+/** True for an RFC 3339 date-time with a real date, valid time of day and explicit offset. */
+export function isRfc3339(s: string): boolean {
+  const m = RFC3339_RE.exec(s);
+  if (!m) return false;
+  if (!isChannelDate(`${m[1]}-${m[2]}-${m[3]}`)) return false;
+  if (Number(m[4]) > 23 || Number(m[5]) > 59 || Number(m[6]) > 60) return false;
+  const off = m[8] as string;
+  if (off !== 'Z' && (Number(off.slice(1, 3)) > 23 || Number(off.slice(4, 6)) > 59)) return false;
+  return Number.isFinite(Date.parse(s));
+}
+
+const ms = (s: string): number => Date.parse(s);
+/** RFC 3339 in UTC with second precision, the form the channel writes. */
+export function formatTime(t: number): string {
+  return new Date(t).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+/** The UTC calendar date of an RFC 3339 time. */
+function utcDate(s: string): string {
+  return new Date(ms(s)).toISOString().slice(0, 10);
+}
+
+const rfc3339 = z.string().refine(isRfc3339, 'must be an RFC 3339 date-time, e.g. 2026-02-22T02:00:00Z');
+const calendarDate = z.string().refine(isChannelDate, 'must be a calendar date written YYYY-MM-DD');
+
+const cveSchema = z.strictObject({
+  id: z.string().regex(CVE_ID_RE, 'must be an identifier such as CVE-2026-12345'),
+  cvss: z.number().min(0).max(10),
+});
+
+const variantSchema = z
+  .strictObject({
+    tag: z.string().regex(TAG_RE, 'must be an OCI tag'),
+    digest: z.string().regex(DIGEST_RE, 'must be sha256:<64 lowercase hex>'),
+    created: rfc3339,
+    mandatoryUpdate: z.boolean(),
+    minImageDate: calendarDate.nullable(),
+    minImageCreated: rfc3339.nullable(),
+    cve: cveSchema.optional(),
+  })
+  .superRefine((v, ctx) => {
+    if ((v.minImageDate === null) !== (v.minImageCreated === null)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'minImageDate and minImageCreated must both be set or both be null',
+      });
+    } else if (
+      v.minImageDate !== null &&
+      v.minImageCreated !== null &&
+      utcDate(v.minImageCreated) !== v.minImageDate
+    ) {
+      ctx.addIssue({ code: 'custom', message: 'minImageDate must be the UTC date of minImageCreated' });
+    }
+    if (v.mandatoryUpdate && v.minImageDate === null) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'mandatoryUpdate needs a floor (minImageDate/minImageCreated)',
+      });
+    }
+    if (v.minImageCreated !== null && ms(v.created) < ms(v.minImageCreated)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'the promoted image is older than its own floor (created < minImageCreated)',
+      });
+    }
+  });
+
+const channelSchema = z
+  .strictObject({
+    schemaVersion: z.literal(CHANNEL_SCHEMA_VERSION),
+    sequence: z.int().min(1).max(Number.MAX_SAFE_INTEGER),
+    issuedAt: rfc3339,
+    expiresAt: rfc3339,
+    variants: z
+      .record(
+        z.string().regex(VARIANT_RE, 'variant names are lowercase letters, digits and -'),
+        variantSchema,
+      )
+      .refine((r) => Object.keys(r).length > 0, 'must name at least one variant'),
+  })
+  .refine((c) => ms(c.expiresAt) > ms(c.issuedAt), {
+    message: 'expiresAt must be after issuedAt',
+    path: ['expiresAt'],
+  });
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((i) => `${i.path.length ? i.path.join('.') : '(document)'}: ${i.message}`)
+    .join('; ');
+}
+
+function invalidChannel(where: string, rule: string): AiboxError {
+  return new AiboxError({
+    code: 'CHANNEL_INVALID',
+    message: `invalid channel document ${where}: ${rule}`,
+    hint: 'the channel is written only by `aiboxctl promote`; republish it with `aiboxctl promote`, and report it if it persists',
+  });
+}
+
+/** Validate any value as a Channel (strict: unknown fields are refused); throws CHANNEL_INVALID. */
+export function validateChannel(value: unknown, where = '(value)'): Channel {
+  const r = channelSchema.safeParse(value);
+  if (!r.success) throw invalidChannel(where, describeIssues(r.error));
+  return r.data as Channel;
+}
+
+/** Parse untrusted channel bytes (from the registry) into a Channel; throws CHANNEL_INVALID naming the rule. */
+export function parseChannel(bytes: Uint8Array, where = '(bytes)'): Channel {
+  if (bytes.byteLength > MAX_CHANNEL_BYTES) {
+    throw invalidChannel(where, `${bytes.byteLength} bytes exceeds the ${MAX_CHANNEL_BYTES}-byte limit`);
+  }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw invalidChannel(where, 'not UTF-8');
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e: unknown) {
+    throw invalidChannel(where, `not JSON (${e instanceof Error ? e.message : String(e)})`);
+  }
+  return validateChannel(doc, where);
+}
+
+/** Canonical bytes of a channel: fixed key order, variants sorted by name, trailing newline. */
+export function serializeChannel(channel: Channel): Uint8Array {
+  const variants: Record<string, unknown> = {};
+  for (const name of Object.keys(channel.variants).sort()) {
+    const v = channel.variants[name] as ChannelVariant;
+    variants[name] = {
+      tag: v.tag,
+      digest: v.digest,
+      created: v.created,
+      mandatoryUpdate: v.mandatoryUpdate,
+      minImageDate: v.minImageDate,
+      minImageCreated: v.minImageCreated,
+      ...(v.cve ? { cve: { id: v.cve.id, cvss: v.cve.cvss } } : {}),
+    };
+  }
+  const doc = {
+    schemaVersion: channel.schemaVersion,
+    sequence: channel.sequence,
+    issuedAt: channel.issuedAt,
+    expiresAt: channel.expiresAt,
+    variants,
+  };
+  return new TextEncoder().encode(`${JSON.stringify(doc, null, 2)}\n`);
+}
+
+// ------------------------------------------------------------------ build
+
+function refused(message: string, hint: string): AiboxError {
+  return new AiboxError({ code: 'POLICY_REFUSED', message, hint });
+}
+
+interface Floor {
+  readonly mandatoryUpdate: boolean;
+  readonly minImageDate: string | null;
+  readonly minImageCreated: string | null;
+  readonly cve?: ChannelCve;
+}
+
+/** The floor an entry asks for; a bare date means midnight UTC of that date. */
+function entryFloor(e: ChannelEntry): Floor | undefined {
+  let created: string | undefined = e.minImageCreated;
+  if (e.minImageDate !== undefined && !isChannelDate(e.minImageDate)) {
+    throw invalidChannel(
+      `entry for variant "${e.variant}"`,
+      'minImageDate must be a calendar date written YYYY-MM-DD',
+    );
+  }
+  if (created !== undefined && !isRfc3339(created)) {
+    throw invalidChannel(`entry for variant "${e.variant}"`, 'minImageCreated must be an RFC 3339 date-time');
+  }
+  if (created === undefined && e.minImageDate !== undefined) created = `${e.minImageDate}T00:00:00Z`;
+  if (created === undefined) {
+    if (e.mandatoryUpdate) {
+      throw invalidChannel(
+        `entry for variant "${e.variant}"`,
+        'mandatoryUpdate needs minImageDate or minImageCreated',
+      );
+    }
+    return undefined;
+  }
+  const normalised = formatTime(ms(created));
+  if (
+    e.minImageDate !== undefined &&
+    e.minImageCreated !== undefined &&
+    utcDate(normalised) !== e.minImageDate
+  ) {
+    throw invalidChannel(
+      `entry for variant "${e.variant}"`,
+      'minImageDate must be the UTC date of minImageCreated',
+    );
+  }
+  return {
+    mandatoryUpdate: e.mandatoryUpdate ?? false,
+    minImageDate: utcDate(normalised),
+    minImageCreated: normalised,
+    ...(e.cve ? { cve: e.cve } : {}),
+  };
+}
+
+/** Combine the previous floor with the requested one: the higher floor wins, a mandatory flag sticks. */
+function mergeFloor(prev: Floor | undefined, next: Floor | undefined, allowLower: boolean): Floor {
+  const none: Floor = { mandatoryUpdate: false, minImageDate: null, minImageCreated: null };
+  if (allowLower) return next ?? none;
+  if (!prev || prev.minImageCreated === null) return next ?? none;
+  if (!next || next.minImageCreated === null) return prev;
+  const raised = ms(next.minImageCreated) > ms(prev.minImageCreated);
+  const higher = raised ? next : prev;
+  return { ...higher, mandatoryUpdate: prev.mandatoryUpdate || next.mandatoryUpdate };
+}
+
+/** The next channel document after `prev`: sequence+1, new entries applied, floors carried forward unless raised. */
+export function buildChannel(
+  prev: Channel | null,
+  entries: readonly ChannelEntry[],
+  now: Date | number,
+  opts: BuildChannelOptions = {},
+): Channel {
+  const t = typeof now === 'number' ? now : now.getTime();
+  const ttlDays = opts.ttlDays ?? DEFAULT_CHANNEL_TTL_DAYS;
+  if (!(ttlDays > 0 && ttlDays <= 366)) {
+    throw invalidChannel('options', `ttlDays must be more than 0 and at most 366, got ${ttlDays}`);
+  }
+  if (prev && t < ms(prev.issuedAt)) {
+    throw refused(
+      `refusing to publish channel: now (${formatTime(t)}) is before the current channel's issuedAt (${prev.issuedAt})`,
+      "check this machine's clock (NTP); a channel issued in the past would look like a rollback",
+    );
+  }
+  const seen = new Set<string>();
+  const variants: Record<string, ChannelVariant> = {};
+  const removed = new Set(opts.removeVariants ?? []);
+  for (const [name, v] of Object.entries(prev?.variants ?? {})) if (!removed.has(name)) variants[name] = v;
+  const lower = new Set(opts.lowerFloors ?? []);
+
+  for (const e of entries) {
+    const where = `entry for variant "${e.variant}"`;
+    if (!VARIANT_RE.test(e.variant))
+      throw invalidChannel(where, 'variant names are lowercase letters, digits and -');
+    if (seen.has(e.variant)) throw invalidChannel(where, 'variant listed twice');
+    seen.add(e.variant);
+    if (removed.has(e.variant)) throw invalidChannel(where, 'variant is both promoted and removed');
+    if (!TAG_RE.test(e.tag)) throw invalidChannel(where, `tag "${e.tag}" is not an OCI tag`);
+    if (!DIGEST_RE.test(e.digest))
+      throw invalidChannel(where, `digest "${e.digest}" is not sha256:<64 lowercase hex>`);
+    if (!isRfc3339(e.created))
+      throw invalidChannel(where, `created "${e.created}" is not an RFC 3339 date-time`);
+    if (e.cve && !cveSchema.safeParse(e.cve).success)
+      throw invalidChannel(where, 'cve needs an id and a CVSS score 0-10');
+
+    const old = prev?.variants[e.variant];
+    const floor = mergeFloor(old, entryFloor(e), lower.has(e.variant));
+    if (floor.minImageCreated !== null && ms(e.created) < ms(floor.minImageCreated)) {
+      throw refused(
+        `refusing to promote ${e.variant}:${e.tag}: it was created ${e.created}, before the security floor ${floor.minImageCreated}` +
+          (floor.cve ? ` (${floor.cve.id})` : ''),
+        'promote an image built after the floor, or lower the floor explicitly (lowerFloors) if the floor itself was wrong',
+      );
+    }
+    variants[e.variant] = {
+      tag: e.tag,
+      digest: e.digest,
+      created: e.created,
+      mandatoryUpdate: floor.mandatoryUpdate,
+      minImageDate: floor.minImageDate,
+      minImageCreated: floor.minImageCreated,
+      ...(floor.cve ? { cve: floor.cve } : {}),
+    };
+  }
+  const sequence = (prev?.sequence ?? 0) + 1;
+  const channel: Channel = {
+    schemaVersion: CHANNEL_SCHEMA_VERSION,
+    sequence,
+    issuedAt: formatTime(t),
+    expiresAt: formatTime(t + ttlDays * 86_400_000),
+    variants,
+  };
+  return validateChannel(channel, `sequence ${sequence}`);
+}
+
+// ------------------------------------------------------------------ check
+
+export type ChannelProblemCode = 'expired' | 'not-yet-valid' | 'rollback' | 'equivocation' | 'malformed';
+
+export interface ChannelProblem {
+  readonly code: ChannelProblemCode;
+  readonly message: string;
+}
+
+export type ChannelCheck =
+  { readonly ok: true } | { readonly ok: false; readonly problems: readonly ChannelProblem[] };
+
+export interface CheckChannelOptions {
+  readonly now: Date | number;
+  /** Highest sequence this client has accepted before (null/undefined on first use). */
+  readonly lastSeenSequence?: number | null;
+  /** Digest of the document accepted at lastSeenSequence, and of this one: same sequence must mean same document. */
+  readonly lastSeenDigest?: string | null;
+  readonly digest?: string;
+}
+
+/** Decide whether a client may trust a (signature-verified) channel right now; lists every problem found. */
+export function checkChannel(channel: Channel, opts: CheckChannelOptions): ChannelCheck {
+  const problems: ChannelProblem[] = [];
+  const t = typeof opts.now === 'number' ? opts.now : opts.now.getTime();
+  const valid = channelSchema.safeParse(channel);
+  if (!valid.success) problems.push({ code: 'malformed', message: describeIssues(valid.error) });
+  const expires = ms(channel.expiresAt);
+  const issued = ms(channel.issuedAt);
+  if (!(t < expires)) {
+    problems.push({
+      code: 'expired',
+      message: `channel sequence ${channel.sequence} expired at ${channel.expiresAt} (now ${formatTime(t)}): the registry may be serving a frozen state`,
+    });
+  }
+  if (issued - CLOCK_SKEW_MS > t) {
+    problems.push({
+      code: 'not-yet-valid',
+      message: `channel sequence ${channel.sequence} was issued at ${channel.issuedAt}, in the future (now ${formatTime(t)})`,
+    });
+  }
+  const last = opts.lastSeenSequence;
+  if (last !== undefined && last !== null) {
+    if (channel.sequence < last) {
+      problems.push({
+        code: 'rollback',
+        message: `channel sequence went backwards: got ${channel.sequence}, already saw ${last}`,
+      });
+    } else if (
+      channel.sequence === last &&
+      opts.lastSeenDigest &&
+      opts.digest &&
+      opts.lastSeenDigest !== opts.digest
+    ) {
+      problems.push({
+        code: 'equivocation',
+        message: `two different channel documents carry sequence ${last} (${opts.lastSeenDigest} and ${opts.digest})`,
+      });
+    }
+  }
+  return problems.length === 0 ? { ok: true } : { ok: false, problems };
+}
+
+/** Turn a failed check into the CHANNEL_REJECTED error clients show. */
+export function assertChannelOk(check: ChannelCheck, where: string): void {
+  if (check.ok) return;
+  throw new AiboxError({
+    code: 'CHANNEL_REJECTED',
+    message: `release channel ${where} rejected: ${check.problems.map((p) => p.message).join('; ')}`,
+    hint: check.problems.some((p) => p.code === 'expired')
+      ? 'the platform publishes a fresh channel on every promotion (at least weekly); ask the platform team to run `aiboxctl promote`'
+      : 'do not use this registry state; contact the platform team (possible rollback or tampering)',
+    details: { problems: check.problems.map((p) => p.code) },
+  });
+}

@@ -1,0 +1,60 @@
+/**
+ * Text rendering of a channel for `aiboxctl channel show` (pure: values in, string out).
+ */
+import { checkChannel, type Channel } from './channel.js';
+
+export interface RenderChannelOptions {
+  readonly now: Date | number;
+  /** Manifest digest of the channel artifact, when known. */
+  readonly digest?: string;
+  /** Where it was read from, e.g. harbor.internal/aibox/channel:current. */
+  readonly location?: string;
+}
+
+function pad(rows: readonly (readonly string[])[]): string[] {
+  const widths: number[] = [];
+  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
+  return rows.map((r) =>
+    r
+      .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd(),
+  );
+}
+
+function daysBetween(from: number, to: number): string {
+  const d = (to - from) / 86_400_000;
+  const abs = Math.abs(d);
+  const text = abs < 1 ? `${Math.round(abs * 24)} h` : `${Math.floor(abs)} d`;
+  return d >= 0 ? `in ${text}` : `${text} ago`;
+}
+
+/** Human-readable summary: header, validity, one row per variant with its security floor. */
+export function renderChannel(channel: Channel, opts: RenderChannelOptions): string {
+  const now = typeof opts.now === 'number' ? opts.now : opts.now.getTime();
+  const lines: string[] = [];
+  if (opts.location) lines.push(`Channel:   ${opts.location}`);
+  if (opts.digest) lines.push(`Digest:    ${opts.digest}`);
+  lines.push(`Sequence:  ${channel.sequence}`);
+  lines.push(`Issued:    ${channel.issuedAt}`);
+  const expires = Date.parse(channel.expiresAt);
+  lines.push(
+    `Expires:   ${channel.expiresAt} (${expires > now ? daysBetween(now, expires) : `EXPIRED ${daysBetween(now, expires)}`})`,
+  );
+  const check = checkChannel(channel, { now });
+  lines.push(`Status:    ${check.ok ? 'valid' : check.problems.map((p) => p.code).join(', ')}`);
+  lines.push('');
+  const rows: string[][] = [['VARIANT', 'TAG', 'DIGEST', 'CREATED', 'SECURITY FLOOR']];
+  for (const name of Object.keys(channel.variants).sort()) {
+    const v = channel.variants[name];
+    if (!v) continue;
+    let floor = '-';
+    if (v.minImageCreated !== null) {
+      floor = `${v.mandatoryUpdate ? 'mandatory' : 'advisory'} >= ${v.minImageDate}`;
+      if (v.cve) floor += ` (${v.cve.id}, CVSS ${v.cve.cvss.toFixed(1)})`;
+    }
+    rows.push([name, v.tag, v.digest.slice(0, 19), v.created, floor]);
+  }
+  lines.push(...pad(rows));
+  return `${lines.join('\n')}\n`;
+}
