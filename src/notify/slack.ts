@@ -43,11 +43,9 @@ const SEVERITY_MARK = { info: ':information_source:', warning: ':warning:', crit
 /** Build the webhook body for a notice (Block Kit limits: header 150, section 3000, 10 fields of 2000). */
 export function toSlackPayload(notice: Notice): SlackPayload {
   const blocks: Record<string, unknown>[] = [
-    { type: 'header', text: { type: 'plain_text', text: clip(notice.title, 150), emoji: true } },
-    {
-      type: 'section',
-      text: { type: 'mrkdwn', text: clip(`${SEVERITY_MARK[notice.severity]} ${escapeSlack(notice.text)}`, 3000) },
-    },
+    // The severity mark goes in the header so the message itself stays exactly as rendered.
+    { type: 'header', text: { type: 'plain_text', text: clip(`${SEVERITY_MARK[notice.severity]} ${notice.title}`, 150), emoji: true } },
+    { type: 'section', text: { type: 'mrkdwn', text: clip(escapeSlack(notice.text), 3000) } },
   ];
   const fields = (notice.fields ?? []).slice(0, 10);
   if (fields.length > 0) {
