@@ -5,7 +5,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AiboxError } from '../core/errors.js';
-import { archiveUris, parseAptSources, type AptSource } from './apt-sources.js';
+import { archiveUris, parseAptSources, releaseSources, type AptSource } from './apt-sources.js';
 
 async function readIfExists(path: string): Promise<string | undefined> {
   try {
@@ -38,9 +38,13 @@ export async function readAptSources(aptDir = '/etc/apt'): Promise<AptSource[]> 
   return out;
 }
 
-/** The first archive URI the host uses for `suite`; throws NOT_FOUND with a hint when there is none. */
-export async function hostArchiveUri(suite: string, aptDir = '/etc/apt'): Promise<string> {
-  const uris = archiveUris(await readAptSources(aptDir), suite);
+/** The host's archive for `suite` (first URI for debootstrap) and all its release sources (for the image's apt). */
+export async function hostArchive(
+  suite: string,
+  aptDir = '/etc/apt',
+): Promise<{ readonly uri: string; readonly sources: AptSource[] }> {
+  const all = await readAptSources(aptDir);
+  const uris = archiveUris(all, suite);
   const first = uris[0];
   if (first === undefined) {
     throw new AiboxError({
@@ -49,5 +53,5 @@ export async function hostArchiveUri(suite: string, aptDir = '/etc/apt'): Promis
       hint: `add a Debian ${suite} archive to apt's sources (or pass the mirror URI explicitly) so debootstrap can fetch packages`,
     });
   }
-  return first;
+  return { uri: first, sources: releaseSources(all, suite) };
 }

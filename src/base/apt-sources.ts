@@ -128,3 +128,29 @@ export function archiveUris(sources: readonly AptSource[], suite: string): strin
   }
   return [...seen];
 }
+
+/**
+ * The enabled binary sources for a release and its companion suites (`<suite>`, `<suite>-updates`,
+ * `<suite>-security`), so an image made from the host's archive also receives the host's security updates.
+ */
+export function releaseSources(sources: readonly AptSource[], suite: string): AptSource[] {
+  const wanted = new Set([suite, `${suite}-updates`, `${suite}-security`]);
+  const out: AptSource[] = [];
+  for (const s of sources) {
+    if (!s.enabled || !s.types.includes('deb')) continue;
+    const suites = s.suites.filter((x) => wanted.has(x));
+    if (suites.length === 0 || s.components.length === 0) continue;
+    out.push({ types: ['deb'], uris: s.uris, suites, components: s.components, enabled: true });
+  }
+  return out;
+}
+
+/** deb822 text for sources (no Signed-By: the target's own trusted keyring applies). */
+export function renderDeb822(sources: readonly AptSource[]): string {
+  return sources
+    .map(
+      (s) =>
+        `Types: ${s.types.join(' ')}\nURIs: ${s.uris.join(' ')}\nSuites: ${s.suites.join(' ')}\nComponents: ${s.components.join(' ')}\n`,
+    )
+    .join('\n');
+}

@@ -4,13 +4,14 @@
  * against the archive the host's apt already uses, then `podman import`. Reused when already in storage.
  */
 import { createReadStream } from 'node:fs';
-import { access, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Exec } from '../adapters/exec.js';
 import { AiboxError, isAiboxError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/log.js';
-import { hostArchiveUri } from './apt-config.js';
+import { hostArchive } from './apt-config.js';
+import { renderDeb822, type AptSource } from './apt-sources.js';
 
 export const DEFAULT_LOCAL_BASE = 'localhost/aibox-local-base:bookworm';
 
@@ -105,7 +106,15 @@ export async function ensureLocalBase(opts: EnsureLocalBaseOptions): Promise<Loc
   }
 
   const debootstrap = await findDebootstrap(exec, opts.debootstrap);
-  const mirror = opts.mirror ?? (await hostArchiveUri(suite, opts.aptDir));
+  let mirror = opts.mirror;
+  let sources: AptSource[] = [];
+  if (mirror === undefined) {
+    const host = await hostArchive(suite, opts.aptDir);
+    mirror = host.uri;
+    sources = host.sources;
+  }
+  if (sources.length === 0)
+    sources = [{ types: ['deb'], uris: [mirror], suites: [suite], components: ['main'], enabled: true }];
   const parent = opts.cacheDir ?? tmpdir();
   await mkdir(parent, { recursive: true });
   const work = await mkdtemp(join(parent, 'aibox-local-base-'));
@@ -128,6 +137,10 @@ export async function ensureLocalBase(opts: EnsureLocalBaseOptions): Promise<Loc
     await mkdir(join(rootfs, 'var/cache/apt/archives/partial'), { recursive: true });
     await rm(join(rootfs, 'var/lib/apt/lists'), { recursive: true, force: true });
     await mkdir(join(rootfs, 'var/lib/apt/lists/partial'), { recursive: true });
+    // Give the image the host's release, -updates and -security sources so `apt-get upgrade` applies real patches
+    // (debootstrap alone configures only the release suite).
+    await writeFile(join(rootfs, 'etc/apt/sources.list'), '');
+    await writeFile(join(rootfs, 'etc/apt/sources.list.d/debian.sources'), renderDeb822(sources));
 
     await exec('tar', ['--numeric-owner', '-C', rootfs, '-cf', tarball, '.']);
     await access(tarball);

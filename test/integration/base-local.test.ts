@@ -59,7 +59,7 @@ describe('ensureLocalBase (debootstrap + podman import)', () => {
       name,
       'sh',
       '-c',
-      '. /etc/os-release && echo "$VERSION_ID" && command -v apt-get && test -d /var/lib/apt/lists/partial && echo ok',
+      '. /etc/os-release && echo "$VERSION_ID" && command -v apt-get && test -d /var/lib/apt/lists/partial && grep -q "^Suites: bookworm" /etc/apt/sources.list.d/debian.sources && echo ok',
     ]);
     expect(run.stdout).toMatch(/^12\n/);
     expect(run.stdout).toMatch(/apt-get\nok\n$/);

@@ -1,7 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { AiboxError } from '../../core/errors.js';
-import { archiveUris, parseAptSources, type AptSource } from '../apt-sources.js';
+import {
+  archiveUris,
+  parseAptSources,
+  releaseSources,
+  renderDeb822,
+  type AptSource,
+} from '../apt-sources.js';
 
 const DEB822 = `Types: deb
 # a comment line
@@ -173,5 +179,23 @@ describe('archiveUris', () => {
       },
     );
     expect(archiveUris(s, 'bookworm')).toEqual([]);
+  });
+});
+
+describe('releaseSources', () => {
+  it('keeps the release, -updates and -security suites and renders deb822 that parses back', () => {
+    const host = [
+      ...parseAptSources(DEB822, { format: 'deb822' }),
+      ...parseAptSources(
+        'deb http://n.example/node nodistro main\ndeb http://m.example/debian bookworm-backports main\n',
+        {
+          format: 'one-line',
+        },
+      ),
+    ];
+    const r = releaseSources(host, 'bookworm');
+    expect(r.map((s) => s.suites)).toEqual([['bookworm', 'bookworm-updates'], ['bookworm-security']]);
+    expect(parseAptSources(renderDeb822(r), { format: 'deb822' })).toEqual(r);
+    expect(renderDeb822(r)).not.toMatch(/Signed-By/);
   });
 });
