@@ -1,0 +1,190 @@
+/**
+ * Channel adapter: publishes and reads the channel document as an OCI artifact
+ * (image-spec v1.1 "artifacts" guidance: artifactType + empty config + one layer holding the JSON) at
+ * `<project>/channel:current`. https://github.com/opencontainers/image-spec/blob/v1.1.0/manifest.md#guidelines-for-artifact-usage
+ */
+import { AiboxError, isAiboxError } from '../core/errors.js';
+import { sha256Digest } from '../oci/digest.js';
+import { MediaTypes, parseManifest, type Descriptor, type ImageManifest } from '../oci/manifest.js';
+import { formatReference, type Reference } from '../oci/reference.js';
+import {
+  CHANNEL_ARTIFACT_TYPE,
+  CHANNEL_REPOSITORY,
+  CHANNEL_TAG,
+  MAX_CHANNEL_BYTES,
+  parseChannel,
+  serializeChannel,
+  type Channel,
+} from './channel.js';
+
+/** The registry operations the channel needs (RegistryClient satisfies it; tests may pass a fake). */
+export interface ChannelRegistry {
+  pushBlob(ref: Reference, bytes: Uint8Array, opts?: { mediaType?: string }): Promise<Descriptor>;
+  putManifest(ref: Reference, bytes: Uint8Array, mediaType: string): Promise<Descriptor>;
+  getManifest(ref: Reference): Promise<{ descriptor: Descriptor; bytes: Uint8Array }>;
+  getBlob(ref: Reference, digest: string, opts?: { maxBytes?: number }): Promise<Uint8Array>;
+}
+
+/** Signs a manifest digest in the channel repository (cosign format; provided by the signing module). */
+export type SignChannel = (ref: Reference & { digest: string }) => Promise<void>;
+
+/** The OCI empty descriptor's content `{}` (image-spec manifest.md "Guidance for an Empty Descriptor"). */
+export const EMPTY_CONFIG_BYTES: Uint8Array = new TextEncoder().encode('{}');
+export const EMPTY_CONFIG_DIGEST = 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a';
+
+/** Where the channel lives for a registry host and project: `<host>/<project>/channel`. */
+export function channelRepository(registry: string, project: string): Reference {
+  return { registry, repository: `${project}/${CHANNEL_REPOSITORY}` };
+}
+
+/** The artifact manifest for channel bytes (pure; exported for tests and for `--dry-run` output). */
+export function channelManifest(channel: Channel, layer: Descriptor): Uint8Array {
+  const manifest: ImageManifest = {
+    schemaVersion: 2,
+    mediaType: MediaTypes.OCI_MANIFEST,
+    artifactType: CHANNEL_ARTIFACT_TYPE,
+    config: {
+      mediaType: MediaTypes.OCI_EMPTY,
+      digest: EMPTY_CONFIG_DIGEST,
+      size: EMPTY_CONFIG_BYTES.byteLength,
+    },
+    layers: [{ ...layer, annotations: { 'org.opencontainers.image.title': 'channel.json' } }],
+    annotations: {
+      'org.opencontainers.image.created': channel.issuedAt,
+      'dev.aibox.channel.sequence': String(channel.sequence),
+      'dev.aibox.channel.expires': channel.expiresAt,
+    },
+  };
+  return new TextEncoder().encode(JSON.stringify(manifest));
+}
+
+export interface PublishChannelOptions {
+  /** Called with the manifest digest before `current` moves, so clients never see an unsigned channel. */
+  readonly sign: SignChannel;
+}
+
+export interface PublishedChannel {
+  readonly digest: string;
+  readonly reference: Reference & { digest: string };
+  readonly bytes: Uint8Array;
+}
+
+/**
+ * Push the channel, sign it, then move `current` to it. Refuses when the registry already holds a channel with
+ * the same or a higher sequence (a concurrent or stale promotion), because clients would reject it as a rollback.
+ */
+export async function publishChannel(
+  client: ChannelRegistry,
+  repoRef: Reference,
+  channel: Channel,
+  opts: PublishChannelOptions,
+): Promise<PublishedChannel> {
+  const repo: Reference = { registry: repoRef.registry, repository: repoRef.repository };
+  const existing = await readChannelIfPresent(client, repo);
+  if (existing && existing.channel.sequence >= channel.sequence) {
+    throw new AiboxError({
+      code: 'POLICY_REFUSED',
+      message: `refusing to publish channel sequence ${channel.sequence} to ${formatReference(repo)}: the registry already has sequence ${existing.channel.sequence}`,
+      hint: 'another promotion published first; re-run `aiboxctl promote` so it builds on the current channel',
+      details: { sequence: channel.sequence, current: existing.channel.sequence },
+    });
+  }
+  const bytes = serializeChannel(channel);
+  // Validate what we are about to publish exactly as clients will read it.
+  parseChannel(bytes, 'to publish');
+  await client.pushBlob(repo, EMPTY_CONFIG_BYTES, { mediaType: MediaTypes.OCI_EMPTY });
+  const layer = await client.pushBlob(repo, bytes, { mediaType: CHANNEL_ARTIFACT_TYPE });
+  const manifest = channelManifest(channel, {
+    mediaType: CHANNEL_ARTIFACT_TYPE,
+    digest: layer.digest,
+    size: layer.size,
+  });
+  const digest = sha256Digest(manifest);
+  await client.putManifest({ ...repo, digest }, manifest, MediaTypes.OCI_MANIFEST);
+  const reference = { ...repo, digest };
+  await opts.sign(reference);
+  await client.putManifest({ ...repo, tag: CHANNEL_TAG }, manifest, MediaTypes.OCI_MANIFEST);
+  return { digest, reference, bytes };
+}
+
+export interface ReadChannel {
+  readonly channel: Channel;
+  /** Digest of the artifact manifest (what the signature covers). */
+  readonly digest: string;
+  /** The channel JSON exactly as stored. */
+  readonly bytes: Uint8Array;
+}
+
+function notChannel(ref: Reference, rule: string): AiboxError {
+  return new AiboxError({
+    code: 'CHANNEL_INVALID',
+    message: `${formatReference(ref)} is not an aibox channel artifact: ${rule}`,
+    hint: 'only `aiboxctl promote` should write this repository; republish the channel with it',
+  });
+}
+
+/**
+ * Read the channel at `current` (or at `digest`, to read exactly what a signature was verified for). The manifest
+ * and the JSON blob are both digest-verified by the client; the artifact shape is checked before the JSON is read.
+ */
+export async function readChannel(
+  client: ChannelRegistry,
+  repoRef: Reference,
+  opts: { readonly digest?: string } = {},
+): Promise<ReadChannel> {
+  const repo: Reference = { registry: repoRef.registry, repository: repoRef.repository };
+  const ref: Reference =
+    opts.digest !== undefined ? { ...repo, digest: opts.digest } : { ...repo, tag: CHANNEL_TAG };
+  const got = await client.getManifest(ref).catch((e: unknown) => {
+    if (isAiboxError(e, 'NOT_FOUND')) {
+      throw new AiboxError({
+        code: 'NOT_FOUND',
+        message: `no release channel at ${formatReference(ref)}`,
+        hint: 'the channel is published by `aiboxctl promote`; run a promotion first (or check the registry project)',
+        cause: e,
+      });
+    }
+    throw e;
+  });
+  const digest = sha256Digest(got.bytes);
+  if (opts.digest !== undefined && digest !== opts.digest) {
+    throw new AiboxError({
+      code: 'DIGEST_MISMATCH',
+      message: `channel manifest digest ${digest} != requested ${opts.digest}`,
+    });
+  }
+  const parsed = parseManifest(got.bytes, got.descriptor.mediaType);
+  if (parsed.kind !== 'manifest') throw notChannel(ref, 'it is an index, not a manifest');
+  const m = parsed.manifest;
+  if (m.artifactType !== CHANNEL_ARTIFACT_TYPE) {
+    throw notChannel(
+      ref,
+      `artifactType is ${JSON.stringify(m.artifactType ?? null)}, want ${CHANNEL_ARTIFACT_TYPE}`,
+    );
+  }
+  const layer = m.layers[0];
+  if (m.layers.length !== 1 || layer === undefined)
+    throw notChannel(ref, `want exactly one layer, got ${m.layers.length}`);
+  if (layer.mediaType !== CHANNEL_ARTIFACT_TYPE)
+    throw notChannel(ref, `layer mediaType is ${layer.mediaType}`);
+  if (layer.size > MAX_CHANNEL_BYTES)
+    throw notChannel(ref, `layer is ${layer.size} bytes, over ${MAX_CHANNEL_BYTES}`);
+  const bytes = await client.getBlob(repo, layer.digest, { maxBytes: MAX_CHANNEL_BYTES });
+  if (bytes.byteLength !== layer.size)
+    throw notChannel(ref, `layer size ${bytes.byteLength} != declared ${layer.size}`);
+  const channel = parseChannel(bytes, `${formatReference(repo)}@${digest}`);
+  return { channel, digest, bytes };
+}
+
+/** Like readChannel, but null when the repository has no channel yet (first promotion). */
+export async function readChannelIfPresent(
+  client: ChannelRegistry,
+  repoRef: Reference,
+): Promise<ReadChannel | null> {
+  try {
+    return await readChannel(client, repoRef);
+  } catch (e: unknown) {
+    if (isAiboxError(e, 'NOT_FOUND')) return null;
+    throw e;
+  }
+}
