@@ -1,0 +1,374 @@
+/**
+ * Podman adapter: every call goes through `Exec` with an args array. Host quirks (runtime, cgroup
+ * manager, ulimits, storage roots) come from `EngineSettings` — never hard-coded here. JSON from
+ * podman is parsed into declared types at this boundary.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Exec, ExecOptions, ExecResult } from '../adapters/exec.js';
+import type { EngineSettings } from '../config/schema.js';
+import { AiboxError, isAiboxError } from '../core/errors.js';
+import { silentLogger, type Logger } from '../core/log.js';
+import { referenceHost, tlsVerifyFor } from './tls.js';
+
+/** Every image and container aibox (or a test) creates carries this label, so one filter cleans up. */
+export const MANAGED_LABEL = 'io.aibox.managed';
+/** Optional label grouping everything one run (pipeline, test file) created. */
+export const RUN_ID_LABEL = 'io.aibox.run-id';
+
+export interface BuildOptions {
+  readonly contextDir: string;
+  /** default: Containerfile/Dockerfile in contextDir (podman's rule) */
+  readonly containerfile?: string | undefined;
+  readonly tags: readonly string[];
+  readonly buildArgs?: Readonly<Record<string, string>> | undefined;
+  readonly labels?: Readonly<Record<string, string>> | undefined;
+  readonly annotations?: Readonly<Record<string, string>> | undefined;
+  readonly pull?: 'never' | 'missing' | 'always' | undefined;
+  readonly runId?: string | undefined;
+  /** one line of build output at a time (STEP lines, RUN output) */
+  readonly onProgress?: ((line: string) => void) | undefined;
+}
+
+export interface PushOptions {
+  /** default: engine.tlsVerify, else auto by host (off for loopback) */
+  readonly tlsVerify?: boolean | undefined;
+  readonly format?: 'oci' | 'v2s2' | undefined;
+}
+
+export interface RunOptions {
+  readonly image: string;
+  readonly name?: string | undefined;
+  readonly args?: readonly string[] | undefined;
+  readonly env?: Readonly<Record<string, string>> | undefined;
+  readonly labels?: Readonly<Record<string, string>> | undefined;
+  readonly runId?: string | undefined;
+  readonly rm?: boolean | undefined;
+  readonly detach?: boolean | undefined;
+  readonly interactive?: boolean | undefined;
+  /** `host:container[:opts]` */
+  readonly volumes?: readonly string[] | undefined;
+}
+
+export interface RunResult {
+  /** set when detached (podman prints the container id) */
+  readonly containerId?: string;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface ImageInfo {
+  /** image id (config digest hex, no `sha256:`) */
+  readonly id: string;
+  /** manifest digest in local storage (`sha256:…`); the registry digest comes from `push` */
+  readonly digest: string;
+  readonly created: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly architecture: string;
+  readonly os: string;
+  readonly size: number;
+  readonly repoTags: readonly string[];
+  readonly repoDigests: readonly string[];
+}
+
+export interface PodmanVersion {
+  readonly version: string;
+  readonly apiVersion: string;
+  readonly osArch: string;
+}
+
+function labelArgs(labels: Readonly<Record<string, string>>, flag: string): string[] {
+  return Object.entries(labels).flatMap(([k, v]) => [flag, `${k}=${v}`]);
+}
+
+function str(v: unknown, what: string): string {
+  if (typeof v === 'string') return v;
+  throw new AiboxError({
+    code: 'INTERNAL',
+    message: `podman returned unexpected JSON: ${what} is not a string`,
+  });
+}
+
+function strMap(v: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (v && typeof v === 'object') {
+    for (const [k, x] of Object.entries(v)) if (typeof x === 'string') out[k] = x;
+  }
+  return out;
+}
+
+function strList(v: unknown): string[] {
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+}
+
+function parseJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e: unknown) {
+    throw new AiboxError({ code: 'INTERNAL', message: `podman returned invalid JSON for ${what}`, cause: e });
+  }
+}
+
+/** Splits streamed chunks into whole lines for progress callbacks. */
+function lineSplitter(onLine: (line: string) => void): { push(chunk: string): void; flush(): void } {
+  let buf = '';
+  return {
+    push(chunk) {
+      buf += chunk;
+      let i: number;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        onLine(buf.slice(0, i));
+        buf = buf.slice(i + 1);
+      }
+    },
+    flush() {
+      if (buf) onLine(buf);
+      buf = '';
+    },
+  };
+}
+
+/** The one way aibox drives Podman (build, push, pull, run, inspect, clean up). */
+export class Podman {
+  readonly #settings: EngineSettings;
+  readonly #exec: Exec;
+  readonly #logger: Logger;
+
+  constructor(settings: EngineSettings, exec: Exec, logger: Logger = silentLogger) {
+    this.#settings = settings;
+    this.#exec = exec;
+    this.#logger = logger;
+  }
+
+  /** Global flags from the engine settings (host quirks live in config, e.g. profiles/local/aibox.yaml). */
+  globalArgs(): string[] {
+    const s = this.#settings;
+    return [
+      ...(s.runtime ? ['--runtime', s.runtime] : []),
+      ...(s.cgroupManager ? ['--cgroup-manager', s.cgroupManager] : []),
+      ...(s.root ? ['--root', s.root] : []),
+      ...(s.runroot ? ['--runroot', s.runroot] : []),
+    ];
+  }
+
+  #ulimitArgs(): string[] {
+    return this.#settings.ulimits.flatMap((u) => ['--ulimit', u]);
+  }
+
+  async #run(args: readonly string[], opts?: ExecOptions): Promise<ExecResult> {
+    try {
+      return await this.#exec(this.#settings.podman, [...this.globalArgs(), ...args], opts);
+    } catch (e: unknown) {
+      if (isAiboxError(e, 'TOOL_MISSING')) {
+        throw new AiboxError({
+          code: 'TOOL_MISSING',
+          message: `podman not found (${this.#settings.podman})`,
+          hint: "Install podman (Debian/Ubuntu: 'apt-get install podman'), or set engine.podman to its path in the aibox config",
+          cause: e,
+        });
+      }
+      throw e;
+    }
+  }
+
+  #managedLabels(labels?: Readonly<Record<string, string>>, runId?: string): Record<string, string> {
+    return { ...labels, [MANAGED_LABEL]: 'true', ...(runId ? { [RUN_ID_LABEL]: runId } : {}) };
+  }
+
+  #tls(ref: string, explicit: boolean | undefined): boolean {
+    return explicit ?? tlsVerifyFor(referenceHost(ref), this.#settings.tlsVerify);
+  }
+
+  /** Build an image from a context dir; returns the image id podman wrote to --iidfile. */
+  async build(opts: BuildOptions): Promise<{ imageId: string }> {
+    if (opts.tags.length === 0) {
+      throw new AiboxError({
+        code: 'USAGE',
+        message: 'podman build needs at least one tag',
+        hint: 'Pass tags: [...]',
+      });
+    }
+    const tmp = await mkdtemp(join(tmpdir(), 'aibox-build-'));
+    const iidfile = join(tmp, 'iid');
+    const args = [
+      'build',
+      ...this.#ulimitArgs(),
+      '--iidfile',
+      iidfile,
+      ...(opts.containerfile ? ['--file', opts.containerfile] : []),
+      ...opts.tags.flatMap((t) => ['--tag', t]),
+      ...Object.entries(opts.buildArgs ?? {}).flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]),
+      ...labelArgs(this.#managedLabels(opts.labels, opts.runId), '--label'),
+      ...labelArgs(opts.annotations ?? {}, '--annotation'),
+      ...(opts.pull ? [`--pull=${opts.pull}`] : []),
+      opts.contextDir,
+    ];
+    const progress = opts.onProgress ? lineSplitter(opts.onProgress) : undefined;
+    try {
+      await this.#run(args, {
+        ...(progress
+          ? { onStdout: (c: string) => progress.push(c), onStderr: (c: string) => progress.push(c) }
+          : {}),
+      });
+      progress?.flush();
+      const imageId = (await readFile(iidfile, 'utf8')).trim().replace(/^sha256:/, '');
+      this.#logger.debug(`built ${opts.tags.join(', ')} → ${imageId.slice(0, 12)}`);
+      return { imageId };
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+  }
+
+  /** Push to a registry; the digest is the manifest digest the registry stored (from --digestfile). */
+  async push(localRef: string, destRef: string, opts: PushOptions = {}): Promise<{ digest: string }> {
+    const tmp = await mkdtemp(join(tmpdir(), 'aibox-push-'));
+    const digestfile = join(tmp, 'digest');
+    try {
+      await this.#run([
+        'push',
+        `--tls-verify=${this.#tls(destRef, opts.tlsVerify)}`,
+        '--digestfile',
+        digestfile,
+        ...(opts.format ? ['--format', opts.format] : []),
+        localRef,
+        `docker://${destRef}`,
+      ]);
+      const digest = (await readFile(digestfile, 'utf8')).trim();
+      if (!/^sha256:[0-9a-f]{64}$/.test(digest)) {
+        throw new AiboxError({
+          code: 'INTERNAL',
+          message: `podman push wrote an unexpected digest "${digest}"`,
+        });
+      }
+      return { digest };
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+  }
+
+  /** Pull an image (by digest, for verified updates); returns the local image id. */
+  async pull(
+    ref: string,
+    opts: { readonly tlsVerify?: boolean | undefined } = {},
+  ): Promise<{ imageId: string }> {
+    const r = await this.#run([
+      'pull',
+      '--quiet',
+      `--tls-verify=${this.#tls(ref, opts.tlsVerify)}`,
+      `docker://${ref}`,
+    ]);
+    const imageId = r.stdout.trim().split('\n').pop() ?? '';
+    return { imageId };
+  }
+
+  /** Add a name to a local image. */
+  async tag(src: string, dst: string): Promise<void> {
+    await this.#run(['tag', src, dst]);
+  }
+
+  /** Typed `podman image inspect`; NOT_FOUND when the image is not in local storage. */
+  async inspectImage(ref: string): Promise<ImageInfo> {
+    const r = await this.#run(['image', 'inspect', ref], { allowFailure: true });
+    if (r.code !== 0) {
+      if (/image not known|no such image/i.test(r.stderr)) {
+        throw new AiboxError({
+          code: 'NOT_FOUND',
+          message: `image ${ref} is not in local podman storage`,
+          hint: "Build or pull it first (e.g. 'aibox update')",
+          details: { ref },
+        });
+      }
+      throw new AiboxError({
+        code: 'PROCESS_FAILED',
+        message: `podman image inspect ${ref} failed: ${r.stderr.trim()}`,
+      });
+    }
+    const list = parseJson(r.stdout, 'image inspect');
+    const d = (Array.isArray(list) ? list[0] : undefined) as Record<string, unknown> | undefined;
+    if (!d)
+      throw new AiboxError({ code: 'NOT_FOUND', message: `image ${ref} is not in local podman storage` });
+    const config = (d.Config ?? {}) as Record<string, unknown>;
+    return {
+      id: str(d.Id, 'Id'),
+      digest: str(d.Digest, 'Digest'),
+      created: str(d.Created, 'Created'),
+      labels: strMap(d.Labels ?? config.Labels),
+      architecture: str(d.Architecture ?? '', 'Architecture'),
+      os: str(d.Os ?? '', 'Os'),
+      size: typeof d.Size === 'number' ? d.Size : 0,
+      repoTags: strList(d.RepoTags),
+      repoDigests: strList(d.RepoDigests),
+    };
+  }
+
+  /** Whether a local image exists (no error when it does not). */
+  async imageExists(ref: string): Promise<boolean> {
+    const r = await this.#run(['image', 'exists', ref], { allowFailure: true });
+    if (r.code === 0) return true;
+    if (r.code === 1) return false;
+    throw new AiboxError({
+      code: 'PROCESS_FAILED',
+      message: `podman image exists ${ref} failed: ${r.stderr.trim()}`,
+    });
+  }
+
+  /** Run a container (labelled as aibox-managed); detached runs return the container id. */
+  async run(opts: RunOptions): Promise<RunResult> {
+    const args = [
+      'run',
+      ...this.#ulimitArgs(),
+      ...(opts.rm ? ['--rm'] : []),
+      ...(opts.detach ? ['--detach'] : []),
+      ...(opts.interactive ? ['--interactive'] : []),
+      ...(opts.name ? ['--name', opts.name] : []),
+      ...labelArgs(this.#managedLabels(opts.labels, opts.runId), '--label'),
+      ...Object.entries(opts.env ?? {}).flatMap(([k, v]) => ['--env', `${k}=${v}`]),
+      ...(opts.volumes ?? []).flatMap((v) => ['--volume', v]),
+      opts.image,
+      ...(opts.args ?? []),
+    ];
+    const r = await this.#run(args);
+    return opts.detach
+      ? { containerId: r.stdout.trim(), stdout: r.stdout, stderr: r.stderr }
+      : { stdout: r.stdout, stderr: r.stderr };
+  }
+
+  /** Run a command in a running container; returns its stdout. */
+  async exec(container: string, args: readonly string[]): Promise<string> {
+    return (await this.#run(['exec', container, ...args])).stdout;
+  }
+
+  /** Remove a container; `time` = seconds to wait for a graceful stop before killing (podman default 10). */
+  async rm(
+    container: string,
+    opts: { readonly force?: boolean; readonly time?: number } = {},
+  ): Promise<void> {
+    await this.#run([
+      'rm',
+      ...(opts.force ? ['--force'] : []),
+      ...(opts.time !== undefined ? [`--time=${opts.time}`] : []),
+      container,
+    ]);
+  }
+
+  /** Remove local images (names or ids). */
+  async rmi(refs: readonly string[], opts: { readonly force?: boolean } = {}): Promise<void> {
+    if (refs.length === 0) return;
+    await this.#run(['rmi', ...(opts.force ? ['--force'] : []), ...refs]);
+  }
+
+  /** Podman's client version (also a cheap "is podman installed" check). */
+  async version(): Promise<PodmanVersion> {
+    const r = await this.#run(['version', '--format', 'json']);
+    const client = ((parseJson(r.stdout, 'version') as Record<string, unknown>).Client ?? {}) as Record<
+      string,
+      unknown
+    >;
+    return {
+      version: str(client.Version, 'Client.Version'),
+      apiVersion: str(client.APIVersion ?? '', 'Client.APIVersion'),
+      osArch: str(client.OsArch ?? '', 'Client.OsArch'),
+    };
+  }
+}
