@@ -7,13 +7,20 @@ import type { Notice } from './notifier.js';
 
 function oneLine(s: string): string {
   // eslint-disable-next-line no-control-regex
-  return s.replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/\s+/g, ' ').trim();
+  return s
+    .replace(/[\u0000-\u001f\u007f]+/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
 }
 
 function required(name: string, value: string, example: string): string {
   const v = oneLine(value);
   if (v === '') {
-    throw new AiboxError({ code: 'USAGE', message: `notice ${name} is empty`, hint: `Give a ${name}, e.g. ${example}` });
+    throw new AiboxError({
+      code: 'USAGE',
+      message: `notice ${name} is empty`,
+      hint: `Give a ${name}, e.g. ${example}`,
+    });
   }
   return v;
 }
@@ -25,7 +32,10 @@ function required(name: string, value: string, example: string): string {
 export function renderRollbackText(tag: string, description: string): string {
   const t = required('tag', tag, '24.04-20260214');
   // The template adds the full stop; a description ending in one would print "..".
-  const d = required('description', description, '"a broken apt mirror in the 20260221 build"').replace(/\.+$/, '');
+  const d = required('description', description, '"a broken apt mirror in the 20260221 build"').replace(
+    /\.+$/,
+    '',
+  );
   return `Image rollback: aibox images have been rolled back to ${t} due to\n${d}. Run 'aibox update' to get the stable image.`;
 }
 

@@ -38,20 +38,34 @@ function clip(s: string, n: number): string {
   return s.length > n ? `${s.slice(0, n - 1)}…` : s;
 }
 
-const SEVERITY_MARK = { info: ':information_source:', warning: ':warning:', critical: ':rotating_light:' } as const;
+const SEVERITY_MARK = {
+  info: ':information_source:',
+  warning: ':warning:',
+  critical: ':rotating_light:',
+} as const;
 
 /** Build the webhook body for a notice (Block Kit limits: header 150, section 3000, 10 fields of 2000). */
 export function toSlackPayload(notice: Notice): SlackPayload {
   const blocks: Record<string, unknown>[] = [
     // The severity mark goes in the header so the message itself stays exactly as rendered.
-    { type: 'header', text: { type: 'plain_text', text: clip(`${SEVERITY_MARK[notice.severity]} ${notice.title}`, 150), emoji: true } },
+    {
+      type: 'header',
+      text: {
+        type: 'plain_text',
+        text: clip(`${SEVERITY_MARK[notice.severity]} ${notice.title}`, 150),
+        emoji: true,
+      },
+    },
     { type: 'section', text: { type: 'mrkdwn', text: clip(escapeSlack(notice.text), 3000) } },
   ];
   const fields = (notice.fields ?? []).slice(0, 10);
   if (fields.length > 0) {
     blocks.push({
       type: 'section',
-      fields: fields.map((f) => ({ type: 'mrkdwn', text: clip(`*${escapeSlack(f.label)}*\n${escapeSlack(f.value)}`, 2000) })),
+      fields: fields.map((f) => ({
+        type: 'mrkdwn',
+        text: clip(`*${escapeSlack(f.label)}*\n${escapeSlack(f.value)}`, 2000),
+      })),
     });
   }
   return { text: escapeSlack(notice.text), blocks };
@@ -159,7 +173,10 @@ export class SlackNotifier implements Notifier {
       const retryable = res.status === 429 || res.status >= 500;
       if (retryable && attempt < this.#attempts) {
         const after = Number(res.headers.get('retry-after'));
-        const wait = Number.isFinite(after) && after >= 0 && res.headers.has('retry-after') ? after * 1000 : 1000 * 2 ** (attempt - 1);
+        const wait =
+          Number.isFinite(after) && after >= 0 && res.headers.has('retry-after')
+            ? after * 1000
+            : 1000 * 2 ** (attempt - 1);
         if (wait <= this.#maxRetryAfterMs) {
           this.#logger.debug(`Slack webhook ${this.#shown} answered ${res.status}; retrying in ${wait} ms`);
           await this.#sleep(wait);

@@ -19,7 +19,11 @@ export function preferredCvss(f: Pick<Finding, 'cvss'>): number | undefined {
 /** The highest v3 (else v4.0, else v2) score any source gives; undefined when none does. */
 export function maxCvss(f: Pick<Finding, 'cvss'>): number | undefined {
   const entries = Object.values(f.cvss);
-  for (const pick of [(e: (typeof entries)[number]) => e.v3Score, (e: (typeof entries)[number]) => e.v40Score, (e: (typeof entries)[number]) => e.v2Score]) {
+  for (const pick of [
+    (e: (typeof entries)[number]) => e.v3Score,
+    (e: (typeof entries)[number]) => e.v40Score,
+    (e: (typeof entries)[number]) => e.v2Score,
+  ]) {
     const scores = entries.map(pick).filter((s): s is number => typeof s === 'number' && Number.isFinite(s));
     if (scores.length > 0) return Math.max(...scores);
   }

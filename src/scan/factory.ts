@@ -64,7 +64,9 @@ export function scannerFromConfig(
     case 'none':
       return undefined;
     case 'trivy': {
-      const secrets = [deps.env['TRIVY_PASSWORD'], deps.env['TRIVY_REGISTRY_TOKEN']].filter((s): s is string => !!s);
+      const secrets = [deps.env['TRIVY_PASSWORD'], deps.env['TRIVY_REGISTRY_TOKEN']].filter(
+        (s): s is string => !!s,
+      );
       return new TrivyScanner({
         exec: deps.exec,
         trivyPath: scan.trivyPath,
@@ -98,7 +100,9 @@ export function scannerFromConfig(
         transport,
         project: registry.project,
         logger,
-        ...(options.harborPollIntervalMs !== undefined ? { pollIntervalMs: options.harborPollIntervalMs } : {}),
+        ...(options.harborPollIntervalMs !== undefined
+          ? { pollIntervalMs: options.harborPollIntervalMs }
+          : {}),
         ...(options.harborTimeoutMs !== undefined ? { timeoutMs: options.harborTimeoutMs } : {}),
         ...(deps.now ? { now: deps.now } : {}),
         ...(deps.sleep ? { sleep: deps.sleep } : {}),

@@ -44,7 +44,8 @@ const RETRYABLE = new Set([408, 429, 500, 502, 503, 504]);
 const MAX_RETRY_AFTER_MS = 10_000;
 
 /** Permissions a robot account needs for scanning (harbor.md §1), quoted in hints. */
-export const HARBOR_SCAN_PERMISSIONS = 'scan:create, scan:read, artifact:read and artifact-addition:read on the project';
+export const HARBOR_SCAN_PERMISSIONS =
+  'scan:create, scan:read, artifact:read and artifact-addition:read on the project';
 
 function sleepReal(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
@@ -83,7 +84,9 @@ function harborErrors(body: unknown): string {
   return errs
     .map((e: unknown) => {
       const { code, message } = (e ?? {}) as { code?: unknown; message?: unknown };
-      return [typeof code === 'string' ? code : '', typeof message === 'string' ? message : ''].filter(Boolean).join(': ');
+      return [typeof code === 'string' ? code : '', typeof message === 'string' ? message : '']
+        .filter(Boolean)
+        .join(': ');
     })
     .filter(Boolean)
     .join('; ')
@@ -103,7 +106,9 @@ export class HarborTransport {
 
   constructor(o: HarborTransportOptions) {
     this.#base = harborBaseUrl(o.baseUrl);
-    const token = Buffer.from(`${o.credentials.username}:${o.credentials.password}`, 'utf8').toString('base64');
+    const token = Buffer.from(`${o.credentials.username}:${o.credentials.password}`, 'utf8').toString(
+      'base64',
+    );
     this.#auth = `Basic ${token}`;
     this.#user = o.credentials.username;
     this.#secrets = [o.credentials.password, token].filter((s) => s.length >= 1);
@@ -176,7 +181,7 @@ export class HarborTransport {
             throw new AiboxError({
               code: 'REGISTRY_ERROR',
               message: `${shown} answered ${res.status} with a body that is not JSON`,
-              hint: 'Is the URL Harbor\'s? aibox expects the Harbor v2.0 REST API',
+              hint: "Is the URL Harbor's? aibox expects the Harbor v2.0 REST API",
             });
           }
         }
@@ -184,7 +189,10 @@ export class HarborTransport {
       if (req.expect.includes(res.status)) return { status: res.status, body, requestId };
       if (RETRYABLE.has(res.status) && attempt < attempts) {
         const after = Number(res.headers.get('retry-after'));
-        const wait = Number.isFinite(after) && after >= 0 ? Math.min(after * 1000, MAX_RETRY_AFTER_MS) : 250 * 2 ** (attempt - 1);
+        const wait =
+          Number.isFinite(after) && after >= 0
+            ? Math.min(after * 1000, MAX_RETRY_AFTER_MS)
+            : 250 * 2 ** (attempt - 1);
         this.#logger.debug(`${shown} → ${res.status}; retrying in ${wait} ms`);
         await this.#sleep(wait);
         continue;
@@ -232,7 +240,10 @@ export class HarborTransport {
     return new AiboxError({
       code: 'REGISTRY_ERROR',
       message: `${shown} failed with ${status}${suffix}`,
-      hint: status >= 500 ? 'Harbor had an internal error; check its core and jobservice logs' : 'See the Harbor message above',
+      hint:
+        status >= 500
+          ? 'Harbor had an internal error; check its core and jobservice logs'
+          : 'See the Harbor message above',
       details,
     });
   }

@@ -31,7 +31,10 @@ const FINAL_FAILURES = new Set(['Error', 'Stopped']);
 const artifactSchema = z.object({
   digest: z.string().optional(),
   scan_overview: z
-    .record(z.string(), z.object({ scan_status: z.string().optional(), report_id: z.string().optional() }).nullish())
+    .record(
+      z.string(),
+      z.object({ scan_status: z.string().optional(), report_id: z.string().optional() }).nullish(),
+    )
     .nullish(),
 });
 
@@ -71,7 +74,10 @@ export class HarborScanner implements Scanner {
     const shown = `${image.reference}@${image.digest}`;
 
     logger.info(`Scanning ${shown} in Harbor (${o.transport.baseUrl})`);
-    await o.transport.request('POST', `${path}/scan`, { body: { scan_type: 'vulnerability' }, expect: [202] });
+    await o.transport.request('POST', `${path}/scan`, {
+      body: { scan_type: 'vulnerability' },
+      expect: [202],
+    });
 
     const deadline = now() + timeout;
     let status = 'Pending';
@@ -96,12 +102,16 @@ export class HarborScanner implements Scanner {
           hint: 'Re-run the scan; the artifact may have been replaced',
         });
       }
-      const overview = HARBOR_REPORT_MIME_TYPES.map((m) => parsed.data.scan_overview?.[m]).find((v) => v != null);
+      const overview = HARBOR_REPORT_MIME_TYPES.map((m) => parsed.data.scan_overview?.[m]).find(
+        (v) => v != null,
+      );
       // No overview yet means the scan job has not registered a report: still pending.
       status = overview?.scan_status ?? 'Pending';
       if (status === 'Success') break;
       if (FINAL_FAILURES.has(status)) {
-        const log = overview?.report_id ? ` (scanner log: GET /api/v2.0${path}/scan/${overview.report_id}/log)` : '';
+        const log = overview?.report_id
+          ? ` (scanner log: GET /api/v2.0${path}/scan/${overview.report_id}/log)`
+          : '';
         throw new AiboxError({
           code: 'SCAN_FAILED',
           message: `Harbor's scan of ${shown} ended with status ${status}${log}`,
@@ -113,7 +123,7 @@ export class HarborScanner implements Scanner {
         throw new AiboxError({
           code: 'SCAN_FAILED',
           message: `Harbor did not finish scanning ${shown} within ${Math.round(timeout / 1000)} s (last status ${status})`,
-          hint: 'Harbor\'s scan queue may be busy; raise scan.harbor.timeoutSeconds or retry later',
+          hint: "Harbor's scan queue may be busy; raise scan.harbor.timeoutSeconds or retry later",
           details: { status },
         });
       }

@@ -50,7 +50,8 @@ function endOfDay(date: string): number | undefined {
   const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
   const t = Date.UTC(y, mo - 1, d);
   const back = new Date(t);
-  if (back.getUTCFullYear() !== y || back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d) return undefined;
+  if (back.getUTCFullYear() !== y || back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d)
+    return undefined;
   return t + DAY_MS;
 }
 
@@ -60,17 +61,29 @@ export function validateScanPolicy(policy: ScanPolicy): { failOn: Severity[]; ig
   policy.failOn.forEach((s, i) => {
     const up = typeof s === 'string' ? s.toUpperCase() : '';
     if (!(SEVERITIES as readonly string[]).includes(up)) {
-      invalid(`scan.failOn[${i}]`, `"${String(s).slice(0, 40)}" is not a severity`, `Use any of ${SEVERITIES.join(', ')}`);
+      invalid(
+        `scan.failOn[${i}]`,
+        `"${String(s).slice(0, 40)}" is not a severity`,
+        `Use any of ${SEVERITIES.join(', ')}`,
+      );
     }
     if (!failOn.includes(up as Severity)) failOn.push(up as Severity);
   });
   const ignore = policy.ignore.map((e, i) => {
     const at = `scan.ignore[${i}]`;
     if (typeof e.id !== 'string' || !/^\S+$/.test(e.id)) {
-      invalid(`${at}.id`, 'must be a vulnerability id such as CVE-2026-12345', 'Write the id exactly as the scanner reports it');
+      invalid(
+        `${at}.id`,
+        'must be a vulnerability id such as CVE-2026-12345',
+        'Write the id exactly as the scanner reports it',
+      );
     }
     if (typeof e.reason !== 'string' || e.reason.trim() === '') {
-      invalid(`${at}.reason`, `is required (${e.id})`, 'Say why the finding is acceptable, e.g. "not reachable: no network listener"');
+      invalid(
+        `${at}.reason`,
+        `is required (${e.id})`,
+        'Say why the finding is acceptable, e.g. "not reachable: no network listener"',
+      );
     }
     if (typeof e.expires !== 'string' || endOfDay(e.expires) === undefined) {
       invalid(
@@ -118,7 +131,12 @@ export function evaluateScan(report: ScanReport, policy: ScanPolicy, now: Date):
     ignored,
     expiredIgnores,
     failOn,
-    summary: { total: report.findings.length, bySeverity, blocking: blocking.length, ignored: ignored.length },
+    summary: {
+      total: report.findings.length,
+      bySeverity,
+      blocking: blocking.length,
+      ignored: ignored.length,
+    },
   };
 }
 

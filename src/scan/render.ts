@@ -16,7 +16,10 @@ export interface RenderedScan {
 /** One line, no control characters (report text is untrusted and goes to a terminal). */
 function clip(s: string, n: number): string {
   // eslint-disable-next-line no-control-regex
-  const one = s.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').replace(/\s+/g, ' ').trim();
+  const one = s
+    .replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
   return one.length > n ? `${one.slice(0, n - 1)}…` : one;
 }
 
@@ -61,17 +64,25 @@ export function renderScanText(r: RenderedScan): string {
   ];
   if (e.blocking.length > 0) {
     lines.push('', 'Blocking findings:');
-    lines.push(...columns(['SEVERITY', 'ID', 'PACKAGE', 'INSTALLED', 'FIXED', 'CVSS', 'TITLE'], e.blocking.map(findingRow)));
+    lines.push(
+      ...columns(
+        ['SEVERITY', 'ID', 'PACKAGE', 'INSTALLED', 'FIXED', 'CVSS', 'TITLE'],
+        e.blocking.map(findingRow),
+      ),
+    );
   }
   if (e.ignored.length > 0) {
     lines.push('', `Ignored (${e.ignored.length}):`);
     for (const { finding: f, entry } of e.ignored) {
-      lines.push(`  ${clip(f.id, 40)} ${f.severity} in ${clip(f.pkg, 32)} ${clip(f.installedVersion, 28)}: ${clip(entry.reason, 100)} (until ${entry.expires})`);
+      lines.push(
+        `  ${clip(f.id, 40)} ${f.severity} in ${clip(f.pkg, 32)} ${clip(f.installedVersion, 28)}: ${clip(entry.reason, 100)} (until ${entry.expires})`,
+      );
     }
   }
   if (e.expiredIgnores.length > 0) {
     lines.push('', `Expired ignore entries, no longer applied (${e.expiredIgnores.length}):`);
-    for (const entry of e.expiredIgnores) lines.push(`  ${clip(entry.id, 40)} expired ${entry.expires}: ${clip(entry.reason, 100)}`);
+    for (const entry of e.expiredIgnores)
+      lines.push(`  ${clip(entry.id, 40)} expired ${entry.expires}: ${clip(entry.reason, 100)}`);
   }
   return lines.join('\n');
 }

@@ -128,10 +128,7 @@ function toCvss(m: z.infer<typeof cvssMap>): Record<string, CvssEntry> {
 }
 
 /** Keep one finding per key (the most severe), count per severity, sort most severe first. */
-function finish(
-  base: Pick<ScanReport, 'scanner' | 'image' | 'digest'>,
-  all: readonly Finding[],
-): ScanReport {
+function finish(base: Pick<ScanReport, 'scanner' | 'image' | 'digest'>, all: readonly Finding[]): ScanReport {
   const byKey = new Map<string, Finding>();
   for (const f of all) {
     const k = findingKey(f);
@@ -151,15 +148,16 @@ function finish(
 
 // ------------------------------------------------------------------------------------- Trivy
 
-const trivySeverity = z
-  .string()
-  .transform((s, ctx) => {
-    const up = s.toUpperCase();
-    if (up === '') return 'UNKNOWN' as const; // trivy coerces empty to UNKNOWN (filter.go)
-    if ((SEVERITIES as readonly string[]).includes(up)) return up as Severity;
-    ctx.addIssue({ code: 'custom', message: `severity "${s.slice(0, 40)}" is not one of ${SEVERITIES.join(', ')}` });
-    return z.NEVER;
+const trivySeverity = z.string().transform((s, ctx) => {
+  const up = s.toUpperCase();
+  if (up === '') return 'UNKNOWN' as const; // trivy coerces empty to UNKNOWN (filter.go)
+  if ((SEVERITIES as readonly string[]).includes(up)) return up as Severity;
+  ctx.addIssue({
+    code: 'custom',
+    message: `severity "${s.slice(0, 40)}" is not one of ${SEVERITIES.join(', ')}`,
   });
+  return z.NEVER;
+});
 
 const trivyVulnerability = z.object({
   VulnerabilityID: z.string().min(1, 'must be a non-empty string'),
@@ -205,7 +203,8 @@ export function parseTrivyReport(text: string, source = 'trivy'): ScanReport {
     fail(source, what, 'expected a JSON object', TRIVY_HINT);
   }
   const version = (raw as { SchemaVersion?: unknown }).SchemaVersion;
-  if (version === undefined) fail(source, what, 'SchemaVersion is missing (not a Trivy JSON report?)', TRIVY_HINT);
+  if (version === undefined)
+    fail(source, what, 'SchemaVersion is missing (not a Trivy JSON report?)', TRIVY_HINT);
   if (version !== 2) {
     fail(
       source,
@@ -237,7 +236,9 @@ export function parseTrivyReport(text: string, source = 'trivy'): ScanReport {
     }
   }
   // RepoDigests is "<registry>/<repo>@sha256:<manifest digest>", filled for registry scans only.
-  const repoDigest = r.Metadata?.RepoDigests?.map((d) => d.slice(d.lastIndexOf('@') + 1)).find((d) => DIGEST_RE.test(d));
+  const repoDigest = r.Metadata?.RepoDigests?.map((d) => d.slice(d.lastIndexOf('@') + 1)).find((d) =>
+    DIGEST_RE.test(d),
+  );
   return finish(
     {
       scanner: 'trivy',
@@ -306,7 +307,11 @@ const HARBOR_HINT =
  * Parse Harbor's `additions/vulnerabilities` body (an object keyed by report MIME type) into a
  * ScanReport. `image` and `digest` name what was scanned (Harbor's body does not).
  */
-export function parseHarborReport(body: unknown, image: { reference: string; digest: string }, source = 'Harbor'): ScanReport {
+export function parseHarborReport(
+  body: unknown,
+  image: { reference: string; digest: string },
+  source = 'Harbor',
+): ScanReport {
   const what = 'Harbor vulnerability report';
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     fail(source, what, 'expected a JSON object keyed by report MIME type', HARBOR_HINT);
@@ -320,7 +325,10 @@ export function parseHarborReport(body: unknown, image: { reference: string; dig
       what,
       keys.length === 0
         ? 'the artifact has no vulnerability report (not scanned)'
-        : `no supported report type (got ${keys.slice(0, 3).map((k) => JSON.stringify(k.slice(0, 80))).join(', ')})`,
+        : `no supported report type (got ${keys
+            .slice(0, 3)
+            .map((k) => JSON.stringify(k.slice(0, 80)))
+            .join(', ')})`,
       HARBOR_HINT,
     );
   }

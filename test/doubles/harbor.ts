@@ -146,7 +146,11 @@ export async function startHarborDouble(options: HarborDoubleOptions): Promise<H
     // /api/v2.0/projects/{p}/repositories/{r}/artifacts/{ref}[/scan | /additions/vulnerabilities]
     const seg = rawPath.split('/');
     const m =
-      seg[1] === 'api' && seg[2] === 'v2.0' && seg[3] === 'projects' && seg[5] === 'repositories' && seg[7] === 'artifacts'
+      seg[1] === 'api' &&
+      seg[2] === 'v2.0' &&
+      seg[3] === 'projects' &&
+      seg[5] === 'repositories' &&
+      seg[7] === 'artifacts'
         ? seg
         : undefined;
     if (!m || seg.length < 9) return send(res, 404, errors('NOT_FOUND', `no route for ${rawPath}`), reqId);
@@ -174,11 +178,17 @@ export async function startHarborDouble(options: HarborDoubleOptions): Promise<H
     }
     const art = artifacts.get(`${repository}@${reference}`);
     if (!art) {
-      return send(res, 404, errors('NOT_FOUND', `artifact ${options.project}/${repository}@${reference} not found`), reqId);
+      return send(
+        res,
+        404,
+        errors('NOT_FOUND', `artifact ${options.project}/${repository}@${reference} not found`),
+        reqId,
+      );
     }
 
     if (req.method === 'POST' && rest === 'scan') {
-      if (options.withoutScanPermission?.includes(user)) return send(res, 403, errors('FORBIDDEN', 'forbidden'), reqId);
+      if (options.withoutScanPermission?.includes(user))
+        return send(res, 403, errors('FORBIDDEN', 'forbidden'), reqId);
       art.triggered += 1;
       art.polls = 0;
       art.reportId = `5f62c830-f996-11e9-957f-0242c0a8${String(art.triggered).padStart(4, '0')}`;
@@ -198,10 +208,13 @@ export async function startHarborDouble(options: HarborDoubleOptions): Promise<H
             severity: status === 'Success' ? s.top : '',
             duration: status === 'Success' ? 12 : 0,
             start_time: '2026-02-22T02:00:05Z',
-            end_time: status === 'Success' || status === 'Error' ? '2026-02-22T02:00:17Z' : '0001-01-01T00:00:00Z',
+            end_time:
+              status === 'Success' || status === 'Error' ? '2026-02-22T02:00:17Z' : '0001-01-01T00:00:00Z',
             complete_percent: status === 'Success' ? 100 : 0,
             scanner: { name: 'Trivy', vendor: 'Aqua Security', version: 'v0.74.0' },
-            ...(status === 'Success' ? { summary: { total: s.total, fixable: s.fixable, summary: s.summary } } : {}),
+            ...(status === 'Success'
+              ? { summary: { total: s.total, fixable: s.fixable, summary: s.summary } }
+              : {}),
           },
         };
       }

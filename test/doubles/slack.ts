@@ -33,7 +33,9 @@ export interface SlackDouble {
 }
 
 /** Start the double; `secretPath` is the path part of the webhook URL. */
-export async function startSlackDouble(secretPath = '/services/T0AIBOX00/B0AIBOX00/s3cretW3bhookT0ken'): Promise<SlackDouble> {
+export async function startSlackDouble(
+  secretPath = '/services/T0AIBOX00/B0AIBOX00/s3cretW3bhookT0ken',
+): Promise<SlackDouble> {
   const posts: SlackPost[] = [];
   let queue: ScriptedAnswer[] = [];
   let attempts = 0;
@@ -49,7 +51,12 @@ export async function startSlackDouble(secretPath = '/services/T0AIBOX00/B0AIBOX
       };
       if (req.method !== 'POST' || req.url !== secretPath) return answer(404, 'no_service');
       const next = queue.shift();
-      if (next) return answer(next.status, next.body ?? '', next.retryAfter ? { 'retry-after': next.retryAfter } : {});
+      if (next)
+        return answer(
+          next.status,
+          next.body ?? '',
+          next.retryAfter ? { 'retry-after': next.retryAfter } : {},
+        );
       let body: unknown;
       try {
         body = JSON.parse(raw);

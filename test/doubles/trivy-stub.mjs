@@ -31,7 +31,9 @@ switch (mode) {
     process.exit(1);
     break;
   case 'garbage':
-    process.stdout.write('2026-02-22T02:00:01Z\tINFO\tVulnerability scanning is enabled\n{"SchemaVersion": 2, "Results": [\n');
+    process.stdout.write(
+      '2026-02-22T02:00:01Z\tINFO\tVulnerability scanning is enabled\n{"SchemaVersion": 2, "Results": [\n',
+    );
     process.exit(0);
     break;
   case 'empty':

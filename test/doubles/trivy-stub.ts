@@ -50,14 +50,21 @@ function vulnerability(v: VulnSpec, result: ResultSpec, artifact: string): Recor
     PkgID: `${v.pkg}@${v.installed}`,
     PkgName: v.pkg,
     ...(v.pkgPath ? { PkgPath: v.pkgPath } : {}),
-    PkgIdentifier: { PURL: `pkg:deb/ubuntu/${v.pkg}@${v.installed}?arch=amd64&distro=ubuntu-24.04`, UID: '72115b0ee60dbb71' },
+    PkgIdentifier: {
+      PURL: `pkg:deb/ubuntu/${v.pkg}@${v.installed}?arch=amd64&distro=ubuntu-24.04`,
+      UID: '72115b0ee60dbb71',
+    },
     InstalledVersion: v.installed,
     ...(v.fixed ? { FixedVersion: v.fixed } : {}),
     Status: v.status ?? (v.fixed ? 'fixed' : 'affected'),
     Layer: { Digest: sha(`layer-${v.pkg}`), DiffID: sha(`diff-${v.pkg}`) },
     SeveritySource: 'ubuntu',
     PrimaryURL: `https://avd.aquasec.com/nvd/${v.id.toLowerCase()}`,
-    DataSource: { ID: 'ubuntu', Name: 'Ubuntu CVE Tracker', URL: 'https://git.launchpad.net/ubuntu-cve-tracker' },
+    DataSource: {
+      ID: 'ubuntu',
+      Name: 'Ubuntu CVE Tracker',
+      URL: 'https://git.launchpad.net/ubuntu-cve-tracker',
+    },
     Fingerprint: sha(`${artifact}${result.target}${v.pkg}${v.id}`),
     ...(v.title ? { Title: v.title } : {}),
     Description: `Description of ${v.id}.`,
@@ -88,7 +95,12 @@ export function trivyReport(spec: ReportSpec): Record<string, unknown> {
       ImageID: sha(`config-${spec.artifactName}`),
       DiffIDs: [sha('diff-0')],
       ...(spec.repoDigest ? { RepoDigests: [`${repo}@${spec.repoDigest}`] } : {}),
-      ImageConfig: { architecture: 'amd64', os: 'linux', created: '2026-02-22T01:50:00Z', rootfs: { type: 'layers', diff_ids: [sha('diff-0')] } },
+      ImageConfig: {
+        architecture: 'amd64',
+        os: 'linux',
+        created: '2026-02-22T01:50:00Z',
+        rootfs: { type: 'layers', diff_ids: [sha('diff-0')] },
+      },
       Layers: [{ Size: 65561088, Digest: sha('layer-0'), DiffID: sha('diff-0') }],
     },
     ...(spec.results
@@ -97,7 +109,9 @@ export function trivyReport(spec: ReportSpec): Record<string, unknown> {
             Target: r.target,
             Class: r.class ?? 'os-pkgs',
             Type: r.type ?? 'ubuntu',
-            ...(r.vulns ? { Vulnerabilities: r.vulns.map((v) => vulnerability(v, r, spec.artifactName)) } : {}),
+            ...(r.vulns
+              ? { Vulnerabilities: r.vulns.map((v) => vulnerability(v, r, spec.artifactName)) }
+              : {}),
           })),
         }
       : {}),

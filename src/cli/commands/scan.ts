@@ -63,7 +63,11 @@ export async function scanImage(ctx: Context, image: string, flags: ScanFlags): 
       hint: 'The registry served a different manifest than the digest asked for',
     });
   }
-  const reference = formatReference({ registry: ref.registry, repository: ref.repository, ...(ref.tag ? { tag: ref.tag } : {}) });
+  const reference = formatReference({
+    registry: ref.registry,
+    repository: ref.repository,
+    ...(ref.tag ? { tag: ref.tag } : {}),
+  });
 
   const scanner = scannerFromConfig(
     { scanner: kind, trivyPath: flags.trivyPath ?? config.scan.trivyPath },
@@ -88,7 +92,15 @@ export async function scanImage(ctx: Context, image: string, flags: ScanFlags): 
       passed: evaluation.passed,
       evaluation,
       report,
-      ...(refusal ? { error: { code: 'POLICY_REFUSED' as const, message: refusal.message, ...(refusal.hint ? { hint: refusal.hint } : {}) } } : {}),
+      ...(refusal
+        ? {
+            error: {
+              code: 'POLICY_REFUSED' as const,
+              message: refusal.message,
+              ...(refusal.hint ? { hint: refusal.hint } : {}),
+            },
+          }
+        : {}),
     },
     text,
     // The exit code comes from the error code, as for any thrown error (src/cli/exit.ts).
@@ -101,7 +113,9 @@ export const registerScanCommands: RegisterCommands = (program: Command, run) =>
     .command('scan')
     .description('scan an image for vulnerabilities and apply the gate policy (scan.failOn, scan.ignore)')
     .argument('<image>', 'base:latest, aibox/java:21-24.04-20260221, or host/aibox/base@sha256:…')
-    .addOption(new Option('--scanner <kind>', 'scanner to use instead of scan.scanner').choices(['trivy', 'harbor']))
+    .addOption(
+      new Option('--scanner <kind>', 'scanner to use instead of scan.scanner').choices(['trivy', 'harbor']),
+    )
     .option('--trivy-path <path>', 'trivy binary to run instead of scan.trivyPath')
     .addHelpText(
       'after',

@@ -1,13 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { AiboxError } from '../../core/errors.js';
-import { pipelineFailedNotice, renderPipelineFailedText, renderRollbackText, rollbackNotice } from '../messages.js';
+import {
+  pipelineFailedNotice,
+  renderPipelineFailedText,
+  renderRollbackText,
+  rollbackNotice,
+} from '../messages.js';
 import { escapeSlack, redactWebhook, toSlackPayload } from '../slack.js';
 
 describe('renderRollbackText', () => {
   it('is the runbook §6 text exactly (golden)', async () => {
     const text = renderRollbackText('24.04-20260214', 'a broken apt mirror in the 20260221 build');
     expect(text).toBe(
-      "Image rollback: aibox images have been rolled back to 24.04-20260214 due to\n" +
+      'Image rollback: aibox images have been rolled back to 24.04-20260214 due to\n' +
         "a broken apt mirror in the 20260221 build. Run 'aibox update' to get the stable image.",
     );
     await expect(`${text}\n`).toMatchFileSnapshot('./__golden__/rollback.txt');
@@ -26,14 +31,25 @@ describe('renderRollbackText', () => {
 
   it('rollbackNotice carries the text unchanged', () => {
     const n = rollbackNotice('24.04-20260214', 'x');
-    expect(n).toMatchObject({ title: 'Image rollback', severity: 'warning', text: renderRollbackText('24.04-20260214', 'x') });
+    expect(n).toMatchObject({
+      title: 'Image rollback',
+      severity: 'warning',
+      text: renderRollbackText('24.04-20260214', 'x'),
+    });
   });
 });
 
 describe('pipeline failure notice', () => {
-  const failure = { variant: 'java', step: 'scan', reason: 'scan gate refused …: 1 finding(s) at CRITICAL (CVE-2026-0001)', runId: '20260222-0200-7' };
+  const failure = {
+    variant: 'java',
+    step: 'scan',
+    reason: 'scan gate refused …: 1 finding(s) at CRITICAL (CVE-2026-0001)',
+    runId: '20260222-0200-7',
+  };
   it('names variant, step, reason and run id (golden)', async () => {
-    await expect(`${renderPipelineFailedText(failure)}\n`).toMatchFileSnapshot('./__golden__/pipeline-failed.txt');
+    await expect(`${renderPipelineFailedText(failure)}\n`).toMatchFileSnapshot(
+      './__golden__/pipeline-failed.txt',
+    );
     expect(pipelineFailedNotice(failure)).toMatchObject({
       title: 'Image pipeline failed: aibox-java',
       severity: 'critical',
@@ -50,7 +66,9 @@ describe('toSlackPayload', () => {
   it('puts the exact text in `text` and a header/section/fields layout in `blocks` (golden)', async () => {
     const payload = toSlackPayload(rollbackNotice('24.04-20260214', 'a broken apt mirror'));
     expect(payload.text).toBe(renderRollbackText('24.04-20260214', 'a broken apt mirror'));
-    await expect(`${JSON.stringify(payload, null, 2)}\n`).toMatchFileSnapshot('./__golden__/slack-rollback.json');
+    await expect(`${JSON.stringify(payload, null, 2)}\n`).toMatchFileSnapshot(
+      './__golden__/slack-rollback.json',
+    );
   });
 
   it('escapes &, < and > as Slack requires', () => {
@@ -62,7 +80,9 @@ describe('toSlackPayload', () => {
 
 describe('redactWebhook', () => {
   it('keeps the origin only', () => {
-    expect(redactWebhook('https://hooks.slack.com/services/T1/B2/secret')).toBe('https://hooks.slack.com/***');
+    expect(redactWebhook('https://hooks.slack.com/services/T1/B2/secret')).toBe(
+      'https://hooks.slack.com/***',
+    );
     expect(redactWebhook('not a url /services/x')).toBe('***');
   });
 });

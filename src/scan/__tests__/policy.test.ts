@@ -1,7 +1,16 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { AiboxError } from '../../core/errors.js';
-import { cvssBand, evaluateScan, isIgnoreActive, maxCvss, preferredCvss, scanRefusal, validateScanPolicy, type IgnoreEntry } from '../policy.js';
+import {
+  cvssBand,
+  evaluateScan,
+  isIgnoreActive,
+  maxCvss,
+  preferredCvss,
+  scanRefusal,
+  validateScanPolicy,
+  type IgnoreEntry,
+} from '../policy.js';
 import { SEVERITIES, type Finding, type ScanReport, type Severity } from '../report.js';
 
 function finding(id: string, severity: Severity, cvss: Finding['cvss'] = {}): Finding {
@@ -15,7 +24,11 @@ function report(findings: Finding[]): ScanReport {
 }
 
 const NOW = new Date('2026-02-22T02:00:00Z');
-const entry = (id: string, expires = '2026-06-30', reason = 'not reachable: no listener'): IgnoreEntry => ({ id, reason, expires });
+const entry = (id: string, expires = '2026-06-30', reason = 'not reachable: no listener'): IgnoreEntry => ({
+  id,
+  reason,
+  expires,
+});
 
 describe('evaluateScan', () => {
   describe('when a CRITICAL finding is present', () => {
@@ -25,7 +38,12 @@ describe('evaluateScan', () => {
       const e = evaluateScan(r, { failOn: ['CRITICAL'], ignore: [] }, NOW);
       expect(e.passed).toBe(false);
       expect(e.blocking.map((f) => f.id)).toEqual(['CVE-1']);
-      expect(e.summary).toEqual({ total: 3, bySeverity: { CRITICAL: 1, HIGH: 1, MEDIUM: 0, LOW: 1, UNKNOWN: 0 }, blocking: 1, ignored: 0 });
+      expect(e.summary).toEqual({
+        total: 3,
+        bySeverity: { CRITICAL: 1, HIGH: 1, MEDIUM: 0, LOW: 1, UNKNOWN: 0 },
+        blocking: 1,
+        ignored: 0,
+      });
     });
 
     it('passes when a live ignore entry covers it, and says why', () => {
@@ -62,10 +80,22 @@ describe('evaluateScan', () => {
   describe('when the policy is invalid', () => {
     it.each([
       [{ failOn: ['SEVERE'], ignore: [] }, /scan\.failOn\[0\] "SEVERE" is not a severity/],
-      [{ failOn: ['CRITICAL'], ignore: [entry('CVE-1', '2026-06-30', '  ')] }, /scan\.ignore\[0\]\.reason is required \(CVE-1\)/],
-      [{ failOn: ['CRITICAL'], ignore: [entry('CVE-1', '2026-02-30')] }, /scan\.ignore\[0\]\.expires "2026-02-30" must be a calendar date/],
-      [{ failOn: ['CRITICAL'], ignore: [entry('CVE-1', 'next year')] }, /scan\.ignore\[0\]\.expires "next year"/],
-      [{ failOn: ['CRITICAL'], ignore: [entry('CVE 1')] }, /scan\.ignore\[0\]\.id must be a vulnerability id/],
+      [
+        { failOn: ['CRITICAL'], ignore: [entry('CVE-1', '2026-06-30', '  ')] },
+        /scan\.ignore\[0\]\.reason is required \(CVE-1\)/,
+      ],
+      [
+        { failOn: ['CRITICAL'], ignore: [entry('CVE-1', '2026-02-30')] },
+        /scan\.ignore\[0\]\.expires "2026-02-30" must be a calendar date/,
+      ],
+      [
+        { failOn: ['CRITICAL'], ignore: [entry('CVE-1', 'next year')] },
+        /scan\.ignore\[0\]\.expires "next year"/,
+      ],
+      [
+        { failOn: ['CRITICAL'], ignore: [entry('CVE 1')] },
+        /scan\.ignore\[0\]\.id must be a vulnerability id/,
+      ],
     ])('throws CONFIG_INVALID naming the key (%#)', (policy, rule) => {
       let err: unknown;
       try {
@@ -82,12 +112,19 @@ describe('evaluateScan', () => {
 
   describe('property', () => {
     const sev = fc.constantFrom(...SEVERITIES);
-    const findings = fc.uniqueArray(fc.record({ id: fc.constantFrom('CVE-1', 'CVE-2', 'CVE-3', 'CVE-4', 'CVE-5'), severity: sev }), {
-      selector: (f) => f.id,
-      maxLength: 5,
-    });
+    const findings = fc.uniqueArray(
+      fc.record({ id: fc.constantFrom('CVE-1', 'CVE-2', 'CVE-3', 'CVE-4', 'CVE-5'), severity: sev }),
+      {
+        selector: (f) => f.id,
+        maxLength: 5,
+      },
+    );
     const ignores = fc.array(
-      fc.record({ id: fc.constantFrom('CVE-1', 'CVE-2', 'CVE-9'), expires: fc.constantFrom('2026-01-01', '2026-02-22', '2027-01-01'), reason: fc.constant('ok') }),
+      fc.record({
+        id: fc.constantFrom('CVE-1', 'CVE-2', 'CVE-9'),
+        expires: fc.constantFrom('2026-01-01', '2026-02-22', '2027-01-01'),
+        reason: fc.constant('ok'),
+      }),
       { maxLength: 4 },
     );
     it('blocking = findings at failOn severities not covered by a live entry; passed iff none', () => {
@@ -95,7 +132,7 @@ describe('evaluateScan', () => {
         fc.property(findings, fc.subarray([...SEVERITIES]), ignores, (fs, failOn, ig) => {
           const r = report(fs.map((f) => finding(f.id, f.severity)));
           const e = evaluateScan(r, { failOn, ignore: ig }, NOW);
-          const live = new Set(ig.filter((i) => i.expires !== '2026-01-01').map((i) => i.id));
+          const live = new Set<string>(ig.filter((i) => i.expires !== '2026-01-01').map((i) => i.id));
           const expected = r.findings.filter((f) => failOn.includes(f.severity) && !live.has(f.id));
           expect(e.blocking).toEqual(expected);
           expect(e.passed).toBe(expected.length === 0);
@@ -114,7 +151,11 @@ describe('scanRefusal', () => {
   it('is undefined when passed and a POLICY_REFUSED error naming the image and ids otherwise', () => {
     const pass = evaluateScan(report([]), { failOn: ['CRITICAL'], ignore: [] }, NOW);
     expect(scanRefusal(pass, 'img')).toBeUndefined();
-    const fail = evaluateScan(report([finding('CVE-1', 'CRITICAL')]), { failOn: ['CRITICAL'], ignore: [] }, NOW);
+    const fail = evaluateScan(
+      report([finding('CVE-1', 'CRITICAL')]),
+      { failOn: ['CRITICAL'], ignore: [] },
+      NOW,
+    );
     const e = scanRefusal(fail, 'host/aibox/base@sha256:x')!;
     expect(e.code).toBe('POLICY_REFUSED');
     expect(e.message).toBe('scan gate refused host/aibox/base@sha256:x: 1 finding(s) at CRITICAL (CVE-1)');
@@ -123,7 +164,10 @@ describe('scanRefusal', () => {
 
 describe('validateScanPolicy', () => {
   it('normalises and deduplicates failOn', () => {
-    expect(validateScanPolicy({ failOn: ['high', 'HIGH', 'Critical'], ignore: [] }).failOn).toEqual(['HIGH', 'CRITICAL']);
+    expect(validateScanPolicy({ failOn: ['high', 'HIGH', 'Critical'], ignore: [] }).failOn).toEqual([
+      'HIGH',
+      'CRITICAL',
+    ]);
   });
 });
 
@@ -137,7 +181,16 @@ describe('CVSS helpers', () => {
   });
   it('bands scores as runbook §2 does', () => {
     expect([undefined, 0, 0.1, 3.9, 4, 6.9, 7, 8.9, 9, 10].map(cvssBand)).toEqual([
-      'None', 'None', 'Low', 'Low', 'Medium', 'Medium', 'High', 'High', 'Critical', 'Critical',
+      'None',
+      'None',
+      'Low',
+      'Low',
+      'Medium',
+      'Medium',
+      'High',
+      'High',
+      'Critical',
+      'Critical',
     ]);
   });
 });

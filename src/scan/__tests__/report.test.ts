@@ -2,7 +2,13 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { AiboxError, isAiboxError } from '../../core/errors.js';
 import { trivyReport, trivyReportText, type VulnSpec } from '../../../test/doubles/trivy-stub.js';
-import { HARBOR_REPORT_MIME_TYPES, parseHarborReport, parseTrivyReport, SEVERITIES, type ScanReport } from '../report.js';
+import {
+  HARBOR_REPORT_MIME_TYPES,
+  parseHarborReport,
+  parseTrivyReport,
+  SEVERITIES,
+  type ScanReport,
+} from '../report.js';
 
 const DIGEST = `sha256:${'a'.repeat(64)}`;
 const IMAGE = { reference: '127.0.0.1:5000/aibox/base:latest', digest: DIGEST };
@@ -26,8 +32,22 @@ describe('parseTrivyReport', () => {
         {
           target: '127.0.0.1:5000/aibox/base (ubuntu 24.04)',
           vulns: [
-            { id: 'CVE-2019-18276', pkg: 'bash', installed: '5.2-1', severity: 'LOW', v3: { nvd: 7.8, redhat: 7.8 } },
-            { id: 'CVE-2019-18224', pkg: 'libidn2-0', installed: '2.0.5-1', fixed: '2.0.5-1+deb10u1', severity: 'CRITICAL', title: 'libidn2: heap overflow', v3: { nvd: 9.8 } },
+            {
+              id: 'CVE-2019-18276',
+              pkg: 'bash',
+              installed: '5.2-1',
+              severity: 'LOW',
+              v3: { nvd: 7.8, redhat: 7.8 },
+            },
+            {
+              id: 'CVE-2019-18224',
+              pkg: 'libidn2-0',
+              installed: '2.0.5-1',
+              fixed: '2.0.5-1+deb10u1',
+              severity: 'CRITICAL',
+              title: 'libidn2: heap overflow',
+              v3: { nvd: 9.8 },
+            },
           ],
         },
         {
@@ -35,7 +55,14 @@ describe('parseTrivyReport', () => {
           class: 'lang-pkgs',
           type: 'gemspec',
           vulns: [
-            { id: 'CVE-2020-8165', pkg: 'activesupport', installed: '6.0.2.1', fixed: '6.0.3.1, 5.2.4.3', pkgPath: 'var/lib/gems/activesupport.gemspec', severity: 'HIGH' },
+            {
+              id: 'CVE-2020-8165',
+              pkg: 'activesupport',
+              installed: '6.0.2.1',
+              fixed: '6.0.3.1, 5.2.4.3',
+              pkgPath: 'var/lib/gems/activesupport.gemspec',
+              severity: 'HIGH',
+            },
           ],
         },
         { target: 'clean (ubuntu 24.04)' },
@@ -64,7 +91,10 @@ describe('parseTrivyReport', () => {
         target: '127.0.0.1:5000/aibox/base (ubuntu 24.04)',
         cvss: { nvd: { v3Score: 9.8, v3Vector: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H' } },
       });
-      expect(r.findings[1]).toMatchObject({ fixedVersion: '6.0.3.1, 5.2.4.3', pkgPath: 'var/lib/gems/activesupport.gemspec' });
+      expect(r.findings[1]).toMatchObject({
+        fixedVersion: '6.0.3.1, 5.2.4.3',
+        pkgPath: 'var/lib/gems/activesupport.gemspec',
+      });
       expect(r.findings[2]!.fixedVersion).toBeUndefined();
     });
 
@@ -80,7 +110,9 @@ describe('parseTrivyReport', () => {
       expect(r.summary).toEqual({ CRITICAL: 0, HIGH: 0, MEDIUM: 0, LOW: 0, UNKNOWN: 0 });
     });
     it('accepts results without Vulnerabilities, and Results: null', () => {
-      expect(parseTrivyReport(trivyReportText({ artifactName: 'x', results: [{ target: 't' }] })).findings).toEqual([]);
+      expect(
+        parseTrivyReport(trivyReportText({ artifactName: 'x', results: [{ target: 't' }] })).findings,
+      ).toEqual([]);
       expect(parseTrivyReport('{"SchemaVersion":2,"Results":null}').findings).toEqual([]);
     });
   });
@@ -99,14 +131,29 @@ describe('parseTrivyReport', () => {
       }),
     );
     expect(r.findings[0]!.severity).toBe('UNKNOWN');
-    const lower = JSON.stringify({ SchemaVersion: 2, Results: [{ Vulnerabilities: [{ VulnerabilityID: 'CVE-2', PkgName: 'b', InstalledVersion: '1', Severity: 'high' }] }] });
+    const lower = JSON.stringify({
+      SchemaVersion: 2,
+      Results: [
+        {
+          Vulnerabilities: [
+            { VulnerabilityID: 'CVE-2', PkgName: 'b', InstalledVersion: '1', Severity: 'high' },
+          ],
+        },
+      ],
+    });
     expect(parseTrivyReport(lower).findings[0]!.severity).toBe('HIGH');
   });
 
   it('deduplicates on id + package + version + path, keeping the most severe', () => {
     const v: VulnSpec = { id: 'CVE-3', pkg: 'a', installed: '1', severity: 'LOW' };
     const r = parseTrivyReport(
-      trivyReportText({ artifactName: 'x', results: [{ target: 't1', vulns: [v] }, { target: 't2', vulns: [{ ...v, severity: 'HIGH' }] }] }),
+      trivyReportText({
+        artifactName: 'x',
+        results: [
+          { target: 't1', vulns: [v] },
+          { target: 't2', vulns: [{ ...v, severity: 'HIGH' }] },
+        ],
+      }),
     );
     expect(r.findings).toHaveLength(1);
     expect(r.findings[0]!.severity).toBe('HIGH');
@@ -155,7 +202,10 @@ describe('parseTrivyReport', () => {
       }
     };
     it('any JSON value either parses into a consistent report or fails with SCAN_FAILED', () => {
-      fc.assert(fc.property(fc.jsonValue(), (v) => check(JSON.stringify(v))), { numRuns: 300 });
+      fc.assert(
+        fc.property(fc.jsonValue(), (v) => check(JSON.stringify(v))),
+        { numRuns: 300 },
+      );
     });
     it('any string either parses or fails with SCAN_FAILED', () => {
       fc.assert(fc.property(fc.string({ maxLength: 200 }), check), { numRuns: 300 });
@@ -166,7 +216,21 @@ describe('parseTrivyReport', () => {
         fc.property(anyish, anyish, anyish, anyish, (sev, cvss, fixed, vulns) => {
           const doc = {
             SchemaVersion: 2,
-            Results: [{ Vulnerabilities: [{ VulnerabilityID: 'CVE-1', PkgName: 'p', InstalledVersion: '1', Severity: sev, CVSS: cvss, FixedVersion: fixed }] }, { Vulnerabilities: vulns }],
+            Results: [
+              {
+                Vulnerabilities: [
+                  {
+                    VulnerabilityID: 'CVE-1',
+                    PkgName: 'p',
+                    InstalledVersion: '1',
+                    Severity: sev,
+                    CVSS: cvss,
+                    FixedVersion: fixed,
+                  },
+                ],
+              },
+              { Vulnerabilities: vulns },
+            ],
           };
           check(JSON.stringify(doc));
         }),
@@ -176,21 +240,34 @@ describe('parseTrivyReport', () => {
   });
 
   describe('property: valid reports', () => {
-    const sev = fc.constantFrom('CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'UNKNOWN', '') as fc.Arbitrary<VulnSpec['severity']>;
+    const sev = fc.constantFrom('CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'UNKNOWN', '') as fc.Arbitrary<
+      VulnSpec['severity']
+    >;
     const vuln: fc.Arbitrary<VulnSpec> = fc.record({
       id: fc.constantFrom('CVE-2026-0001', 'CVE-2026-0002', 'GHSA-xxxx-yyyy', 'DLA-1234-1'),
       pkg: fc.constantFrom('bash', 'openssl', 'libc6'),
       installed: fc.constantFrom('1.0', '2.0'),
       severity: sev,
-      v3: fc.option(fc.dictionary(fc.constantFrom('nvd', 'redhat', 'ghsa'), fc.double({ min: 0, max: 10, noNaN: true })), { nil: undefined }),
+      v3: fc.option(
+        fc.dictionary(fc.constantFrom('nvd', 'redhat', 'ghsa'), fc.double({ min: 0, max: 10, noNaN: true })),
+        { nil: undefined },
+      ),
     });
-    const results = fc.array(fc.record({ target: fc.string({ minLength: 1, maxLength: 10 }), vulns: fc.option(fc.array(vuln, { maxLength: 8 }), { nil: undefined }) }), { maxLength: 4 });
+    const results = fc.array(
+      fc.record({
+        target: fc.string({ minLength: 1, maxLength: 10 }),
+        vulns: fc.option(fc.array(vuln, { maxLength: 8 }), { nil: undefined }),
+      }),
+      { maxLength: 4 },
+    );
     it('summary counts match the unique findings and every input finding is represented', () => {
       fc.assert(
         fc.property(results, (rs) => {
           const r = parseTrivyReport(JSON.stringify(trivyReport({ artifactName: 'x', results: rs })));
           assertConsistent(r);
-          const keys = new Set(rs.flatMap((x) => x.vulns ?? []).map((v) => `${v.id}|${v.pkg}|${v.installed}`));
+          const keys = new Set(
+            rs.flatMap((x) => x.vulns ?? []).map((v) => `${v.id}|${v.pkg}|${v.installed}`),
+          );
           expect(r.findings.length).toBe(keys.size);
         }),
         { numRuns: 200 },
@@ -203,7 +280,9 @@ function assertConsistent(r: ScanReport): void {
   const sum = SEVERITIES.reduce((n, s) => n + r.summary[s], 0);
   expect(sum).toBe(r.findings.length);
   for (let i = 1; i < r.findings.length; i++) {
-    expect(SEVERITIES.indexOf(r.findings[i - 1]!.severity)).toBeLessThanOrEqual(SEVERITIES.indexOf(r.findings[i]!.severity));
+    expect(SEVERITIES.indexOf(r.findings[i - 1]!.severity)).toBeLessThanOrEqual(
+      SEVERITIES.indexOf(r.findings[i]!.severity),
+    );
   }
 }
 
@@ -220,14 +299,24 @@ describe('parseHarborReport', () => {
     artifact_digests: [DIGEST],
     preferred_cvss: { score_v3: 9.8, score_v2: null, vector_v3: '', vector_v2: '' },
     cwe_ids: ['CWE-787'],
-    vendor_attributes: { CVSS: { nvd: { V3Score: 9.8, V3Vector: 'CVSS:3.1/AV:N' }, redhat: { V3Score: 5.6 } } },
+    vendor_attributes: {
+      CVSS: { nvd: { V3Score: 9.8, V3Vector: 'CVSS:3.1/AV:N' }, redhat: { V3Score: 5.6 } },
+    },
   };
   const body = (items: unknown[], mime: string = HARBOR_REPORT_MIME_TYPES[0]) => ({
-    [mime]: { generated_at: '2026-02-22T02:00:17Z', scanner: { name: 'Trivy' }, severity: 'Critical', vulnerabilities: items },
+    [mime]: {
+      generated_at: '2026-02-22T02:00:17Z',
+      scanner: { name: 'Trivy' },
+      severity: 'Critical',
+      vulnerabilities: items,
+    },
   });
 
   it('maps the version 1.1 report onto the same model', () => {
-    const r = parseHarborReport(body([item, { ...item, id: 'CVE-2', package: 'x', severity: 'None', fix_version: '' }]), IMAGE);
+    const r = parseHarborReport(
+      body([item, { ...item, id: 'CVE-2', package: 'x', severity: 'None', fix_version: '' }]),
+      IMAGE,
+    );
     expect(r).toMatchObject({ scanner: 'harbor', image: IMAGE.reference, digest: DIGEST });
     expect(r.summary).toEqual({ CRITICAL: 1, HIGH: 0, MEDIUM: 0, LOW: 1, UNKNOWN: 0 });
     expect(r.findings[0]).toMatchObject({
@@ -249,10 +338,22 @@ describe('parseHarborReport', () => {
 
   it.each([
     ['an unscanned artifact ({})', {}, /has no vulnerability report \(not scanned\)/],
-    ['an unknown report type', { 'application/x-other': {} }, /no supported report type \(got "application\/x-other"\)/],
+    [
+      'an unknown report type',
+      { 'application/x-other': {} },
+      /no supported report type \(got "application\/x-other"\)/,
+    ],
     ['an array', [], /expected a JSON object/],
-    ['a bad severity', body([{ ...item, severity: 'CRITICAL' }]), /vulnerabilities\[0\]\.severity: severity "CRITICAL" is not one of/],
-    ['vulnerabilities not an array', { [HARBOR_REPORT_MIME_TYPES[0]]: { vulnerabilities: 'x' } }, /vulnerabilities/],
+    [
+      'a bad severity',
+      body([{ ...item, severity: 'CRITICAL' }]),
+      /vulnerabilities\[0\]\.severity: severity "CRITICAL" is not one of/,
+    ],
+    [
+      'vulnerabilities not an array',
+      { [HARBOR_REPORT_MIME_TYPES[0]]: { vulnerabilities: 'x' } },
+      /vulnerabilities/,
+    ],
   ])('rejects %s', (_n, input, rule) => {
     const e = failure(() => parseHarborReport(input, IMAGE));
     expect(e.code).toBe('SCAN_FAILED');
@@ -263,7 +364,11 @@ describe('parseHarborReport', () => {
   it('property: any JSON value parses or fails with SCAN_FAILED', () => {
     fc.assert(
       fc.property(fc.jsonValue(), fc.jsonValue(), (v, items) => {
-        for (const input of [v, { [HARBOR_REPORT_MIME_TYPES[0]]: v }, { [HARBOR_REPORT_MIME_TYPES[0]]: { vulnerabilities: items } }]) {
+        for (const input of [
+          v,
+          { [HARBOR_REPORT_MIME_TYPES[0]]: v },
+          { [HARBOR_REPORT_MIME_TYPES[0]]: { vulnerabilities: items } },
+        ]) {
           try {
             assertConsistent(parseHarborReport(input, IMAGE));
           } catch (e: unknown) {
