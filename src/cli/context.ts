@@ -4,7 +4,7 @@
  */
 import { createExec } from '../adapters/exec.js';
 import { streamLogger } from '../core/log.js';
-import { loadPlatformConfig, dataDir, type LoadedConfig } from '../config/load.js';
+import { embeddedDataDir, loadPlatformConfig, type LoadedConfig } from '../config/load.js';
 import { createRegistryClient } from '../oci/client.js';
 import { registryUp } from '../registry/embedded.js';
 import type { Context, GlobalOptions, RegistryTarget } from './command.js';
@@ -44,7 +44,7 @@ export function createContext(global: GlobalOptions, deps: ContextDeps): Context
       host = reg.host;
     } else {
       const up = await registryUp({
-        dataDir: loaded.config.embedded.dataDir ?? `${dataDir({ ...env })}/registry`,
+        dataDir: embeddedDataDir(loaded, { ...env }),
         port: loaded.config.embedded.port,
         exec,
         logger,

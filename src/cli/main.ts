@@ -3,9 +3,15 @@ import { runCli, type CliDeps } from './app.js';
 import type { RegisterCommands } from './command.js';
 import { processStreams } from './output.js';
 import { registerRegistryCommands } from './commands/registry.js';
+import { registerScanCommands } from './commands/scan.js';
+import { registerSigningCommands } from './commands/signing.js';
 
 /** Command files of `aiboxctl`, in help order. */
-export const ctlCommands: readonly RegisterCommands[] = [registerRegistryCommands];
+export const ctlCommands: readonly RegisterCommands[] = [
+  registerRegistryCommands,
+  registerSigningCommands,
+  registerScanCommands,
+];
 /** Command files of `aibox`. */
 export const devCommands: readonly RegisterCommands[] = [];
 

@@ -3,7 +3,7 @@
  * inspection for users and scripts (`tags`, `inspect`).
  */
 import type { Command } from 'commander';
-import { dataDir } from '../../config/load.js';
+import { embeddedDataDir } from '../../config/load.js';
 import { registryDown, registryStatus, registryUp } from '../../registry/embedded.js';
 import { AiboxError } from '../../core/errors.js';
 import { describeImage, type ImageDescription } from '../../inspect/describe.js';
@@ -12,8 +12,8 @@ import { table } from '../output.js';
 import { resolveImage } from '../resolve.js';
 
 async function embeddedDir(ctx: Context): Promise<{ dir: string; port: number }> {
-  const { config } = await ctx.config();
-  return { dir: config.embedded.dataDir ?? `${dataDir({ ...ctx.env })}/registry`, port: config.embedded.port };
+  const loaded = await ctx.config();
+  return { dir: embeddedDataDir(loaded, { ...ctx.env }), port: loaded.config.embedded.port };
 }
 
 function renderImage(d: ImageDescription): string {
