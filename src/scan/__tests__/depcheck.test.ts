@@ -9,6 +9,7 @@ const PURE = [
   'scan/cvss.ts',
   'scan/render.ts',
   'scan/scanner.ts',
+  'scan/gate.ts',
   'notify/messages.ts',
   'notify/notifier.ts',
 ];
