@@ -31,7 +31,10 @@ const round = (x, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 function run(cmd, args, env) {
   return new Promise((resolve, reject) => {
     const t = performance.now();
-    const child = spawn(cmd, args, { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, {
+      env: { PATH: process.env.PATH, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (c) => (out += c));
@@ -46,7 +49,8 @@ async function aiboxctlCommand(dir) {
   const dist = join(ROOT, 'dist/aiboxctl.mjs');
   if (existsSync(dist)) {
     const probe = await run(process.execPath, [dist, '--help'], {});
-    if (/\n\s+verify-blob /.test(probe.out) && /\n\s+keys /.test(probe.out)) return { argv: [process.execPath, dist], note: 'dist/aiboxctl.mjs (npm run build)' };
+    if (/\n\s+verify-blob /.test(probe.out) && /\n\s+keys /.test(probe.out))
+      return { argv: [process.execPath, dist], note: 'dist/aiboxctl.mjs (npm run build)' };
   }
   const entry = `import { runCli } from './src/cli/app.ts';
 import { registerSigningCommands } from './src/cli/commands/signing.ts';
@@ -61,23 +65,35 @@ process.exitCode = await runCli('aiboxctl', [registerSigningCommands], process.a
     platform: 'node',
     target: 'node20',
     minify: true,
-    banner: { js: "import { createRequire as __r } from 'node:module'; const require = __r(import.meta.url);" },
+    banner: {
+      js: "import { createRequire as __r } from 'node:module'; const require = __r(import.meta.url);",
+    },
     define: { __AIBOX_VERSION__: '"bench"' },
     logLevel: 'warning',
   });
-  return { argv: [process.execPath, outfile], note: 'dist/aiboxctl.mjs did not yet register the signing commands; used an esbuild bundle of src/cli/app.ts + src/cli/commands/signing.ts with the same settings as scripts/build.mjs' };
+  return {
+    argv: [process.execPath, outfile],
+    note: 'dist/aiboxctl.mjs did not yet register the signing commands; used an esbuild bundle of src/cli/app.ts + src/cli/commands/signing.ts with the same settings as scripts/build.mjs',
+  };
 }
 
 const cosign = await getCosign();
 const dir = await mkdtemp(join(tmpdir(), 'aibox-bench-signing-'));
 const reg = await startRegistry();
 const client = createRegistryClient();
-const results = { date: new Date().toISOString(), runs: RUNS, node: process.version, cosign: null, notes: [] };
+const results = {
+  date: new Date().toISOString(),
+  runs: RUNS,
+  node: process.version,
+  cosign: null,
+  notes: [],
+};
 try {
   const ctl = await aiboxctlCommand(dir);
   results.notes.push(`aiboxctl: ${ctl.note}`);
   const env = { HOME: dir, COSIGN_PASSWORD: PW };
-  const aibox = (args) => run(ctl.argv[0], [...ctl.argv.slice(1), '--registry', `${reg.host}/aibox`, ...args], env);
+  const aibox = (args) =>
+    run(ctl.argv[0], [...ctl.argv.slice(1), '--registry', `${reg.host}/aibox`, ...args], env);
 
   const g = await aibox(['keys', 'generate', '--output-dir', dir]);
   if (g.code !== 0) throw new Error(`keys generate failed: ${g.err}`);
@@ -97,7 +113,10 @@ try {
     manifestDigest: digest,
     sigManifestBytes: m.sigManifestBytes,
     payloads: m.payloads,
-    trustedKeys: [{ name: 'ci', publicKey: pub, notBefore: null, notAfter: null, createdAt: null }, { name: 'same', publicKey: other, notBefore: null, notAfter: null, createdAt: null }],
+    trustedKeys: [
+      { name: 'ci', publicKey: pub, notBefore: null, notAfter: null, createdAt: null },
+      { name: 'same', publicKey: other, notBefore: null, notAfter: null, createdAt: null },
+    ],
     now: new Date(),
   };
   for (let i = 0; i < 50; i++) verifyImageSignatures(input); // warm up
@@ -132,20 +151,37 @@ try {
       if (c.code !== 0) throw new Error(`cosign verify failed: ${c.stderr}`);
       floor.push((await run(process.execPath, ['-e', '0'], {})).ms);
     }
-    results.verify = { aiboxMedianMs: round(median(av)), cosignMedianMs: round(median(cv)), ratio: round(median(av) / median(cv), 3), budgetRatio: 0.5 };
+    results.verify = {
+      aiboxMedianMs: round(median(av)),
+      cosignMedianMs: round(median(cv)),
+      ratio: round(median(av) / median(cv), 3),
+      budgetRatio: 0.5,
+    };
     results.verify.pass = results.verify.ratio <= 0.5;
-    results.nodeStartupFloor = { medianMs: round(median(floor)), ratioToCosignVerify: round(median(floor) / median(cv), 3), note: '`node -e 0`: the least any Node.js CLI process can take here' };
+    results.nodeStartupFloor = {
+      medianMs: round(median(floor)),
+      ratioToCosignVerify: round(median(floor) / median(cv), 3),
+      note: '`node -e 0`: the least any Node.js CLI process can take here',
+    };
 
     // in-process remote verification (warm client): registry round trips + pure core, no process start
     const rv = [];
     for (let i = 0; i < RUNS; i++) {
       const t = performance.now();
       const mm = await readSignatureMaterial(client, ref, { bundles: true });
-      const r = verifyImageSignatures({ ...input, sigManifestBytes: mm.sigManifestBytes, payloads: mm.payloads, bundles: mm.bundles });
+      const r = verifyImageSignatures({
+        ...input,
+        sigManifestBytes: mm.sigManifestBytes,
+        payloads: mm.payloads,
+        bundles: mm.bundles,
+      });
       rv.push(performance.now() - t);
       if (!r.ok) throw new Error('in-process remote verification failed');
     }
-    results.inProcessRemoteVerify = { medianMs: round(median(rv)), ratioToCosignVerify: round(median(rv) / median(cv), 3) };
+    results.inProcessRemoteVerify = {
+      medianMs: round(median(rv)),
+      ratioToCosignVerify: round(median(rv) / median(cv), 3),
+    };
 
     // (c) sign: each run signs a fresh image, so neither tool can short-cut via dedupe
     const as = [];
@@ -157,11 +193,19 @@ try {
       if (a.code !== 0) throw new Error(`aiboxctl sign failed: ${a.err}`);
       as.push(a.ms);
       const t = performance.now();
-      const c = await cosignSign(cosign, keyPath, `${reg.host}/aibox/bench-sign:c${i}`, { cwd: dir, password: PW });
+      const c = await cosignSign(cosign, keyPath, `${reg.host}/aibox/bench-sign:c${i}`, {
+        cwd: dir,
+        password: PW,
+      });
       cs.push(performance.now() - t);
       if (c.code !== 0) throw new Error(`cosign sign failed: ${c.stderr}`);
     }
-    results.sign = { aiboxMedianMs: round(median(as)), cosignMedianMs: round(median(cs)), ratio: round(median(as) / median(cs), 3), budgetRatio: 0.5 };
+    results.sign = {
+      aiboxMedianMs: round(median(as)),
+      cosignMedianMs: round(median(cs)),
+      ratio: round(median(as) / median(cs), 3),
+      budgetRatio: 0.5,
+    };
     results.sign.pass = results.sign.ratio <= 0.5;
   }
   await mkdir(join(ROOT, 'bench/results'), { recursive: true });

@@ -12,7 +12,12 @@ export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
 const MAX_BUNDLE_BYTES = 4 * 1024 * 1024;
 
 export type ParsedBundle =
-  | { readonly kind: 'dsse'; readonly payloadType: string; readonly payload: Uint8Array; readonly signatures: readonly Uint8Array[] }
+  | {
+      readonly kind: 'dsse';
+      readonly payloadType: string;
+      readonly payload: Uint8Array;
+      readonly signatures: readonly Uint8Array[];
+    }
   | { readonly kind: 'message-signature' };
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -28,13 +33,21 @@ export function parseBundle(bytes: Uint8Array): ParsedBundle | string {
   } catch {
     return 'bundle is not UTF-8 JSON';
   }
-  if (!isObject(doc) || typeof doc.mediaType !== 'string' || !doc.mediaType.startsWith('application/vnd.dev.sigstore.bundle')) {
+  if (
+    !isObject(doc) ||
+    typeof doc.mediaType !== 'string' ||
+    !doc.mediaType.startsWith('application/vnd.dev.sigstore.bundle')
+  ) {
     return 'not a Sigstore bundle (mediaType)';
   }
   if (isObject(doc.messageSignature)) return { kind: 'message-signature' };
   const env = doc.dsseEnvelope;
   if (!isObject(env)) return 'bundle has neither dsseEnvelope nor messageSignature';
-  if (typeof env.payloadType !== 'string' || typeof env.payload !== 'string' || !Array.isArray(env.signatures)) {
+  if (
+    typeof env.payloadType !== 'string' ||
+    typeof env.payload !== 'string' ||
+    !Array.isArray(env.signatures)
+  ) {
     return 'DSSE envelope lacks payloadType, payload or signatures';
   }
   const payload = decodeBase64Strict(env.payload);
@@ -71,7 +84,11 @@ export function statementProblem(payload: Uint8Array, manifestDigest: string): s
   } catch {
     return 'in-toto statement is not UTF-8 JSON';
   }
-  if (!isObject(doc) || typeof doc._type !== 'string' || !doc._type.startsWith('https://in-toto.io/Statement/')) {
+  if (
+    !isObject(doc) ||
+    typeof doc._type !== 'string' ||
+    !doc._type.startsWith('https://in-toto.io/Statement/')
+  ) {
     return 'DSSE payload is not an in-toto statement';
   }
   if (doc.predicateType !== COSIGN_SIGN_PREDICATE) {

@@ -50,8 +50,13 @@ function keyError(source: string, rule: string, hint?: string): AiboxError {
 }
 
 /** Encrypt secret bytes into cosign's JSON envelope (the bytes inside the PEM). */
-export async function encryptEnvelope(plaintext: Uint8Array, password: string, n = 32768): Promise<Uint8Array> {
-  if (!SCRYPT_N_ALLOWED.includes(n)) throw new RangeError(`scrypt N must be one of ${SCRYPT_N_ALLOWED.join(', ')}`);
+export async function encryptEnvelope(
+  plaintext: Uint8Array,
+  password: string,
+  n = 32768,
+): Promise<Uint8Array> {
+  if (!SCRYPT_N_ALLOWED.includes(n))
+    throw new RangeError(`scrypt N must be one of ${SCRYPT_N_ALLOWED.join(', ')}`);
   const salt = new Uint8Array(randomBytes(32));
   const nonce = new Uint8Array(randomBytes(24));
   const key = await scrypt(password, salt, n);
@@ -66,7 +71,11 @@ export async function encryptEnvelope(plaintext: Uint8Array, password: string, n
 }
 
 /** PKCS#8 DER → the encrypted PEM text cosign writes to `cosign.key`. */
-export async function encryptPrivateKeyPem(pkcs8Der: Uint8Array, password: string, opts: EncryptOptions = {}): Promise<string> {
+export async function encryptPrivateKeyPem(
+  pkcs8Der: Uint8Array,
+  password: string,
+  opts: EncryptOptions = {},
+): Promise<string> {
   const label = opts.label ?? COSIGN_KEY_LABEL;
   if (!KEY_LABELS.includes(label)) throw new RangeError(`unsupported PEM label ${label}`);
   return encodePem(label, await encryptEnvelope(pkcs8Der, password, opts.n ?? 32768));
@@ -99,7 +108,8 @@ export function parseEnvelope(bytes: Uint8Array, source: string): ParsedEnvelope
     throw keyError(source, 'key envelope must have "kdf" and "cipher" objects');
   }
   const { kdf, cipher } = doc;
-  if (kdf.name !== 'scrypt') throw keyError(source, `unsupported KDF ${JSON.stringify(kdf.name)} (only scrypt)`);
+  if (kdf.name !== 'scrypt')
+    throw keyError(source, `unsupported KDF ${JSON.stringify(kdf.name)} (only scrypt)`);
   const params = kdf.params;
   if (!isObject(params)) throw keyError(source, 'scrypt parameters missing');
   const { N: n, r, p } = params;
@@ -109,9 +119,11 @@ export function parseEnvelope(bytes: Uint8Array, source: string): ParsedEnvelope
       `unsupported scrypt parameters N=${String(n)}, r=${String(r)}, p=${String(p)} (allowed: N in {${SCRYPT_N_ALLOWED.join(', ')}}, r=8, p=1)`,
     );
   }
-  if (cipher.name !== 'nacl/secretbox') throw keyError(source, `unsupported cipher ${JSON.stringify(cipher.name)} (only nacl/secretbox)`);
+  if (cipher.name !== 'nacl/secretbox')
+    throw keyError(source, `unsupported cipher ${JSON.stringify(cipher.name)} (only nacl/secretbox)`);
   const salt = typeof kdf.salt === 'string' ? decodeBase64Strict(kdf.salt) : null;
-  if (!salt || salt.byteLength < 8 || salt.byteLength > 1024) throw keyError(source, 'scrypt salt must be base64 of 8..1024 bytes');
+  if (!salt || salt.byteLength < 8 || salt.byteLength > 1024)
+    throw keyError(source, 'scrypt salt must be base64 of 8..1024 bytes');
   const nonce = typeof cipher.nonce === 'string' ? decodeBase64Strict(cipher.nonce) : null;
   if (!nonce || nonce.byteLength !== 24) throw keyError(source, 'secretbox nonce must be base64 of 24 bytes');
   const ciphertext = typeof doc.ciphertext === 'string' ? decodeBase64Strict(doc.ciphertext) : null;
@@ -122,7 +134,11 @@ export function parseEnvelope(bytes: Uint8Array, source: string): ParsedEnvelope
 }
 
 /** Decrypt a bare JSON envelope; a wrong password is KEY_PASSWORD (secretbox authentication fails). */
-export async function decryptEnvelope(bytes: Uint8Array, password: string, source: string): Promise<Uint8Array> {
+export async function decryptEnvelope(
+  bytes: Uint8Array,
+  password: string,
+  source: string,
+): Promise<Uint8Array> {
   const env = parseEnvelope(bytes, source);
   const key = await scrypt(password, env.salt, env.n);
   try {
@@ -139,7 +155,11 @@ export async function decryptEnvelope(bytes: Uint8Array, password: string, sourc
 }
 
 /** Decrypt an encrypted cosign/sigstore PEM to its plaintext (PKCS#8 DER for a valid key). */
-export async function decryptPrivateKeyPem(text: string, password: string, source: string): Promise<{ label: string; plaintext: Uint8Array; n: number }> {
+export async function decryptPrivateKeyPem(
+  text: string,
+  password: string,
+  source: string,
+): Promise<{ label: string; plaintext: Uint8Array; n: number }> {
   if (text.length > MAX_ENVELOPE_CHARS) throw keyError(source, 'file is too large to be a key');
   const block = decodePem(text);
   if (!block) throw keyError(source, 'no PEM block found');
@@ -148,7 +168,11 @@ export async function decryptPrivateKeyPem(text: string, password: string, sourc
       block.label === 'EC PRIVATE KEY' || block.label === 'PRIVATE KEY'
         ? 'This is an unencrypted key; import it with `cosign import-key-pair --key FILE` to get an encrypted cosign.key'
         : undefined;
-    throw keyError(source, `PEM label "${block.label}" is not ${KEY_LABELS.map((l) => `"${l}"`).join(' or ')}`, hint);
+    throw keyError(
+      source,
+      `PEM label "${block.label}" is not ${KEY_LABELS.map((l) => `"${l}"`).join(' or ')}`,
+      hint,
+    );
   }
   const env = parseEnvelope(block.der, source);
   const plaintext = await decryptEnvelope(block.der, password, source);

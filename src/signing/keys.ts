@@ -50,9 +50,17 @@ export function publicKeyMaterial(key: KeyObject, source = 'public key'): Public
   switch (key.asymmetricKeyType) {
     case 'ec': {
       const curve = key.asymmetricKeyDetails?.namedCurve;
-      const names: Record<string, string> = { prime256v1: 'ecdsa-p256', secp384r1: 'ecdsa-p384', secp521r1: 'ecdsa-p521' };
+      const names: Record<string, string> = {
+        prime256v1: 'ecdsa-p256',
+        secp384r1: 'ecdsa-p384',
+        secp521r1: 'ecdsa-p521',
+      };
       const name = curve ? names[curve] : undefined;
-      if (!name) throw keyInvalid(source, `unsupported elliptic curve ${curve ?? 'unknown'} (P-256, P-384, P-521 only)`);
+      if (!name)
+        throw keyInvalid(
+          source,
+          `unsupported elliptic curve ${curve ?? 'unknown'} (P-256, P-384, P-521 only)`,
+        );
       algorithm = name;
       break;
     }
@@ -86,13 +94,17 @@ export function loadPublicKey(text: string, source: string): PublicKeyMaterial {
   if (!block) throw keyInvalid(source, 'no PEM block found', 'Pass the cosign.pub file (PEM "PUBLIC KEY")');
   let key: KeyObject;
   try {
-    if (block.label === 'PUBLIC KEY') key = createPublicKey({ key: Buffer.from(block.der), format: 'der', type: 'spki' });
-    else if (block.label === 'RSA PUBLIC KEY') key = createPublicKey({ key: Buffer.from(block.der), format: 'der', type: 'pkcs1' });
+    if (block.label === 'PUBLIC KEY')
+      key = createPublicKey({ key: Buffer.from(block.der), format: 'der', type: 'spki' });
+    else if (block.label === 'RSA PUBLIC KEY')
+      key = createPublicKey({ key: Buffer.from(block.der), format: 'der', type: 'pkcs1' });
     else {
       throw keyInvalid(
         source,
         `PEM label "${block.label}" is not "PUBLIC KEY"`,
-        block.label.includes('PRIVATE') ? 'This is a private key; pass the public key (cosign.pub), or derive it with `aiboxctl keys public --key cosign.key`' : undefined,
+        block.label.includes('PRIVATE')
+          ? 'This is a private key; pass the public key (cosign.pub), or derive it with `aiboxctl keys public --key cosign.key`'
+          : undefined,
       );
     }
   } catch (e: unknown) {
@@ -110,7 +122,10 @@ export async function loadPrivateKey(text: string, password: string, source: str
   const { plaintext } = await decryptPrivateKeyPem(text, password, source);
   try {
     if (!looksLikePkcs8(plaintext)) {
-      throw keyInvalid(source, 'decrypted key is not PKCS#8 (SEC1 "EC PRIVATE KEY" and other encodings are refused, as cosign refuses them)');
+      throw keyInvalid(
+        source,
+        'decrypted key is not PKCS#8 (SEC1 "EC PRIVATE KEY" and other encodings are refused, as cosign refuses them)',
+      );
     }
     let privateKey: KeyObject;
     try {
@@ -137,7 +152,10 @@ function looksLikePkcs8(der: Uint8Array): boolean {
 }
 
 /** A fresh ECDSA P-256 pair in cosign's formats (encrypted `cosign.key`, PKIX `cosign.pub`). */
-export async function generateKeyPair(password: string, opts: EncryptOptions = {}): Promise<GeneratedKeyPair> {
+export async function generateKeyPair(
+  password: string,
+  opts: EncryptOptions = {},
+): Promise<GeneratedKeyPair> {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const pkcs8 = new Uint8Array(privateKey.export({ type: 'pkcs8', format: 'der' }));
   try {
@@ -176,7 +194,8 @@ export function ecdsaDerProblem(sig: Uint8Array): string | null {
     if (l === 0 || l > 67 || i + l > sig.byteLength) return 'signature DER INTEGER has an invalid length';
     const first = sig[i] ?? 0;
     if (first & 0x80) return 'signature DER INTEGER is negative';
-    if (first === 0 && l > 1 && !((sig[i + 1] ?? 0) & 0x80)) return 'signature DER INTEGER is not minimally encoded';
+    if (first === 0 && l > 1 && !((sig[i + 1] ?? 0) & 0x80))
+      return 'signature DER INTEGER is not minimally encoded';
     i += l;
   }
   return i === sig.byteLength ? null : 'signature DER has trailing bytes';

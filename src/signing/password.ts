@@ -34,7 +34,12 @@ export async function getPassword(opts: PasswordOptions): Promise<string> {
   const first = await prompt(`Enter password for ${opts.purpose}: `);
   if (opts.confirm) {
     const again = await prompt('Enter password again: ');
-    if (again !== first) throw new AiboxError({ code: 'KEY_PASSWORD', message: 'passwords do not match', hint: 'Run the command again' });
+    if (again !== first)
+      throw new AiboxError({
+        code: 'KEY_PASSWORD',
+        message: 'passwords do not match',
+        hint: 'Run the command again',
+      });
   }
   return first;
 }
@@ -60,7 +65,8 @@ export function promptHidden(question: string): Promise<string> {
     const onData = (chunk: string) => {
       for (const ch of chunk) {
         if (ch === '\r' || ch === '\n') return done();
-        if (ch === '\u0003') return done(new AiboxError({ code: 'KEY_PASSWORD', message: 'password prompt interrupted' }));
+        if (ch === '\u0003')
+          return done(new AiboxError({ code: 'KEY_PASSWORD', message: 'password prompt interrupted' }));
         if (ch === '\u007f' || ch === '\b') value = value.slice(0, -1);
         else value += ch;
       }

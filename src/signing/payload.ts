@@ -111,13 +111,15 @@ export function parsePayload(bytes: Uint8Array): SimpleSigningPayload {
   }
   if (critical.type !== SIMPLE_SIGNING_TYPE) invalid(`"critical.type" must be "${SIMPLE_SIGNING_TYPE}"`);
   const optional = doc.optional;
-  if (optional !== undefined && optional !== null && !isObject(optional)) invalid('"optional" must be an object or null');
+  if (optional !== undefined && optional !== null && !isObject(optional))
+    invalid('"optional" must be an object or null');
   if (isObject(optional)) {
     const ts = optional[TIMESTAMP_KEY];
     if (ts !== undefined && !(typeof ts === 'number' && Number.isSafeInteger(ts))) {
       invalid('"optional.timestamp" must be an integer');
     }
-    if (optional.creator !== undefined && typeof optional.creator !== 'string') invalid('"optional.creator" must be a string');
+    if (optional.creator !== undefined && typeof optional.creator !== 'string')
+      invalid('"optional.creator" must be a string');
   }
   return {
     dockerReference: identity['docker-reference'] as string,

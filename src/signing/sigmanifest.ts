@@ -33,7 +33,10 @@ const DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
 /** `sha256:abc…` → `sha256-abc….sig`: where cosign stores an image's signatures. */
 export function signatureTag(manifestDigest: string): string {
   if (!DIGEST_RE.test(manifestDigest)) {
-    throw new AiboxError({ code: 'INVALID_DIGEST', message: `invalid digest "${manifestDigest}": expected sha256:<64 hex>` });
+    throw new AiboxError({
+      code: 'INVALID_DIGEST',
+      message: `invalid digest "${manifestDigest}": expected sha256:<64 hex>`,
+    });
   }
   return `${manifestDigest.replace(':', '-')}.sig`;
 }
@@ -76,7 +79,13 @@ export function parseSignatureManifest(bytes: Uint8Array): SignatureManifest {
   layers.forEach((l: unknown, index: number) => {
     if (!isObject(l)) invalid(`layer ${index} is not an object`);
     const { mediaType, digest, size } = l;
-    if (typeof mediaType !== 'string' || typeof digest !== 'string' || typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
+    if (
+      typeof mediaType !== 'string' ||
+      typeof digest !== 'string' ||
+      typeof size !== 'number' ||
+      !Number.isSafeInteger(size) ||
+      size < 0
+    ) {
       invalid(`layer ${index} lacks mediaType, digest or size`);
     }
     const annotations: Record<string, string> = {};

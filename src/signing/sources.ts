@@ -39,11 +39,18 @@ export async function readKeyMaterial(spec: string, opts: SourceOptions): Promis
   if (spec.startsWith('env://')) {
     const name = spec.slice('env://'.length);
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
-      throw new AiboxError({ code: 'CONFIG_INVALID', message: `invalid key reference "${spec}": expected env://VARIABLE_NAME` });
+      throw new AiboxError({
+        code: 'CONFIG_INVALID',
+        message: `invalid key reference "${spec}": expected env://VARIABLE_NAME`,
+      });
     }
     const text = opts.env[name];
     if (text === undefined || text === '') {
-      throw new AiboxError({ code: 'KEY_INVALID', message: `environment variable ${name} (key ${spec}) is not set or empty`, hint: `Export the PEM text of the key in ${name}` });
+      throw new AiboxError({
+        code: 'KEY_INVALID',
+        message: `environment variable ${name} (key ${spec}) is not set or empty`,
+        hint: `Export the PEM text of the key in ${name}`,
+      });
     }
     return { text, source: spec };
   }
@@ -52,7 +59,11 @@ export async function readKeyMaterial(spec: string, opts: SourceOptions): Promis
     const addr = opts.env.VAULT_ADDR;
     const token = opts.env.VAULT_TOKEN;
     if (!addr || !token) {
-      throw new AiboxError({ code: 'CONFIG_INVALID', message: `key ${spec} needs VAULT_ADDR and VAULT_TOKEN in the environment`, hint: 'Export VAULT_ADDR and VAULT_TOKEN (e.g. from `vault login`)' });
+      throw new AiboxError({
+        code: 'CONFIG_INVALID',
+        message: `key ${spec} needs VAULT_ADDR and VAULT_TOKEN in the environment`,
+        hint: 'Export VAULT_ADDR and VAULT_TOKEN (e.g. from `vault login`)',
+      });
     }
     const fields = await readKvSecret({ addr, token, namespace: opts.env.VAULT_NAMESPACE }, at);
     const text = fields[VAULT_FIELDS.key];
@@ -65,19 +76,37 @@ export async function readKeyMaterial(spec: string, opts: SourceOptions): Promis
     }
     const password = fields[VAULT_FIELDS.password];
     const pub = fields[VAULT_FIELDS.pub];
-    return { text, source: spec, ...(password !== undefined ? { password } : {}), ...(pub ? { publicKeyText: pub } : {}) };
+    return {
+      text,
+      source: spec,
+      ...(password !== undefined ? { password } : {}),
+      ...(pub ? { publicKeyText: pub } : {}),
+    };
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(spec)) {
-    throw new AiboxError({ code: 'CONFIG_INVALID', message: `unsupported key reference "${spec}": use a file path, env://VAR or vault://<mount>/<path>` });
+    throw new AiboxError({
+      code: 'CONFIG_INVALID',
+      message: `unsupported key reference "${spec}": use a file path, env://VAR or vault://<mount>/<path>`,
+    });
   }
   const path = isAbsolute(spec) ? spec : resolve(opts.baseDir, spec);
   try {
     const st = await stat(path);
-    if (!st.isFile()) throw new AiboxError({ code: 'KEY_INVALID', message: `key ${path} is not a regular file` });
-    if (st.size > MAX_KEY_FILE) throw new AiboxError({ code: 'KEY_INVALID', message: `key ${path} is too large (${st.size} bytes) to be a key file` });
+    if (!st.isFile())
+      throw new AiboxError({ code: 'KEY_INVALID', message: `key ${path} is not a regular file` });
+    if (st.size > MAX_KEY_FILE)
+      throw new AiboxError({
+        code: 'KEY_INVALID',
+        message: `key ${path} is too large (${st.size} bytes) to be a key file`,
+      });
     return { text: await readFile(path, 'utf8'), source: path, modifiedAt: st.mtime };
   } catch (e: unknown) {
     if (e instanceof AiboxError) throw e;
-    throw new AiboxError({ code: 'KEY_INVALID', message: `cannot read key ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, hint: 'Check the path (relative paths are resolved from the config file directory)', cause: e });
+    throw new AiboxError({
+      code: 'KEY_INVALID',
+      message: `cannot read key ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+      hint: 'Check the path (relative paths are resolved from the config file directory)',
+      cause: e,
+    });
   }
 }

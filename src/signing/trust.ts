@@ -22,7 +22,8 @@ const DAY_MS = 86_400_000;
 
 /** Why a key may not be used at `now`, or null when it may. */
 export function keyWindowProblem(k: TrustedKey, now: Date): string | null {
-  if (k.notBefore && now < k.notBefore) return `key "${k.name}" is not valid before ${k.notBefore.toISOString()}`;
+  if (k.notBefore && now < k.notBefore)
+    return `key "${k.name}" is not valid before ${k.notBefore.toISOString()}`;
   if (k.notAfter && now > k.notAfter) return `key "${k.name}" was retired at ${k.notAfter.toISOString()}`;
   return null;
 }
@@ -64,17 +65,30 @@ export function keyStatus(k: TrustedKey, now: Date, rotationDays: number): KeySt
     daysUntilRotation: daysUntil,
   };
   if (k.notAfter && now > k.notAfter) {
-    return { ...common, state: 'retired', message: `retired since ${day(k.notAfter)}; remove it from signing.trustedKeys` };
+    return {
+      ...common,
+      state: 'retired',
+      message: `retired since ${day(k.notAfter)}; remove it from signing.trustedKeys`,
+    };
   }
   if (k.notBefore && now < k.notBefore) {
     return { ...common, state: 'not-yet-valid', message: `trusted from ${day(k.notBefore)}` };
   }
-  if (daysUntil === null || due === null) return { ...common, state: 'ok', message: 'age unknown (set notBefore in signing.trustedKeys)' };
+  if (daysUntil === null || due === null)
+    return { ...common, state: 'ok', message: 'age unknown (set notBefore in signing.trustedKeys)' };
   if (daysUntil <= 0) {
-    return { ...common, state: 'rotation-overdue', message: `rotation overdue since ${day(due)} (${-daysUntil} days); run 'aiboxctl keys rotate'` };
+    return {
+      ...common,
+      state: 'rotation-overdue',
+      message: `rotation overdue since ${day(due)} (${-daysUntil} days); run 'aiboxctl keys rotate'`,
+    };
   }
   if (daysUntil <= ROTATION_WARN_DAYS) {
-    return { ...common, state: 'rotation-due-soon', message: `rotation due ${day(due)} (in ${daysUntil} days); run 'aiboxctl keys rotate'` };
+    return {
+      ...common,
+      state: 'rotation-due-soon',
+      message: `rotation due ${day(due)} (in ${daysUntil} days); run 'aiboxctl keys rotate'`,
+    };
   }
   return { ...common, state: 'ok', message: `rotation due ${day(due)} (in ${daysUntil} days)` };
 }

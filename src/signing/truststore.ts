@@ -18,13 +18,20 @@ function date(value: string | null, field: string, name: string): Date | null {
   if (value === null) return null;
   const d = new Date(value);
   if (Number.isNaN(d.getTime())) {
-    throw new AiboxError({ code: 'CONFIG_INVALID', message: `signing.trustedKeys "${name}": ${field} "${value}" is not a date`, hint: 'Use YYYY-MM-DD or an RFC 3339 timestamp' });
+    throw new AiboxError({
+      code: 'CONFIG_INVALID',
+      message: `signing.trustedKeys "${name}": ${field} "${value}" is not a date`,
+      hint: 'Use YYYY-MM-DD or an RFC 3339 timestamp',
+    });
   }
   return d;
 }
 
 /** Load configured trusted keys (paths relative to the config dir). */
-export async function loadTrustedKeys(entries: readonly TrustedKeyConfigLike[], opts: SourceOptions): Promise<TrustedKey[]> {
+export async function loadTrustedKeys(
+  entries: readonly TrustedKeyConfigLike[],
+  opts: SourceOptions,
+): Promise<TrustedKey[]> {
   return Promise.all(
     entries.map(async (e) => {
       const m = await readKeyMaterial(e.path, opts);
@@ -45,7 +52,13 @@ export async function loadKeyFlags(specs: readonly string[], opts: SourceOptions
   return Promise.all(
     specs.map(async (spec) => {
       const m = await readKeyMaterial(spec, opts);
-      return { name: spec, publicKey: loadPublicKey(m.publicKeyText ?? m.text, m.source), notBefore: null, notAfter: null, createdAt: m.modifiedAt ?? null };
+      return {
+        name: spec,
+        publicKey: loadPublicKey(m.publicKeyText ?? m.text, m.source),
+        notBefore: null,
+        notAfter: null,
+        createdAt: m.modifiedAt ?? null,
+      };
     }),
   );
 }

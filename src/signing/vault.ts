@@ -41,15 +41,26 @@ export async function readKvSecret(settings: VaultSettings, at: VaultPath): Prom
     base = new URL(settings.addr);
     if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new Error('scheme');
   } catch {
-    throw new AiboxError({ code: 'CONFIG_INVALID', message: `invalid VAULT_ADDR: expected an http(s) URL`, hint: 'Set VAULT_ADDR, e.g. https://vault.internal:8200' });
+    throw new AiboxError({
+      code: 'CONFIG_INVALID',
+      message: `invalid VAULT_ADDR: expected an http(s) URL`,
+      hint: 'Set VAULT_ADDR, e.g. https://vault.internal:8200',
+    });
   }
-  const url = new URL(`${base.pathname.replace(/\/+$/, '')}/v1/${encodeSegs(at.mount)}/data/${encodeSegs(at.path)}`, base);
+  const url = new URL(
+    `${base.pathname.replace(/\/+$/, '')}/v1/${encodeSegs(at.mount)}/data/${encodeSegs(at.path)}`,
+    base,
+  );
   if (at.version !== undefined) url.searchParams.set('version', String(at.version));
   const headers: Record<string, string> = { 'x-vault-token': settings.token, accept: 'application/json' };
   if (settings.namespace) headers['x-vault-namespace'] = settings.namespace;
   let res: Response;
   try {
-    res = await fetch(url, { headers, redirect: 'manual', signal: AbortSignal.timeout(settings.timeoutMs ?? 15_000) });
+    res = await fetch(url, {
+      headers,
+      redirect: 'manual',
+      signal: AbortSignal.timeout(settings.timeoutMs ?? 15_000),
+    });
   } catch (e: unknown) {
     throw new AiboxError({
       code: 'REGISTRY_UNREACHABLE',
@@ -60,13 +71,24 @@ export async function readKvSecret(settings: VaultSettings, at: VaultPath): Prom
   }
   const text = await res.text();
   if (res.status === 403 || res.status === 401) {
-    throw new AiboxError({ code: 'REGISTRY_AUTH', message: `Vault refused to read ${shown} (HTTP ${res.status}: permission denied)`, hint: 'Check VAULT_TOKEN and its policy (read on <mount>/data/<path>)' });
+    throw new AiboxError({
+      code: 'REGISTRY_AUTH',
+      message: `Vault refused to read ${shown} (HTTP ${res.status}: permission denied)`,
+      hint: 'Check VAULT_TOKEN and its policy (read on <mount>/data/<path>)',
+    });
   }
   if (res.status === 404) {
-    throw new AiboxError({ code: 'NOT_FOUND', message: `no secret at ${shown} in Vault (HTTP 404)`, hint: 'Store the key with: vault kv put secret/aibox/cosign-key cosign.key=@cosign.key cosign.password=...' });
+    throw new AiboxError({
+      code: 'NOT_FOUND',
+      message: `no secret at ${shown} in Vault (HTTP 404)`,
+      hint: 'Store the key with: vault kv put secret/aibox/cosign-key cosign.key=@cosign.key cosign.password=...',
+    });
   }
   if (res.status !== 200) {
-    throw new AiboxError({ code: 'REGISTRY_ERROR', message: `Vault answered HTTP ${res.status} reading ${shown}${vaultErrors(text)}` });
+    throw new AiboxError({
+      code: 'REGISTRY_ERROR',
+      message: `Vault answered HTTP ${res.status} reading ${shown}${vaultErrors(text)}`,
+    });
   }
   let doc: unknown;
   try {

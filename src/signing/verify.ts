@@ -6,7 +6,13 @@
  * are reported and skipped; additionally the payload must name this repository.
  */
 import { AiboxError } from '../core/errors.js';
-import { COSIGN_SIGN_PREDICATE, IN_TOTO_PAYLOAD_TYPE, dssePae, parseBundle, statementProblem } from './bundle.js';
+import {
+  COSIGN_SIGN_PREDICATE,
+  IN_TOTO_PAYLOAD_TYPE,
+  dssePae,
+  parseBundle,
+  statementProblem,
+} from './bundle.js';
 import { decodeBase64Strict } from './encoding.js';
 import { goString } from './gojson.js';
 import { normaliseRepository } from './identity.js';
@@ -106,7 +112,12 @@ function verifyLayers(input: VerifyInput, verified: VerifiedSignature[], rejecte
   try {
     sigManifest = parseSignatureManifest(input.sigManifestBytes);
   } catch (e: unknown) {
-    rejected.push({ source: 'sig-layer', index: -1, digest: null, reason: e instanceof Error ? e.message : String(e) });
+    rejected.push({
+      source: 'sig-layer',
+      index: -1,
+      digest: null,
+      reason: e instanceof Error ? e.message : String(e),
+    });
     return 0;
   }
   const wantRepo = normaliseRepository(input.repository);
@@ -114,7 +125,8 @@ function verifyLayers(input: VerifyInput, verified: VerifiedSignature[], rejecte
   for (const layer of sigManifest.layers) {
     if (layer.mediaType !== SIMPLE_SIGNING_MEDIA_TYPE) continue; // attestations etc. share the tag family
     candidates++;
-    const reject = (reason: string) => rejected.push({ source: 'sig-layer', index: layer.index, digest: layer.digest, reason });
+    const reject = (reason: string) =>
+      rejected.push({ source: 'sig-layer', index: layer.index, digest: layer.digest, reason });
     const b64 = layer.annotations[SIGNATURE_ANNOTATION];
     if (b64 === undefined || b64 === '') {
       reject(`layer has no ${SIGNATURE_ANNOTATION} annotation`);
@@ -151,12 +163,16 @@ function verifyLayers(input: VerifyInput, verified: VerifiedSignature[], rejecte
       continue;
     }
     if (p.manifestDigest !== input.manifestDigest) {
-      reject(`payload names image ${p.manifestDigest}, not ${input.manifestDigest} (signature belongs to another image)`);
+      reject(
+        `payload names image ${p.manifestDigest}, not ${input.manifestDigest} (signature belongs to another image)`,
+      );
       continue;
     }
     const gotRepo = normaliseRepository(p.dockerReference);
     if (gotRepo !== wantRepo) {
-      reject(`payload names repository ${gotRepo}, not ${wantRepo} (signature belongs to another repository)`);
+      reject(
+        `payload names repository ${gotRepo}, not ${wantRepo} (signature belongs to another repository)`,
+      );
       continue;
     }
     const annotationProblem = checkAnnotations(p, input.requiredAnnotations);
@@ -178,10 +194,14 @@ function verifyLayers(input: VerifyInput, verified: VerifiedSignature[], rejecte
   return candidates;
 }
 
-function checkAnnotations(p: SimpleSigningPayload, required: Readonly<Record<string, string>> | undefined): string | null {
+function checkAnnotations(
+  p: SimpleSigningPayload,
+  required: Readonly<Record<string, string>> | undefined,
+): string | null {
   for (const [k, v] of Object.entries(required ?? {})) {
     const got = p.optional?.[k];
-    if (got !== v) return `annotation ${k}=${JSON.stringify(v)} required, payload has ${got === undefined ? 'none' : JSON.stringify(got)}`;
+    if (got !== v)
+      return `annotation ${k}=${JSON.stringify(v)} required, payload has ${got === undefined ? 'none' : JSON.stringify(got)}`;
   }
   return null;
 }
@@ -192,8 +212,10 @@ function verifyBundles(input: VerifyInput, verified: VerifiedSignature[], reject
     const reject = (reason: string) => rejected.push({ source: 'bundle', index, digest: b.digest, reason });
     const parsed = parseBundle(b.bytes);
     if (typeof parsed === 'string') return reject(parsed);
-    if (parsed.kind === 'message-signature') return reject('bundle holds a message signature, not an image signature (DSSE)');
-    if (parsed.payloadType !== IN_TOTO_PAYLOAD_TYPE) return reject(`DSSE payload type ${parsed.payloadType} is not ${IN_TOTO_PAYLOAD_TYPE}`);
+    if (parsed.kind === 'message-signature')
+      return reject('bundle holds a message signature, not an image signature (DSSE)');
+    if (parsed.payloadType !== IN_TOTO_PAYLOAD_TYPE)
+      return reject(`DSSE payload type ${parsed.payloadType} is not ${IN_TOTO_PAYLOAD_TYPE}`);
     const pae = dssePae(parsed.payloadType, parsed.payload);
     let found: { key: TrustedKey } | { reason: string } = { reason: 'no signatures' };
     for (const sig of parsed.signatures) {
@@ -226,8 +248,19 @@ export function verifyImageSignatures(input: VerifyInput): VerifyResult {
   const layerCandidates = verifyLayers(input, verified, rejected);
   const bundleCandidates = verifyBundles(input, verified, rejected);
   const candidates = layerCandidates + bundleCandidates;
-  const status: VerifyStatus = verified.length > 0 ? 'verified' : candidates === 0 && rejected.length === 0 ? 'no-signatures' : 'no-matching-signature';
-  return { ok: verified.length > 0, status, signatureTagFound: input.sigManifestBytes !== null, verified, rejected };
+  const status: VerifyStatus =
+    verified.length > 0
+      ? 'verified'
+      : candidates === 0 && rejected.length === 0
+        ? 'no-signatures'
+        : 'no-matching-signature';
+  return {
+    ok: verified.length > 0,
+    status,
+    signatureTagFound: input.sigManifestBytes !== null,
+    verified,
+    rejected,
+  };
 }
 
 /** Turn a failed result into the error (and so the cosign exit code: 10 or 12) the CLI reports. */
@@ -240,7 +273,9 @@ export function verificationError(result: VerifyResult, image: string): AiboxErr
       details: { rejected: result.rejected },
     });
   }
-  const reasons = result.rejected.map((r) => `${r.source === 'bundle' ? 'bundle' : 'layer'} ${r.index}: ${r.reason}`);
+  const reasons = result.rejected.map(
+    (r) => `${r.source === 'bundle' ? 'bundle' : 'layer'} ${r.index}: ${r.reason}`,
+  );
   return new AiboxError({
     code: 'NO_MATCHING_SIGNATURE',
     message: `no matching signatures for ${image}: ${reasons.join('; ')}`,

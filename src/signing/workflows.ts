@@ -9,7 +9,13 @@ import { formatReference, repositoryName, type Reference } from '../oci/referenc
 import { encodeBase64 } from './encoding.js';
 import { signBytes, type SigningKey } from './keys.js';
 import { buildPayload } from './payload.js';
-import { appendSignature, readPayloads, readSignatureManifest, readSignatureMaterial, type DigestRef } from './store.js';
+import {
+  appendSignature,
+  readPayloads,
+  readSignatureManifest,
+  readSignatureMaterial,
+  type DigestRef,
+} from './store.js';
 import { signatureTag } from './sigmanifest.js';
 import type { TrustedKey } from './trust.js';
 import { verifyImageSignatures, type VerifyResult } from './verify.js';
@@ -66,14 +72,38 @@ export async function signImage(input: SignImageInput): Promise<SignImageResult>
   if (existing) {
     // cosign's dedupe: skip if this key already produced a valid signature for this image.
     const payloads = await readPayloads(input.client, ref, existing, log);
-    const self: TrustedKey = { name: 'signing key', publicKey: input.key.publicKey, notBefore: null, notAfter: null, createdAt: null };
-    const r = verifyImageSignatures({ repository, manifestDigest: ref.digest, sigManifestBytes: existing, payloads, trustedKeys: [self], now: input.now, requiredAnnotations: input.annotations ?? {} });
+    const self: TrustedKey = {
+      name: 'signing key',
+      publicKey: input.key.publicKey,
+      notBefore: null,
+      notAfter: null,
+      createdAt: null,
+    };
+    const r = verifyImageSignatures({
+      repository,
+      manifestDigest: ref.digest,
+      sigManifestBytes: existing,
+      payloads,
+      trustedKeys: [self],
+      now: input.now,
+      requiredAnnotations: input.annotations ?? {},
+    });
     if (r.ok) {
       log.info(`${base.image} (${ref.digest}) is already signed with this key; nothing appended`);
-      return { ...base, appended: false, timestamp: r.verified[0]?.signedAt ? r.verified[0].signedAt.getTime() / 1000 : null };
+      return {
+        ...base,
+        appended: false,
+        timestamp: r.verified[0]?.signedAt ? r.verified[0].signedAt.getTime() / 1000 : null,
+      };
     }
   }
-  const payload = buildPayload({ repository, manifestDigest: ref.digest, annotations: input.annotations ?? {}, signer: input.signer, timestamp: input.now });
+  const payload = buildPayload({
+    repository,
+    manifestDigest: ref.digest,
+    annotations: input.annotations ?? {},
+    signer: input.signer,
+    timestamp: input.now,
+  });
   const sig = signBytes(input.key, payload);
   await appendSignature(input.client, ref, existing, { payload, signatureB64: encodeBase64(sig) });
   log.debug(`appended a signature layer to ${repository}:${base.signatureTag}`);
@@ -92,19 +122,29 @@ export interface VerifyImageInput {
 }
 
 /** `aiboxctl verify`: fetch signature material for the image's digest and run the pure core. */
-export async function verifyImage(input: VerifyImageInput): Promise<VerifyResult & { digest: string; repository: string }> {
+export async function verifyImage(
+  input: VerifyImageInput,
+): Promise<VerifyResult & { digest: string; repository: string }> {
   let ref: DigestRef;
   try {
     ref = await resolveDigest(input.client, input.ref);
   } catch (e: unknown) {
     // cosign exits 11 ("image tag not found") here; keep the same number for CI scripts.
     if (e instanceof AiboxError && e.code === 'NOT_FOUND') {
-      throw new AiboxError({ code: 'SIGNATURE_TAG_NOT_FOUND', message: `image tag not found: ${formatReference(input.ref)}`, hint: e.hint, cause: e });
+      throw new AiboxError({
+        code: 'SIGNATURE_TAG_NOT_FOUND',
+        message: `image tag not found: ${formatReference(input.ref)}`,
+        hint: e.hint,
+        cause: e,
+      });
     }
     throw e;
   }
   const repository = repositoryName(ref);
-  const m = await readSignatureMaterial(input.client, ref, { bundles: input.bundles ?? true, ...(input.logger ? { logger: input.logger } : {}) });
+  const m = await readSignatureMaterial(input.client, ref, {
+    bundles: input.bundles ?? true,
+    ...(input.logger ? { logger: input.logger } : {}),
+  });
   const result = verifyImageSignatures({
     repository,
     manifestDigest: ref.digest,

@@ -31,7 +31,10 @@ export function getCosign(): Promise<string | null> {
     const fromPath = onPath();
     if (fromPath && works(fromPath)) return fromPath;
     if (existsSync(CACHED) && works(CACHED)) return CACHED;
-    const r = spawnSync('sh', [`${ROOT}/scripts/fetch-cosign.sh`, COSIGN_CACHE_DIR], { encoding: 'utf8', timeout: 300_000 });
+    const r = spawnSync('sh', [`${ROOT}/scripts/fetch-cosign.sh`, COSIGN_CACHE_DIR], {
+      encoding: 'utf8',
+      timeout: 300_000,
+    });
     if (r.status === 0 && existsSync(CACHED) && works(CACHED)) return CACHED;
     process.stderr.write(
       `\n${'!'.repeat(78)}\n!! cosign is NOT available: the cosign interop tests are SKIPPED.\n` +
@@ -50,7 +53,11 @@ export interface CosignResult {
 }
 
 /** Run cosign with COSIGN_PASSWORD set (never prompts) in `cwd`; callers add the offline flags. */
-export function runCosign(bin: string, args: readonly string[], opts: { password?: string; cwd?: string } = {}): Promise<CosignResult> {
+export function runCosign(
+  bin: string,
+  args: readonly string[],
+  opts: { password?: string; cwd?: string } = {},
+): Promise<CosignResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(bin, [...args], {
       cwd: opts.cwd,
@@ -74,14 +81,27 @@ export function runCosign(bin: string, args: readonly string[], opts: { password
 }
 
 /** `cosign sign --key KEY IMAGE`, offline (no transparency log), plain-HTTP registry allowed. */
-export function cosignSign(bin: string, key: string, image: string, opts: { password?: string; cwd?: string; annotations?: Record<string, string> } = {}) {
+export function cosignSign(
+  bin: string,
+  key: string,
+  image: string,
+  opts: { password?: string; cwd?: string; annotations?: Record<string, string> } = {},
+) {
   const a = Object.entries(opts.annotations ?? {}).flatMap(([k, v]) => ['-a', `${k}=${v}`]);
-  return runCosign(bin, ['sign', '--yes', '--tlog-upload=false', '--allow-http-registry', '--key', key, ...a, image], opts);
+  return runCosign(
+    bin,
+    ['sign', '--yes', '--tlog-upload=false', '--allow-http-registry', '--key', key, ...a, image],
+    opts,
+  );
 }
 
 /** `cosign verify --key PUB IMAGE`, offline. Exit 0 ok, 10 no signatures, 11 tag not found, 12 no match. */
 export function cosignVerify(bin: string, pub: string, image: string, opts: { cwd?: string } = {}) {
-  return runCosign(bin, ['verify', '--key', pub, '--insecure-ignore-tlog=true', '--allow-http-registry', image], opts);
+  return runCosign(
+    bin,
+    ['verify', '--key', pub, '--insecure-ignore-tlog=true', '--allow-http-registry', image],
+    opts,
+  );
 }
 
 /**
@@ -101,7 +121,12 @@ export async function pushTinyImage(
   const ref = { registry, repository };
   const layer = enc(`layer ${seed} ${Date.now()} ${Math.random()}`);
   const config = enc(
-    JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Labels: { 'io.aibox.managed': 'true', 'io.aibox.test-run': seed } }, rootfs: { type: 'layers', diff_ids: [sha(layer)] } }),
+    JSON.stringify({
+      architecture: 'amd64',
+      os: 'linux',
+      config: { Labels: { 'io.aibox.managed': 'true', 'io.aibox.test-run': seed } },
+      rootfs: { type: 'layers', diff_ids: [sha(layer)] },
+    }),
   );
   await client.pushBlob(ref, layer);
   await client.pushBlob(ref, config);
@@ -109,8 +134,14 @@ export async function pushTinyImage(
     JSON.stringify({
       schemaVersion: 2,
       mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.byteLength },
-      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha(layer), size: layer.byteLength }],
+      config: {
+        mediaType: 'application/vnd.oci.image.config.v1+json',
+        digest: sha(config),
+        size: config.byteLength,
+      },
+      layers: [
+        { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha(layer), size: layer.byteLength },
+      ],
     }),
   );
   const d = await client.putManifest({ ...ref, tag }, manifest, 'application/vnd.oci.image.manifest.v1+json');

@@ -25,7 +25,9 @@ interface Version {
 }
 
 /** Start the double on a free loopback port. */
-export async function startVaultDouble(opts: { token?: string; mounts?: string[] } = {}): Promise<VaultDouble> {
+export async function startVaultDouble(
+  opts: { token?: string; mounts?: string[] } = {},
+): Promise<VaultDouble> {
   const token = opts.token ?? `s.test-${Math.random().toString(36).slice(2)}`;
   const mounts = new Set(opts.mounts ?? ['secret']);
   const store = new Map<string, Version[]>();
@@ -47,7 +49,11 @@ export async function startVaultDouble(opts: { token?: string; mounts?: string[]
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://vault');
     const ns = req.headers['x-vault-namespace'];
-    requests.push({ method: req.method ?? '', url: url.pathname + url.search, namespace: typeof ns === 'string' ? ns : undefined });
+    requests.push({
+      method: req.method ?? '',
+      url: url.pathname + url.search,
+      namespace: typeof ns === 'string' ? ns : undefined,
+    });
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     if (req.headers['x-vault-token'] !== token) return send(res, 403, { errors: ['permission denied'] });
@@ -58,7 +64,7 @@ export async function startVaultDouble(opts: { token?: string; mounts?: string[]
     if (req.method === 'GET') {
       const versions = store.get(`${mount}/${path}`);
       const wanted = url.searchParams.get('version');
-      const n = wanted && wanted !== '0' ? Number(wanted) : versions?.length ?? 0;
+      const n = wanted && wanted !== '0' ? Number(wanted) : (versions?.length ?? 0);
       const v = versions?.[n - 1];
       if (!v) return send(res, 404, { errors: [] });
       return send(res, 200, {
@@ -66,7 +72,16 @@ export async function startVaultDouble(opts: { token?: string; mounts?: string[]
         lease_id: '',
         renewable: false,
         lease_duration: 0,
-        data: { data: v.data, metadata: { created_time: v.created, custom_metadata: null, deletion_time: '', destroyed: false, version: n } },
+        data: {
+          data: v.data,
+          metadata: {
+            created_time: v.created,
+            custom_metadata: null,
+            deletion_time: '',
+            destroyed: false,
+            version: n,
+          },
+        },
         wrap_info: null,
         warnings: null,
         auth: null,
@@ -81,7 +96,9 @@ export async function startVaultDouble(opts: { token?: string; mounts?: string[]
       }
       if (!body.data) return send(res, 400, { errors: ['no data provided'] });
       const version = put(mount, path, body.data);
-      return send(res, 200, { data: { created_time: new Date().toISOString(), deletion_time: '', destroyed: false, version } });
+      return send(res, 200, {
+        data: { created_time: new Date().toISOString(), deletion_time: '', destroyed: false, version },
+      });
     }
     return send(res, 405, { errors: [] });
   };

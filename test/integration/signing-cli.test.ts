@@ -28,12 +28,17 @@ let dir: string;
 async function ctl(args: string[], env: Record<string, string | undefined> = {}, now?: Date) {
   let out = '';
   let err = '';
-  const code = await runCli('aiboxctl', [registerSigningCommands], ['--registry', `${reg.host}/aibox`, ...args], {
-    io: { out: (s) => void (out += s), err: (s) => void (err += s) },
-    env: { HOME: dir, COSIGN_PASSWORD: PW, ...env },
-    cwd: dir,
-    ...(now ? { now: () => now } : {}),
-  });
+  const code = await runCli(
+    'aiboxctl',
+    [registerSigningCommands],
+    ['--registry', `${reg.host}/aibox`, ...args],
+    {
+      io: { out: (s) => void (out += s), err: (s) => void (err += s) },
+      env: { HOME: dir, COSIGN_PASSWORD: PW, ...env },
+      cwd: dir,
+      ...(now ? { now: () => now } : {}),
+    },
+  );
   return { code, out, err };
 }
 
@@ -83,9 +88,13 @@ describe('key sources', () => {
     expect(vault.requests.at(-1)?.url).toBe('/v1/secret/data/aibox/cosign-key');
     expect(v.err + v.out).not.toContain(vault.token);
     expect(v.err + v.out).not.toContain(PW);
-    for (const tag of ['env', 'vault']) expect((await ctl(['verify', '--key', 'k1/cosign.pub', `src:${tag}`])).code).toBe(0);
+    for (const tag of ['env', 'vault'])
+      expect((await ctl(['verify', '--key', 'k1/cosign.pub', `src:${tag}`])).code).toBe(0);
 
-    const denied = await ctl(['sign', '--key', 'vault://secret/aibox/cosign-key', 'src:vault'], { ...venv, VAULT_TOKEN: 'bad-token-123' });
+    const denied = await ctl(['sign', '--key', 'vault://secret/aibox/cosign-key', 'src:vault'], {
+      ...venv,
+      VAULT_TOKEN: 'bad-token-123',
+    });
     expect(denied.code).toBe(1);
     expect(denied.err).toMatch(/Vault refused to read vault:\/\/secret\/aibox\/cosign-key \(HTTP 403/);
     expect(denied.err).not.toContain('bad-token-123');
@@ -96,7 +105,10 @@ describe('key sources', () => {
   it('reads the signing key from the config (signing.key, relative to the config dir)', async () => {
     const cfgDir = join(dir, 'cfg');
     await mkdir(cfgDir, { recursive: true });
-    await writeFile(join(cfgDir, 'aibox.yaml'), 'signing:\n  key: ../k2/cosign.key\n  identity: release-bot@aibox.internal\n');
+    await writeFile(
+      join(cfgDir, 'aibox.yaml'),
+      'signing:\n  key: ../k2/cosign.key\n  identity: release-bot@aibox.internal\n',
+    );
     await pushTinyImage(client, reg.host, 'aibox/cfg', 'v1', 'cfg');
     const r = await ctl(['--config', join(cfgDir, 'aibox.yaml'), 'sign', 'cfg:v1']);
     expect(r.code, r.err).toBe(0);
@@ -126,20 +138,29 @@ describe('trust store and rotation', () => {
     expect(old.code, old.err).toBe(0);
     expect(old.out).toMatch(/key ci-2025/);
     expect((await ctl(['--config', p, 'verify', 'rot:new'], {}, during)).code).toBe(0);
-    const after = await ctl(['--config', p, '--debug', 'verify', 'rot:old'], {}, new Date('2026-04-02T00:00:00Z'));
+    const after = await ctl(
+      ['--config', p, '--debug', 'verify', 'rot:old'],
+      {},
+      new Date('2026-04-02T00:00:00Z'),
+    );
     expect(after.code).toBe(12);
     expect(after.err).toMatch(/key "ci-2025" was retired at 2026-03-31/);
   });
 
   it('keys status shows fingerprint, age and rotation due, in text and --json', async () => {
-    const p = await cfg('status.yaml', 'signing:\n  trustedKeys:\n    - {name: ci-2025, path: k1/cosign.pub, notBefore: "2025-03-01", notAfter: null}\n    - {name: ci-2026, path: k2/cosign.pub, notBefore: "2026-02-01", notAfter: null}\n');
+    const p = await cfg(
+      'status.yaml',
+      'signing:\n  trustedKeys:\n    - {name: ci-2025, path: k1/cosign.pub, notBefore: "2025-03-01", notAfter: null}\n    - {name: ci-2026, path: k2/cosign.pub, notBefore: "2026-02-01", notAfter: null}\n',
+    );
     const now = new Date('2026-02-10T00:00:00Z');
     const t = await ctl(['--config', p, 'keys', 'status'], {}, now);
     expect(t.code, t.err).toBe(0);
     expect(t.out).toMatch(/^NAME\s+FINGERPRINT\s+AGE\s+ROTATION DUE\s+STATE\n/);
     expect(t.out).toMatch(/ci-2025\s+sha256:[0-9a-f]{16}\s+346d\s+2026-03-01\s+rotation-due-soon/);
     expect(t.err).toMatch(/warn: key ci-2025: rotation due 2026-03-01 \(in 19 days\)/);
-    const j = JSON.parse((await ctl(['--config', p, '--json', 'keys', 'status'], {}, now)).out) as { keys: { name: string; state: string; fingerprint: string; ageDays: number }[] };
+    const j = JSON.parse((await ctl(['--config', p, '--json', 'keys', 'status'], {}, now)).out) as {
+      keys: { name: string; state: string; fingerprint: string; ageDays: number }[];
+    };
     expect(j.keys.map((k) => [k.name, k.state, k.ageDays])).toEqual([
       ['ci-2025', 'rotation-due-soon', 346],
       ['ci-2026', 'ok', 9],
@@ -149,7 +170,9 @@ describe('trust store and rotation', () => {
   it('keys status falls back to the key file age when no notBefore is set', async () => {
     const old = new Date(Date.now() - 400 * 86_400_000);
     await utimes(join(dir, 'k1/cosign.pub'), old, old);
-    const j = JSON.parse((await ctl(['--json', 'keys', 'status', '--key', 'k1/cosign.pub'])).out) as { keys: { state: string }[] };
+    const j = JSON.parse((await ctl(['--json', 'keys', 'status', '--key', 'k1/cosign.pub'])).out) as {
+      keys: { state: string }[];
+    };
     expect(j.keys[0]?.state).toBe('rotation-overdue');
   });
 
@@ -167,10 +190,28 @@ describe('cosign v3 Sigstore bundles (referrers tag fallback on distribution 2.8
   it('verifies a DSSE bundle attached as a referrer, with no .sig tag', async () => {
     const d = await pushTinyImage(client, reg.host, 'aibox/v3', 'v1', 'v3');
     const key = await loadPrivateKey(await readFile(join(dir, 'k1/cosign.key'), 'utf8'), PW, 'k1');
-    const stmt = new TextEncoder().encode(JSON.stringify({ _type: 'https://in-toto.io/Statement/v1', subject: [{ name: `${reg.host}/aibox/v3`, digest: { sha256: d.slice(7) } }], predicateType: 'https://sigstore.dev/cosign/sign/v1', predicate: {} }));
-    const sig = cryptoSign('sha256', dssePae('application/vnd.in-toto+json', stmt), { key: key.privateKey, dsaEncoding: 'der' });
+    const stmt = new TextEncoder().encode(
+      JSON.stringify({
+        _type: 'https://in-toto.io/Statement/v1',
+        subject: [{ name: `${reg.host}/aibox/v3`, digest: { sha256: d.slice(7) } }],
+        predicateType: 'https://sigstore.dev/cosign/sign/v1',
+        predicate: {},
+      }),
+    );
+    const sig = cryptoSign('sha256', dssePae('application/vnd.in-toto+json', stmt), {
+      key: key.privateKey,
+      dsaEncoding: 'der',
+    });
     const bundle = new TextEncoder().encode(
-      JSON.stringify({ mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json', verificationMaterial: { publicKey: { hint: '' }, tlogEntries: [] }, dsseEnvelope: { payload: encodeBase64(stmt), payloadType: 'application/vnd.in-toto+json', signatures: [{ sig: encodeBase64(sig), keyid: '' }] } }),
+      JSON.stringify({
+        mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+        verificationMaterial: { publicKey: { hint: '' }, tlogEntries: [] },
+        dsseEnvelope: {
+          payload: encodeBase64(stmt),
+          payloadType: 'application/vnd.in-toto+json',
+          signatures: [{ sig: encodeBase64(sig), keyid: '' }],
+        },
+      }),
     );
     const ref = { registry: reg.host, repository: 'aibox/v3' };
     const empty = new TextEncoder().encode('{}');
@@ -187,16 +228,42 @@ describe('cosign v3 Sigstore bundles (referrers tag fallback on distribution 2.8
         subject: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: d, size: 1 },
       }),
     );
-    const md = await client.putManifest({ ...ref, digest: sha256(m) }, m, 'application/vnd.oci.image.manifest.v1+json');
-    const index = new TextEncoder().encode(
-      JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: md.digest, size: md.size, artifactType: bundleType }] }),
+    const md = await client.putManifest(
+      { ...ref, digest: sha256(m) },
+      m,
+      'application/vnd.oci.image.manifest.v1+json',
     );
-    await client.putManifest({ ...ref, tag: d.replace(':', '-') }, index, 'application/vnd.oci.image.index.v1+json');
+    const index = new TextEncoder().encode(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.index.v1+json',
+        manifests: [
+          {
+            mediaType: 'application/vnd.oci.image.manifest.v1+json',
+            digest: md.digest,
+            size: md.size,
+            artifactType: bundleType,
+          },
+        ],
+      }),
+    );
+    await client.putManifest(
+      { ...ref, tag: d.replace(':', '-') },
+      index,
+      'application/vnd.oci.image.index.v1+json',
+    );
 
     const ok = await ctl(['--json', 'verify', '--key', 'k1/cosign.pub', 'v3:v1']);
     expect(ok.code, ok.err).toBe(0);
     expect(JSON.parse(ok.out)).toEqual([
-      { critical: { identity: { 'docker-reference': `${reg.host}/aibox/v3` }, image: { 'docker-manifest-digest': d }, type: 'https://sigstore.dev/cosign/sign/v1' }, optional: {} },
+      {
+        critical: {
+          identity: { 'docker-reference': `${reg.host}/aibox/v3` },
+          image: { 'docker-manifest-digest': d },
+          type: 'https://sigstore.dev/cosign/sign/v1',
+        },
+        optional: {},
+      },
     ]);
     expect((await ctl(['verify', '--key', 'k2/cosign.pub', 'v3:v1'])).code).toBe(12);
     expect((await ctl(['verify', '--no-bundles', '--key', 'k1/cosign.pub', 'v3:v1'])).code).toBe(10);
@@ -207,19 +274,39 @@ describe('verify-blob', () => {
   it('verifies a base64 DER signature over a file and rejects a changed file', async () => {
     const key = await loadPrivateKey(await readFile(join(dir, 'k1/cosign.key'), 'utf8'), PW, 'k1');
     await writeFile(join(dir, 'blob.txt'), 'hello aibox\n');
-    await writeFile(join(dir, 'blob.sig'), encodeBase64(cryptoSign('sha256', Buffer.from('hello aibox\n'), { key: key.privateKey, dsaEncoding: 'der' })));
+    await writeFile(
+      join(dir, 'blob.sig'),
+      encodeBase64(
+        cryptoSign('sha256', Buffer.from('hello aibox\n'), { key: key.privateKey, dsaEncoding: 'der' }),
+      ),
+    );
     const ok = await ctl(['verify-blob', '--key', 'k1/cosign.pub', '--signature', 'blob.sig', 'blob.txt']);
     expect(ok.code, ok.err).toBe(0);
     expect(ok.out).toBe('Verified OK\n');
     await writeFile(join(dir, 'blob.txt'), 'hello aibox!\n');
-    expect((await ctl(['verify-blob', '--key', 'k1/cosign.pub', '--signature', 'blob.sig', 'blob.txt'])).code).toBe(12);
+    expect(
+      (await ctl(['verify-blob', '--key', 'k1/cosign.pub', '--signature', 'blob.sig', 'blob.txt'])).code,
+    ).toBe(12);
   });
 
   it('accepts a `cosign sign-blob` signature (when cosign is available)', async () => {
     const cosign = await getCosign();
     if (!cosign) return;
     await writeFile(join(dir, 'b2.txt'), 'signed by cosign\n');
-    const s = await runCosign(cosign, ['sign-blob', '--yes', '--tlog-upload=false', '--key', join(dir, 'k1/cosign.key'), '--output-signature', join(dir, 'b2.sig'), join(dir, 'b2.txt')], { cwd: dir, password: PW });
+    const s = await runCosign(
+      cosign,
+      [
+        'sign-blob',
+        '--yes',
+        '--tlog-upload=false',
+        '--key',
+        join(dir, 'k1/cosign.key'),
+        '--output-signature',
+        join(dir, 'b2.sig'),
+        join(dir, 'b2.txt'),
+      ],
+      { cwd: dir, password: PW },
+    );
     expect(s.code, s.stderr).toBe(0);
     const ok = await ctl(['verify-blob', '--key', 'k1/cosign.pub', '--signature', 'b2.sig', 'b2.txt']);
     expect(ok.code, ok.err).toBe(0);

@@ -5,7 +5,7 @@
  * When no cosign can be had (not Debian, no cosign on PATH), these tests say so loudly and skip.
  */
 import { generateKeyPairSync, sign as cryptoSign } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,24 +29,39 @@ let dir: string;
 async function ctl(args: string[], env: Record<string, string | undefined> = {}) {
   let out = '';
   let err = '';
-  const code = await runCli('aiboxctl', [registerSigningCommands], ['--registry', `${reg.host}/aibox`, ...args], {
-    io: { out: (s) => void (out += s), err: (s) => void (err += s) },
-    env: { HOME: dir, COSIGN_PASSWORD: PW, ...env },
-    cwd: dir,
-  });
+  const code = await runCli(
+    'aiboxctl',
+    [registerSigningCommands],
+    ['--registry', `${reg.host}/aibox`, ...args],
+    {
+      io: { out: (s) => void (out += s), err: (s) => void (err += s) },
+      env: { HOME: dir, COSIGN_PASSWORD: PW, ...env },
+      cwd: dir,
+    },
+  );
   return { code, out, err };
 }
 
 const img = (repo: string, tag: string) => `${reg.host}/aibox/${repo}:${tag}`;
-const sigRef = (repo: string, digest: string) => ({ registry: reg.host, repository: `aibox/${repo}`, tag: signatureTag(digest) });
+const sigRef = (repo: string, digest: string) => ({
+  registry: reg.host,
+  repository: `aibox/${repo}`,
+  tag: signatureTag(digest),
+});
 
 async function readSig(repo: string, digest: string) {
   const { bytes } = await client.getManifest(sigRef(repo, digest));
-  return JSON.parse(new TextDecoder().decode(bytes)) as { layers: { mediaType: string; digest: string; size: number; annotations: Record<string, string> }[] };
+  return JSON.parse(new TextDecoder().decode(bytes)) as {
+    layers: { mediaType: string; digest: string; size: number; annotations: Record<string, string> }[];
+  };
 }
 
 /** Replace the .sig manifest with one whose layers are produced by `edit` (blobs pushed as needed). */
-async function writeSig(repo: string, digest: string, layers: { payload: Uint8Array; signatureB64: string }[]) {
+async function writeSig(
+  repo: string,
+  digest: string,
+  layers: { payload: Uint8Array; signatureB64: string }[],
+) {
   const ref = { registry: reg.host, repository: `aibox/${repo}` };
   let manifest: Uint8Array | null = null;
   for (const l of layers) {
@@ -56,7 +71,16 @@ async function writeSig(repo: string, digest: string, layers: { payload: Uint8Ar
     manifest = r.manifest;
   }
   manifest ??= new TextEncoder().encode(
-    JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', size: 2, digest: sha256(new TextEncoder().encode('{}')) }, layers: [] }),
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: {
+        mediaType: 'application/vnd.oci.image.config.v1+json',
+        size: 2,
+        digest: sha256(new TextEncoder().encode('{}')),
+      },
+      layers: [],
+    }),
   );
   if (layers.length === 0) await client.pushBlob(ref, new TextEncoder().encode('{}'));
   await client.putManifest(sigRef(repo, digest), manifest, 'application/vnd.oci.image.manifest.v1+json');
@@ -87,7 +111,10 @@ describe.skipIf(!cosign)('interop with real cosign', () => {
 
   beforeAll(async () => {
     ours = await aiboxKey('ours');
-    const r = await runCosign(bin, ['generate-key-pair', '--output-key-prefix', 'theirs'], { cwd: dir, password: PW });
+    const r = await runCosign(bin, ['generate-key-pair', '--output-key-prefix', 'theirs'], {
+      cwd: dir,
+      password: PW,
+    });
     expect(r.code, r.stderr).toBe(0);
     theirs = { key: join(dir, 'theirs.key'), pub: join(dir, 'theirs.pub') };
   });
@@ -130,7 +157,10 @@ describe.skipIf(!cosign)('interop with real cosign', () => {
     it('cosign verify --key accepts it and prints our payload', async () => {
       const r = await cosignVerify(bin, ours.pub, img('base', '24.04-20260221'), { cwd: dir });
       expect(r.code, r.stderr).toBe(0);
-      const payloads = JSON.parse(r.stdout.trim()) as { critical: { image: Record<string, string>; identity: Record<string, string> }; optional: Record<string, unknown> }[];
+      const payloads = JSON.parse(r.stdout.trim()) as {
+        critical: { image: Record<string, string>; identity: Record<string, string> };
+        optional: Record<string, unknown>;
+      }[];
       expect(payloads[0]?.critical.image['docker-manifest-digest']).toBe(digest);
       expect(payloads[0]?.critical.identity['docker-reference']).toBe(`${reg.host}/aibox/base`);
       expect(payloads[0]?.optional.signer).toBe('platform-ci@aibox.internal');
@@ -145,10 +175,14 @@ describe.skipIf(!cosign)('interop with real cosign', () => {
     it('aibox verify prints the runbook line; --json prints cosign-shaped payloads', async () => {
       const t = await ctl(['verify', '--key', ours.pub, 'base:24.04-20260221']);
       expect(t.code, t.err).toBe(0);
-      expect(t.out).toMatch(/^Verifying image signature\.\.\. valid \(signed by platform-ci@aibox\.internal, \d{4}-\d{2}-\d{2}\)\n/);
+      expect(t.out).toMatch(
+        /^Verifying image signature\.\.\. valid \(signed by platform-ci@aibox\.internal, \d{4}-\d{2}-\d{2}\)\n/,
+      );
       const j = await ctl(['--json', 'verify', '--key', ours.pub, 'base:24.04-20260221']);
       const ourJson = JSON.parse(j.out) as unknown[];
-      const theirJson = JSON.parse((await cosignVerify(bin, ours.pub, img('base', '24.04-20260221'), { cwd: dir })).stdout.trim()) as unknown[];
+      const theirJson = JSON.parse(
+        (await cosignVerify(bin, ours.pub, img('base', '24.04-20260221'), { cwd: dir })).stdout.trim(),
+      ) as unknown[];
       expect(ourJson).toEqual(theirJson);
     });
 
@@ -164,7 +198,11 @@ describe.skipIf(!cosign)('interop with real cosign', () => {
   describe('cosign signs, aibox verifies', () => {
     it('accepts signatures from a cosign-generated key and rejects another key (exit 12)', async () => {
       const d = await pushTinyImage(client, reg.host, 'aibox/peer', 'v1', 'peer');
-      const s = await cosignSign(bin, theirs.key, `${reg.host}/aibox/peer@${d}`, { cwd: dir, password: PW, annotations: { team: 'peers' } });
+      const s = await cosignSign(bin, theirs.key, `${reg.host}/aibox/peer@${d}`, {
+        cwd: dir,
+        password: PW,
+        annotations: { team: 'peers' },
+      });
       expect(s.code, s.stderr).toBe(0);
       const ok = await ctl(['verify', '--key', theirs.pub, 'peer:v1']);
       expect(ok.code, ok.err).toBe(0);
@@ -198,8 +236,16 @@ describe.skipIf(!cosign)('interop with real cosign', () => {
       key = await loadPrivateKey(await readFile(ours.key, 'utf8'), PW, 'ours');
     });
     const signed = (repo: string, digest: string) => {
-      const payload = buildPayload({ repository: repo, manifestDigest: digest, signer: 'platform-ci@aibox.internal', timestamp: new Date() });
-      return { payload, sig: new Uint8Array(cryptoSign('sha256', payload, { key: key.privateKey, dsaEncoding: 'der' })) };
+      const payload = buildPayload({
+        repository: repo,
+        manifestDigest: digest,
+        signer: 'platform-ci@aibox.internal',
+        timestamp: new Date(),
+      });
+      return {
+        payload,
+        sig: new Uint8Array(cryptoSign('sha256', payload, { key: key.privateKey, dsaEncoding: 'der' })),
+      };
     };
     const both = async (repo: string, tag: string) => ({
       aibox: await ctl(['--debug', 'verify', '--key', ours.pub, `${repo}:${tag}`]),
@@ -222,7 +268,8 @@ describe.skipIf(!cosign)('interop with real cosign', () => {
       const repo = `atk-${what}`;
       const d = await pushTinyImage(client, reg.host, `aibox/${repo}`, 'v1', repo);
       const { payload, sig } = signed(`${reg.host}/aibox/${repo}`, d);
-      if (what === 'payload') payload[payload.length - 5] = 0x30; // a digit of the timestamp
+      if (what === 'payload')
+        payload[payload.length - 5] = 0x30; // a digit of the timestamp
       else sig[sig.length - 1] = (sig[sig.length - 1] ?? 0) ^ 0xff;
       await writeSig(repo, d, [{ payload, signatureB64: encodeBase64(sig) }]);
       const r = await both(repo, 'v1');
@@ -236,8 +283,13 @@ describe.skipIf(!cosign)('interop with real cosign', () => {
       const dB = await pushTinyImage(client, reg.host, 'aibox/atk-copy', 'b', 'copy-b');
       expect((await ctl(['sign', '--key', ours.key, 'atk-copy:b'])).code).toBe(0);
       const layersB = (await readSig('atk-copy', dB)).layers;
-      const blob = await client.getBlob({ registry: reg.host, repository: 'aibox/atk-copy' }, layersB[0]!.digest);
-      await writeSig('atk-copy', dA, [{ payload: blob, signatureB64: layersB[0]!.annotations['dev.cosignproject.cosign/signature']! }]);
+      const blob = await client.getBlob(
+        { registry: reg.host, repository: 'aibox/atk-copy' },
+        layersB[0]!.digest,
+      );
+      await writeSig('atk-copy', dA, [
+        { payload: blob, signatureB64: layersB[0]!.annotations['dev.cosignproject.cosign/signature']! },
+      ]);
       const r = await both('atk-copy', 'a');
       expect(r.aibox.code).toBe(12);
       expect(r.aibox.err).toMatch(/payload names image sha256:[0-9a-f]+, not sha256:/);
@@ -309,9 +361,4 @@ describe.skipIf(!cosign)('interop with real cosign', () => {
 
 describe.skipIf(!!cosign)('interop with real cosign (unavailable)', () => {
   it.skip('SKIPPED: cosign could not be found or fetched on this machine — see the warning above', () => {});
-});
-
-// Keep the key files that tests write private even if a test fails midway.
-afterAll(async () => {
-  await writeFile(join(tmpdir(), '.aibox-signing-interop-done'), '').catch(() => {});
 });

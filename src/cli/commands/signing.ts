@@ -38,9 +38,16 @@ async function loadSigningKey(ctx: Context, spec: string | undefined) {
   const loaded = await ctx.config();
   const keySpec = spec ?? loaded.config.signing.key;
   if (!keySpec) {
-    throw new AiboxError({ code: 'USAGE', message: 'no signing key: pass --key or set signing.key in the config', hint: 'e.g. --key cosign.key, --key env://COSIGN_KEY or --key vault://secret/aibox/cosign-key' });
+    throw new AiboxError({
+      code: 'USAGE',
+      message: 'no signing key: pass --key or set signing.key in the config',
+      hint: 'e.g. --key cosign.key, --key env://COSIGN_KEY or --key vault://secret/aibox/cosign-key',
+    });
   }
-  const m = await readKeyMaterial(keySpec, { env: ctx.env, baseDir: keySpec === spec ? ctx.cwd : loaded.dir });
+  const m = await readKeyMaterial(keySpec, {
+    env: ctx.env,
+    baseDir: keySpec === spec ? ctx.cwd : loaded.dir,
+  });
   const password = await getPassword({ env: ctx.env, stored: m.password, purpose: `key ${m.source}` });
   return loadPrivateKey(m.text, password, m.source);
 }
@@ -50,7 +57,12 @@ async function writeKeyPair(ctx: Context, dir: string, force: boolean) {
   const pubPath = join(dir, 'cosign.pub');
   if (!force) {
     for (const p of [keyPath, pubPath]) {
-      if (await exists(p)) throw new AiboxError({ code: 'USAGE', message: `${p} already exists; refusing to overwrite it`, hint: 'Pass --force to replace it, or --output-dir to write elsewhere' });
+      if (await exists(p))
+        throw new AiboxError({
+          code: 'USAGE',
+          message: `${p} already exists; refusing to overwrite it`,
+          hint: 'Pass --force to replace it, or --output-dir to write elsewhere',
+        });
     }
   }
   const password = await getPassword({ env: ctx.env, confirm: true, purpose: 'the new private key' });
@@ -67,17 +79,25 @@ async function trustedKeys(ctx: Context, keyFlags: readonly string[]) {
   const loaded = await ctx.config();
   const entries = loaded.config.signing.trustedKeys;
   if (entries.length === 0) {
-    throw new AiboxError({ code: 'USAGE', message: 'no trusted keys: pass --key cosign.pub or set signing.trustedKeys in the config', hint: 'e.g. aiboxctl verify --key cosign.pub IMAGE' });
+    throw new AiboxError({
+      code: 'USAGE',
+      message: 'no trusted keys: pass --key cosign.pub or set signing.trustedKeys in the config',
+      hint: 'e.g. aiboxctl verify --key cosign.pub IMAGE',
+    });
   }
   return loadTrustedKeys(entries, { env: ctx.env, baseDir: loaded.dir });
 }
 
 export const registerSigningCommands: RegisterCommands = (program: Command, run) => {
-  const keys = program.command('keys').description('cosign-compatible signing keys: generate, inspect, rotate');
+  const keys = program
+    .command('keys')
+    .description('cosign-compatible signing keys: generate, inspect, rotate');
 
   keys
     .command('generate')
-    .description('write an encrypted cosign.key (0600) and cosign.pub; password from COSIGN_PASSWORD or a prompt')
+    .description(
+      'write an encrypted cosign.key (0600) and cosign.pub; password from COSIGN_PASSWORD or a prompt',
+    )
     .option('--output-dir <dir>', 'directory for cosign.key and cosign.pub', '.')
     .option('--force', 'overwrite existing key files', false)
     .addHelpText('after', '\nExample:\n  $ COSIGN_PASSWORD=... aiboxctl keys generate --output-dir ./keys')
@@ -98,14 +118,26 @@ export const registerSigningCommands: RegisterCommands = (program: Command, run)
     .action(
       run(async (ctx, opts: { key: string }) => {
         const k = await loadSigningKey(ctx, opts.key);
-        return { data: { publicKey: k.publicKey.pem, fingerprint: k.publicKey.fingerprint, algorithm: k.publicKey.algorithm }, text: k.publicKey.pem };
+        return {
+          data: {
+            publicKey: k.publicKey.pem,
+            fingerprint: k.publicKey.fingerprint,
+            algorithm: k.publicKey.algorithm,
+          },
+          text: k.publicKey.pem,
+        };
       }),
     );
 
   keys
     .command('status')
     .description("each trusted key's fingerprint, age and when rotation is due (warns 30 days ahead)")
-    .option('--key <pub>', 'public key to report on instead of signing.trustedKeys (repeatable)', collect, [] as string[])
+    .option(
+      '--key <pub>',
+      'public key to report on instead of signing.trustedKeys (repeatable)',
+      collect,
+      [] as string[],
+    )
     .action(
       run(async (ctx, opts: { key: string[] }) => {
         const loaded = await ctx.config();
@@ -113,7 +145,13 @@ export const registerSigningCommands: RegisterCommands = (program: Command, run)
         const now = ctx.now();
         const statuses = list.map((k) => keyStatus(k, now, loaded.config.signing.rotationDays));
         for (const s of statuses) if (s.state !== 'ok') ctx.logger.warn(`key ${s.name}: ${s.message}`);
-        const rows = statuses.map((s) => [s.name, s.fingerprint.slice(0, 23), s.ageDays === null ? '-' : `${s.ageDays}d`, s.rotationDue ? s.rotationDue.slice(0, 10) : '-', s.state]);
+        const rows = statuses.map((s) => [
+          s.name,
+          s.fingerprint.slice(0, 23),
+          s.ageDays === null ? '-' : `${s.ageDays}d`,
+          s.rotationDue ? s.rotationDue.slice(0, 10) : '-',
+          s.state,
+        ]);
         return {
           data: { rotationDays: loaded.config.signing.rotationDays, keys: statuses },
           text: table(['NAME', 'FINGERPRINT', 'AGE', 'ROTATION DUE', 'STATE'], rows),
@@ -133,19 +171,36 @@ export const registerSigningCommands: RegisterCommands = (program: Command, run)
         const w = await writeKeyPair(ctx, dir, opts.force);
         const loaded = await ctx.config();
         const current = loaded.config.signing.trustedKeys.at(-1)?.name ?? null;
-        const steps = rotationSteps({ newPrivateKeyPath: w.keyPath, newPublicKeyPath: w.pubPath, newFingerprint: w.fingerprint, oldKeyName: current, now });
+        const steps = rotationSteps({
+          newPrivateKeyPath: w.keyPath,
+          newPublicKeyPath: w.pubPath,
+          newFingerprint: w.fingerprint,
+          oldKeyName: current,
+          now,
+        });
         return {
           data: { privateKey: w.keyPath, publicKey: w.pubPath, fingerprint: w.fingerprint, steps },
-          text: [`New key pair written to ${dir} (fingerprint ${w.fingerprint}).`, 'Next steps:', ...steps.map((s, i) => `  ${i + 1}. ${s}`)].join('\n'),
+          text: [
+            `New key pair written to ${dir} (fingerprint ${w.fingerprint}).`,
+            'Next steps:',
+            ...steps.map((s, i) => `  ${i + 1}. ${s}`),
+          ].join('\n'),
         };
       }),
     );
 
   program
     .command('sign')
-    .description("sign an image's digest in cosign's format (appends a layer to the sha256-<hex>.sig manifest)")
+    .description(
+      "sign an image's digest in cosign's format (appends a layer to the sha256-<hex>.sig manifest)",
+    )
     .option('--key <key>', 'private key: file, env://VAR or vault://<mount>/<path> (default: signing.key)')
-    .option('-a, --annotation <key=value>', 'annotation recorded in the payload (repeatable)', collect, [] as string[])
+    .option(
+      '-a, --annotation <key=value>',
+      'annotation recorded in the payload (repeatable)',
+      collect,
+      [] as string[],
+    )
     .argument('<image>', 'image to sign (tag or digest)')
     .addHelpText('after', '\nExample:\n  $ aiboxctl sign --key cosign.key -a git=abc123 base:24.04-20260221')
     .action(
@@ -155,7 +210,15 @@ export const registerSigningCommands: RegisterCommands = (program: Command, run)
         const loaded = await ctx.config();
         const target = await ctx.target();
         const ref = resolveImage(image, target, { defaultTag: 'latest' });
-        const r = await signImage({ client: target.client, ref, key, signer: loaded.config.signing.identity, annotations, now: ctx.now(), logger: ctx.logger });
+        const r = await signImage({
+          client: target.client,
+          ref,
+          key,
+          signer: loaded.config.signing.identity,
+          annotations,
+          now: ctx.now(),
+          logger: ctx.logger,
+        });
         const text = r.appended
           ? `Signed ${r.image} (${r.digest}) as ${r.signer}; signature stored at ${r.repository}:${r.signatureTag}`
           : `${r.image} (${r.digest}) already carries a signature by this key; nothing appended`;
@@ -165,19 +228,42 @@ export const registerSigningCommands: RegisterCommands = (program: Command, run)
 
   program
     .command('verify')
-    .description('verify image signatures like `cosign verify --key` (exit 10 no signatures, 11 image tag not found, 12 no matching signature)')
-    .option('--key <pub>', 'trusted public key (repeatable; default: signing.trustedKeys)', collect, [] as string[])
-    .option('-a, --annotation <key=value>', 'require this annotation in the payload (repeatable)', collect, [] as string[])
+    .description(
+      'verify image signatures like `cosign verify --key` (exit 10 no signatures, 11 image tag not found, 12 no matching signature)',
+    )
+    .option(
+      '--key <pub>',
+      'trusted public key (repeatable; default: signing.trustedKeys)',
+      collect,
+      [] as string[],
+    )
+    .option(
+      '-a, --annotation <key=value>',
+      'require this annotation in the payload (repeatable)',
+      collect,
+      [] as string[],
+    )
     .option('--no-bundles', 'do not look for cosign v3 Sigstore bundles attached as referrers')
     .argument('<image>', 'image to verify (tag or digest)')
-    .addHelpText('after', '\nExample:\n  $ aiboxctl verify --key cosign.pub base:latest\n  $ aiboxctl --json verify --key old.pub --key new.pub base:latest   # cosign JSON array')
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ aiboxctl verify --key cosign.pub base:latest\n  $ aiboxctl --json verify --key old.pub --key new.pub base:latest   # cosign JSON array',
+    )
     .action(
       run(async (ctx, image: string, opts: { key: string[]; annotation: string[]; bundles: boolean }) => {
         const keys = await trustedKeys(ctx, opts.key);
         const annotations = parseAnnotationFlags(opts.annotation);
         const target = await ctx.target();
         const ref = resolveImage(image, target, { defaultTag: 'latest' });
-        const r = await verifyImage({ client: target.client, ref, trustedKeys: keys, now: ctx.now(), annotations, bundles: opts.bundles, logger: ctx.logger });
+        const r = await verifyImage({
+          client: target.client,
+          ref,
+          trustedKeys: keys,
+          now: ctx.now(),
+          annotations,
+          bundles: opts.bundles,
+          logger: ctx.logger,
+        });
         const shown = `${r.repository}@${r.digest}`;
         for (const x of r.rejected) ctx.logger.debug(`${x.source} ${x.index}: ${x.reason}`);
         if (!r.ok) throw verificationError(r, shown);
@@ -185,8 +271,13 @@ export const registerSigningCommands: RegisterCommands = (program: Command, run)
         const lines = [
           signatureValidLine(best),
           `Verified ${r.verified.length} signature(s) for ${shown}:`,
-          ...r.verified.map((v) => `  ${v.source === 'bundle' ? 'bundle' : 'layer'} ${v.index}: key ${v.keyName} (${v.keyFingerprint.slice(0, 19)}…), signer ${v.signer}${v.signedAt ? `, ${v.signedAt.toISOString()}` : ''}`),
-          ...(r.rejected.length > 0 ? [`Skipped ${r.rejected.length} signature(s) that did not verify (--debug shows why)`] : []),
+          ...r.verified.map(
+            (v) =>
+              `  ${v.source === 'bundle' ? 'bundle' : 'layer'} ${v.index}: key ${v.keyName} (${v.keyFingerprint.slice(0, 19)}…), signer ${v.signer}${v.signedAt ? `, ${v.signedAt.toISOString()}` : ''}`,
+          ),
+          ...(r.rejected.length > 0
+            ? [`Skipped ${r.rejected.length} signature(s) that did not verify (--debug shows why)`]
+            : []),
         ];
         return { data: r.verified.map((v) => JSON.parse(v.cosignJson) as unknown), text: lines.join('\n') };
       }),
@@ -204,11 +295,18 @@ export const registerSigningCommands: RegisterCommands = (program: Command, run)
         const sigPath = resolve(ctx.cwd, opts.signature);
         const sigText = ((await exists(sigPath)) ? await readFile(sigPath, 'utf8') : opts.signature).trim();
         const sig = decodeBase64Strict(sigText);
-        if (!sig) throw new AiboxError({ code: 'NO_MATCHING_SIGNATURE', message: `signature ${opts.signature} is not valid base64 (truncated or garbled)` });
+        if (!sig)
+          throw new AiboxError({
+            code: 'NO_MATCHING_SIGNATURE',
+            message: `signature ${opts.signature} is not valid base64 (truncated or garbled)`,
+          });
         const data = await readFile(resolve(ctx.cwd, file));
         if (!verifyBytes(key!.publicKey, data, sig)) {
           const der = key!.publicKey.algorithm.startsWith('ecdsa') ? ecdsaDerProblem(sig) : null;
-          throw new AiboxError({ code: 'NO_MATCHING_SIGNATURE', message: `invalid signature for ${file}: ${der ?? `does not verify with key ${opts.key}`}` });
+          throw new AiboxError({
+            code: 'NO_MATCHING_SIGNATURE',
+            message: `invalid signature for ${file}: ${der ?? `does not verify with key ${opts.key}`}`,
+          });
         }
         return { data: { verified: true, file, key: key!.publicKey.fingerprint }, text: 'Verified OK' };
       }),

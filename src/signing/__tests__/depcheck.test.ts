@@ -1,8 +1,21 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
-const PURE = ['payload', 'gojson', 'encoding', 'envelope', 'keys', 'sigmanifest', 'bundle', 'identity', 'trust', 'verify', 'messages'];
-const ALLOWED = /^(?:\.\/(?:payload|gojson|encoding|envelope|keys|sigmanifest|bundle|identity|trust|verify|messages)\.js|\.\.\/core\/errors\.js|node:crypto|@noble\/ciphers\/salsa\.js)$/;
+const PURE = [
+  'payload',
+  'gojson',
+  'encoding',
+  'envelope',
+  'keys',
+  'sigmanifest',
+  'bundle',
+  'identity',
+  'trust',
+  'verify',
+  'messages',
+];
+const ALLOWED =
+  /^(?:\.\/(?:payload|gojson|encoding|envelope|keys|sigmanifest|bundle|identity|trust|verify|messages)\.js|\.\.\/core\/errors\.js|node:crypto|@noble\/ciphers\/salsa\.js)$/;
 
 describe('pure signing modules', () => {
   it.each(PURE)('%s.ts imports no I/O module', (name) => {

@@ -2,7 +2,14 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isAiboxError } from '../../core/errors.js';
 import { encodePem } from '../encoding.js';
-import { SIGSTORE_KEY_LABEL, decryptEnvelope, decryptPrivateKeyPem, encryptEnvelope, encryptPrivateKeyPem, parseEnvelope } from '../envelope.js';
+import {
+  SIGSTORE_KEY_LABEL,
+  decryptEnvelope,
+  decryptPrivateKeyPem,
+  encryptEnvelope,
+  encryptPrivateKeyPem,
+  parseEnvelope,
+} from '../envelope.js';
 import { generateKeyPair, loadPrivateKey, loadPublicKey, signBytes, verifyBytes } from '../keys.js';
 import { generateKeyPairSync } from 'node:crypto';
 
@@ -12,12 +19,16 @@ describe('key envelope', () => {
   it.each([32768, 65536, 131072])('round-trips with scrypt N=%i', async (n) => {
     const env = await encryptEnvelope(enc('reallyimportant'), 'supersecret', n);
     expect(JSON.parse(new TextDecoder().decode(env)).kdf.params).toEqual({ N: n, r: 8, p: 1 });
-    expect(new TextDecoder().decode(await decryptEnvelope(env, 'supersecret', 'test'))).toBe('reallyimportant');
+    expect(new TextDecoder().decode(await decryptEnvelope(env, 'supersecret', 'test'))).toBe(
+      'reallyimportant',
+    );
   });
 
   it('writes go-securesystemslib field order', async () => {
     const env = new TextDecoder().decode(await encryptEnvelope(enc('x'), '', 32768));
-    expect(env).toMatch(/^\{"kdf":\{"name":"scrypt","params":\{"N":32768,"r":8,"p":1\},"salt":"[^"]{44}"\},"cipher":\{"name":"nacl\/secretbox","nonce":"[^"]{32}"\},"ciphertext":"[^"]+"\}$/);
+    expect(env).toMatch(
+      /^\{"kdf":\{"name":"scrypt","params":\{"N":32768,"r":8,"p":1\},"salt":"[^"]{44}"\},"cipher":\{"name":"nacl\/secretbox","nonce":"[^"]{32}"\},"ciphertext":"[^"]+"\}$/,
+    );
   });
 
   it('reports a wrong password as KEY_PASSWORD without echoing it', async () => {
@@ -38,20 +49,31 @@ describe('key envelope', () => {
       [{ N: 32768, r: 8, p: 2 }],
       [{ N: '32768', r: 8, p: 1 }],
     ])('refuses %j before running scrypt', (params) => {
-      const doc = { kdf: { name: 'scrypt', params, salt: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=' }, cipher: { name: 'nacl/secretbox', nonce: 'A'.repeat(32) }, ciphertext: 'A'.repeat(64) };
+      const doc = {
+        kdf: { name: 'scrypt', params, salt: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=' },
+        cipher: { name: 'nacl/secretbox', nonce: 'A'.repeat(32) },
+        ciphertext: 'A'.repeat(64),
+      };
       expect(() => parseEnvelope(enc(JSON.stringify(doc)), 'k')).toThrow(/unsupported scrypt parameters/);
     });
   });
 
   it('parseEnvelope throws only KEY_INVALID on arbitrary input (property)', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.uint8Array({ maxLength: 200 }), fc.json().map(enc), fc.anything().map((v) => enc(JSON.stringify({ kdf: v, cipher: v, ciphertext: v }) ?? ''))), (b) => {
-        try {
-          parseEnvelope(b, 'k');
-        } catch (e) {
-          expect(isAiboxError(e, 'KEY_INVALID')).toBe(true);
-        }
-      }),
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 200 }),
+          fc.json().map(enc),
+          fc.anything().map((v) => enc(JSON.stringify({ kdf: v, cipher: v, ciphertext: v }) ?? '')),
+        ),
+        (b) => {
+          try {
+            parseEnvelope(b, 'k');
+          } catch (e) {
+            expect(isAiboxError(e, 'KEY_INVALID')).toBe(true);
+          }
+        },
+      ),
     );
   });
 });
@@ -74,7 +96,11 @@ describe('keys', () => {
 
   it('reads the SIGSTORE label at N=65536', async () => {
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const pem = await encryptPrivateKeyPem(new Uint8Array(privateKey.export({ type: 'pkcs8', format: 'der' })), '', { label: SIGSTORE_KEY_LABEL, n: 65536 });
+    const pem = await encryptPrivateKeyPem(
+      new Uint8Array(privateKey.export({ type: 'pkcs8', format: 'der' })),
+      '',
+      { label: SIGSTORE_KEY_LABEL, n: 65536 },
+    );
     const k = await loadPrivateKey(pem, '', 'sigstore.key');
     expect(k.publicKey.algorithm).toBe('ecdsa-p256');
   });
@@ -95,6 +121,8 @@ describe('keys', () => {
   });
 
   it('rejects a private key passed as public key', () => {
-    expect(() => loadPublicKey(encodePem('ENCRYPTED COSIGN PRIVATE KEY', enc('x')), 'k')).toThrow(/not "PUBLIC KEY"/);
+    expect(() => loadPublicKey(encodePem('ENCRYPTED COSIGN PRIVATE KEY', enc('x')), 'k')).toThrow(
+      /not "PUBLIC KEY"/,
+    );
   });
 });

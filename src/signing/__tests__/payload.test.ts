@@ -1,7 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isAiboxError } from '../../core/errors.js';
-import { buildPayload, cosignVerifyJson, parseAnnotationFlags, parsePayload, payloadSigner, payloadTimestamp } from '../payload.js';
+import {
+  buildPayload,
+  cosignVerifyJson,
+  parseAnnotationFlags,
+  parsePayload,
+  payloadSigner,
+  payloadTimestamp,
+} from '../payload.js';
 
 const D = `sha256:${'ab'.repeat(32)}`;
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -27,28 +34,46 @@ describe('buildPayload', () => {
   });
 
   it('HTML-escapes like Go', () => {
-    expect(text(buildPayload({ repository: 'r/x', manifestDigest: D, annotations: { a: '<&>' } }))).toContain('"a":"\\u003c\\u0026\\u003e"');
+    expect(text(buildPayload({ repository: 'r/x', manifestDigest: D, annotations: { a: '<&>' } }))).toContain(
+      '"a":"\\u003c\\u0026\\u003e"',
+    );
   });
 
   it('refuses reserved annotation keys', () => {
     for (const k of ['signer', 'timestamp', 'creator']) {
-      expect(() => buildPayload({ repository: 'r/x', manifestDigest: D, annotations: { [k]: 'x' } })).toThrow(/reserved/);
+      expect(() => buildPayload({ repository: 'r/x', manifestDigest: D, annotations: { [k]: 'x' } })).toThrow(
+        /reserved/,
+      );
     }
   });
 
   it('round-trips through parsePayload and cosignVerifyJson', () => {
     fc.assert(
       fc.property(
-        fc.dictionary(fc.string().filter((k) => !['signer', 'timestamp', 'creator'].includes(k)), fc.string(), { maxKeys: 5 }),
+        fc.dictionary(
+          fc.string().filter((k) => !['signer', 'timestamp', 'creator'].includes(k)),
+          fc.string(),
+          { maxKeys: 5 },
+        ),
         fc.option(fc.string({ minLength: 1 }), { nil: undefined }),
-        fc.option(fc.date({ min: new Date(0), max: new Date(4e12), noInvalidDate: true }), { nil: undefined }),
+        fc.option(fc.date({ min: new Date(0), max: new Date(4e12), noInvalidDate: true }), {
+          nil: undefined,
+        }),
         (annotations, signer, timestamp) => {
-          const bytes = buildPayload({ repository: 'h.io/a/b', manifestDigest: D, annotations, signer, timestamp });
+          const bytes = buildPayload({
+            repository: 'h.io/a/b',
+            manifestDigest: D,
+            annotations,
+            signer,
+            timestamp,
+          });
           const p = parsePayload(bytes);
           expect(p.manifestDigest).toBe(D);
           expect(cosignVerifyJson(p)).toBe(text(bytes));
           expect(payloadSigner(p)).toBe(signer ?? null);
-          expect(payloadTimestamp(p)?.getTime()).toBe(timestamp ? Math.floor(timestamp.getTime() / 1000) * 1000 : undefined);
+          expect(payloadTimestamp(p)?.getTime()).toBe(
+            timestamp ? Math.floor(timestamp.getTime() / 1000) * 1000 : undefined,
+          );
         },
       ),
     );
@@ -56,12 +81,19 @@ describe('buildPayload', () => {
 });
 
 describe('parsePayload', () => {
-  const good = JSON.parse(text(buildPayload({ repository: 'r/x', manifestDigest: D }))) as Record<string, any>;
+  const good = JSON.parse(text(buildPayload({ repository: 'r/x', manifestDigest: D }))) as Record<
+    string,
+    any
+  >;
   const enc = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
 
   it('reads skopeo payloads (repo:tag identity, creator + integer timestamp)', () => {
     const p = parsePayload(
-      enc({ ...good, critical: { ...good.critical, identity: { 'docker-reference': 'r/x:v1' } }, optional: { creator: 'containers/image 5.34.2', timestamp: 1795923357 } }),
+      enc({
+        ...good,
+        critical: { ...good.critical, identity: { 'docker-reference': 'r/x:v1' } },
+        optional: { creator: 'containers/image 5.34.2', timestamp: 1795923357 },
+      }),
     );
     expect(p.dockerReference).toBe('r/x:v1');
     expect(payloadTimestamp(p)?.toISOString()).toBe('2026-11-29T03:35:57.000Z');
@@ -71,7 +103,10 @@ describe('parsePayload', () => {
     const cases: [string, unknown][] = [
       ['array', []],
       ['no critical', { optional: null }],
-      ['identity not string', { ...good, critical: { ...good.critical, identity: { 'docker-reference': 1 } } }],
+      [
+        'identity not string',
+        { ...good, critical: { ...good.critical, identity: { 'docker-reference': 1 } } },
+      ],
       ['digest missing', { ...good, critical: { ...good.critical, image: {} } }],
       ['wrong type', { ...good, critical: { ...good.critical, type: 'x' } }],
       ['optional array', { ...good, optional: [] }],
@@ -89,13 +124,19 @@ describe('parsePayload', () => {
 
   it('never throws anything but AiboxError on arbitrary bytes (property)', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.uint8Array({ maxLength: 300 }), fc.json().map((j) => new TextEncoder().encode(j))), (bytes) => {
-        try {
-          parsePayload(bytes);
-        } catch (e) {
-          expect(isAiboxError(e, 'MANIFEST_INVALID')).toBe(true);
-        }
-      }),
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 300 }),
+          fc.json().map((j) => new TextEncoder().encode(j)),
+        ),
+        (bytes) => {
+          try {
+            parsePayload(bytes);
+          } catch (e) {
+            expect(isAiboxError(e, 'MANIFEST_INVALID')).toBe(true);
+          }
+        },
+      ),
     );
   });
 });

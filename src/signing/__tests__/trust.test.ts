@@ -26,15 +26,25 @@ describe('keyStatus', () => {
     expect(s.fingerprint).toMatch(/^sha256:[0-9a-f]{64}$/);
   });
   it('reports retired and not-yet-valid keys', () => {
-    expect(keyStatus(key('2025-01-01T00:00:00Z', { notAfter: new Date('2026-01-01T00:00:00Z') }), NOW, 365).state).toBe('retired');
-    expect(keyStatus(key(null, { notBefore: new Date('2026-03-01T00:00:00Z') }), NOW, 365).state).toBe('not-yet-valid');
+    expect(
+      keyStatus(key('2025-01-01T00:00:00Z', { notAfter: new Date('2026-01-01T00:00:00Z') }), NOW, 365).state,
+    ).toBe('retired');
+    expect(keyStatus(key(null, { notBefore: new Date('2026-03-01T00:00:00Z') }), NOW, 365).state).toBe(
+      'not-yet-valid',
+    );
     expect(keyStatus(key(null), NOW, 365).message).toMatch(/age unknown/);
   });
 });
 
 describe('rotationSteps', () => {
   it('lists dual-sign, publish and retire steps with dates', () => {
-    const steps = rotationSteps({ newPrivateKeyPath: 'k/cosign.key', newPublicKeyPath: 'k/cosign.pub', newFingerprint: 'sha256:ab', oldKeyName: 'ci-2025', now: NOW });
+    const steps = rotationSteps({
+      newPrivateKeyPath: 'k/cosign.key',
+      newPublicKeyPath: 'k/cosign.pub',
+      newFingerprint: 'sha256:ab',
+      oldKeyName: 'ci-2025',
+      now: NOW,
+    });
     expect(steps).toHaveLength(5);
     expect(steps.join('\n')).toMatch(/Dual-sign until 2026-03-23/);
     expect(steps.join('\n')).toMatch(/Publish the new cosign.pub \(fingerprint sha256:ab\)/);

@@ -33,7 +33,16 @@ interface Signed {
   payloads: Map<string, Uint8Array>;
 }
 
-function sign(k: SigningKey, opts: { repo?: string; digest?: string; prior?: Signed; mutatePayload?: (p: Uint8Array) => Uint8Array; sigB64?: (s: Uint8Array) => string } = {}): Signed {
+function sign(
+  k: SigningKey,
+  opts: {
+    repo?: string;
+    digest?: string;
+    prior?: Signed;
+    mutatePayload?: (p: Uint8Array) => Uint8Array;
+    sigB64?: (s: Uint8Array) => string;
+  } = {},
+): Signed {
   let payload = buildPayload({
     repository: opts.repo ?? REPO,
     manifestDigest: opts.digest ?? DIGEST,
@@ -42,7 +51,10 @@ function sign(k: SigningKey, opts: { repo?: string; digest?: string; prior?: Sig
   });
   const sig = signBytes(k, payload);
   if (opts.mutatePayload) payload = opts.mutatePayload(payload);
-  const r = appendSignatureLayer(opts.prior?.manifest ?? null, { payload, signatureB64: (opts.sigB64 ?? encodeBase64)(sig) });
+  const r = appendSignatureLayer(opts.prior?.manifest ?? null, {
+    payload,
+    signatureB64: (opts.sigB64 ?? encodeBase64)(sig),
+  });
   const payloads = new Map(opts.prior?.payloads ?? []);
   payloads.set(r.payloadDigest, payload);
   return { manifest: r.manifest, payloads };
@@ -71,7 +83,9 @@ describe('verifyImageSignatures', () => {
     expect(r.ok).toBe(true);
     expect(r.verified[0]?.signer).toBe('platform-ci@aibox.internal');
     expect(r.verified[0]?.keyName).toBe('ci-2026');
-    expect(signatureValidLine(r.verified[0]!)).toBe('Verifying image signature... valid (signed by platform-ci@aibox.internal, 2026-02-21)');
+    expect(signatureValidLine(r.verified[0]!)).toBe(
+      'Verifying image signature... valid (signed by platform-ci@aibox.internal, 2026-02-21)',
+    );
     expect(JSON.parse(r.verified[0]!.cosignJson).critical.image['docker-manifest-digest']).toBe(DIGEST);
   });
 
@@ -86,7 +100,9 @@ describe('verifyImageSignatures', () => {
   });
 
   it('honours validity windows at verification time', () => {
-    const r = verifyImageSignatures(input(sign(a), [trusted(a, 'old', { notAfter: new Date('2026-01-01T00:00:00Z') })]));
+    const r = verifyImageSignatures(
+      input(sign(a), [trusted(a, 'old', { notAfter: new Date('2026-01-01T00:00:00Z') })]),
+    );
     expect(r.status).toBe('no-matching-signature');
     expect(r.rejected[0]?.reason).toMatch(/key "old" was retired at 2026-01-01/);
   });
@@ -99,7 +115,14 @@ describe('verifyImageSignatures', () => {
       expect(verificationError(r, 'img').code).toBe('NO_SIGNATURES');
     });
     it('reports no-signatures for an empty .sig manifest', () => {
-      const empty = new TextEncoder().encode(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: {}, layers: [] }));
+      const empty = new TextEncoder().encode(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          config: {},
+          layers: [],
+        }),
+      );
       const r = verifyImageSignatures(input({ manifest: empty, payloads: new Map() }, [trusted(a, 'k')]));
       expect(r.status).toBe('no-signatures');
       expect(verificationError(r, 'img').message).toMatch(/\.sig tag is empty/);
@@ -111,26 +134,86 @@ describe('verifyImageSignatures', () => {
       ['wrong key', () => input(sign(a), [trusted(b, 'b')]), /does not verify with any trusted key/],
       [
         'payload byte changed',
-        () => input(sign(a, { mutatePayload: (p) => { const c = p.slice(); c[20] ^= 1; return c; } }), [trusted(a, 'a')]),
+        () =>
+          input(
+            sign(a, {
+              mutatePayload: (p) => {
+                const c = p.slice();
+                c[20] = (c[20] ?? 0) ^ 1;
+                return c;
+              },
+            }),
+            [trusted(a, 'a')],
+          ),
         /does not verify/,
       ],
       [
         'signature byte changed',
-        () => input(sign(a, { sigB64: (s) => { const c = s.slice(); c[c.length - 3] ^= 1; return encodeBase64(c); } }), [trusted(a, 'a')]),
+        () =>
+          input(
+            sign(a, {
+              sigB64: (s) => {
+                const c = s.slice();
+                c[c.length - 3] = (c[c.length - 3] ?? 0) ^ 1;
+                return encodeBase64(c);
+              },
+            }),
+            [trusted(a, 'a')],
+          ),
         /does not verify/,
       ],
-      ['payload names another digest', () => input(sign(a, { digest: OTHER }), [trusted(a, 'a')]), /payload names image sha256:2+, not sha256:1+/],
-      ['payload names another repository', () => input(sign(a, { repo: '127.0.0.1:5000/aibox/evil' }), [trusted(a, 'a')]), /payload names repository 127.0.0.1:5000\/aibox\/evil/],
-      ['truncated base64', () => input(sign(a, { sigB64: (s) => encodeBase64(s).slice(0, -5) }), [trusted(a, 'a')]), /not valid base64/],
-      ['garbled base64', () => input(sign(a, { sigB64: (s) => `${encodeBase64(s).slice(0, 10)}!!${encodeBase64(s).slice(12)}` }), [trusted(a, 'a')]), /not valid base64/],
+      [
+        'payload names another digest',
+        () => input(sign(a, { digest: OTHER }), [trusted(a, 'a')]),
+        /payload names image sha256:2+, not sha256:1+/,
+      ],
+      [
+        'payload names another repository',
+        () => input(sign(a, { repo: '127.0.0.1:5000/aibox/evil' }), [trusted(a, 'a')]),
+        /payload names repository 127.0.0.1:5000\/aibox\/evil/,
+      ],
+      [
+        'truncated base64',
+        () => input(sign(a, { sigB64: (s) => encodeBase64(s).slice(0, -5) }), [trusted(a, 'a')]),
+        /not valid base64/,
+      ],
+      [
+        'garbled base64',
+        () =>
+          input(sign(a, { sigB64: (s) => `${encodeBase64(s).slice(0, 10)}!!${encodeBase64(s).slice(12)}` }), [
+            trusted(a, 'a'),
+          ]),
+        /not valid base64/,
+      ],
       [
         'raw r||s instead of DER',
         () => input(sign(a, { sigB64: () => '' }), [trusted(a, 'a')]),
         /no dev.cosignproject.cosign\/signature annotation/,
       ],
-      ['payload blob missing', () => { const s = sign(a); return input({ manifest: s.manifest, payloads: new Map() }, [trusted(a, 'a')]); }, /not available/],
-      ['blob swapped for other bytes', () => { const s = sign(a); const [[d]] = [...s.payloads]; return input({ manifest: s.manifest, payloads: new Map([[d, new TextEncoder().encode('{}')]]) }, [trusted(a, 'a')]); }, /does not match the layer digest/],
-      ['garbage manifest', () => input({ manifest: new TextEncoder().encode('nope'), payloads: new Map() }, [trusted(a, 'a')]), /invalid signature manifest/],
+      [
+        'payload blob missing',
+        () => {
+          const s = sign(a);
+          return input({ manifest: s.manifest, payloads: new Map() }, [trusted(a, 'a')]);
+        },
+        /not available/,
+      ],
+      [
+        'blob swapped for other bytes',
+        () => {
+          const s = sign(a);
+          const d = [...s.payloads.keys()][0]!;
+          return input({ manifest: s.manifest, payloads: new Map([[d, new TextEncoder().encode('{}')]]) }, [
+            trusted(a, 'a'),
+          ]);
+        },
+        /does not match the layer digest/,
+      ],
+      [
+        'garbage manifest',
+        () => input({ manifest: new TextEncoder().encode('nope'), payloads: new Map() }, [trusted(a, 'a')]),
+        /invalid signature manifest/,
+      ],
     ];
     it.each(cases)('rejects: %s', (_, make, reason) => {
       const r = verifyImageSignatures(make());
@@ -144,12 +227,16 @@ describe('verifyImageSignatures', () => {
       const payload = buildPayload({ repository: REPO, manifestDigest: DIGEST });
       const raw = cryptoSign('sha256', payload, { key: a.privateKey, dsaEncoding: 'ieee-p1363' });
       const m = appendSignatureLayer(null, { payload, signatureB64: encodeBase64(raw) });
-      const r = verifyImageSignatures(input({ manifest: m.manifest, payloads: new Map([[m.payloadDigest, payload]]) }, [trusted(a, 'a')]));
+      const r = verifyImageSignatures(
+        input({ manifest: m.manifest, payloads: new Map([[m.payloadDigest, payload]]) }, [trusted(a, 'a')]),
+      );
       expect(r.rejected[0]?.reason).toMatch(/64 raw bytes \(IEEE P1363 r\|\|s\), not ASN.1 DER/);
     });
 
     it('requires -a annotations when asked', () => {
-      const r = verifyImageSignatures(input(sign(a), [trusted(a, 'a')], { requiredAnnotations: { env: 'prod' } }));
+      const r = verifyImageSignatures(
+        input(sign(a), [trusted(a, 'a')], { requiredAnnotations: { env: 'prod' } }),
+      );
       expect(r.rejected[0]?.reason).toMatch(/annotation env="prod" required/);
     });
   });
@@ -158,23 +245,46 @@ describe('verifyImageSignatures', () => {
     expect(normaliseRepository('127.0.0.1:5000/aibox/base:v1')).toBe(REPO);
     expect(normaliseRepository('index.docker.io/busybox@sha256:abc')).toBe('docker.io/library/busybox');
     expect(normaliseRepository('busybox:1')).toBe('docker.io/library/busybox');
-    expect(verifyImageSignatures(input(sign(a, { repo: `${REPO}:24.04-20260221` }), [trusted(a, 'a')])).ok).toBe(true);
+    expect(
+      verifyImageSignatures(input(sign(a, { repo: `${REPO}:24.04-20260221` }), [trusted(a, 'a')])).ok,
+    ).toBe(true);
   });
 
   it('verifies cosign v3 DSSE bundles and rejects ones for other digests', () => {
     const bundle = (digest: string) => {
-      const stmt = new TextEncoder().encode(JSON.stringify({ _type: 'https://in-toto.io/Statement/v1', subject: [{ digest: { sha256: digest.slice(7) } }], predicateType: 'https://sigstore.dev/cosign/sign/v1', predicate: {} }));
+      const stmt = new TextEncoder().encode(
+        JSON.stringify({
+          _type: 'https://in-toto.io/Statement/v1',
+          subject: [{ digest: { sha256: digest.slice(7) } }],
+          predicateType: 'https://sigstore.dev/cosign/sign/v1',
+          predicate: {},
+        }),
+      );
       const sig = signBytes(a, dssePae('application/vnd.in-toto+json', stmt));
       return new TextEncoder().encode(
-        JSON.stringify({ mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json', verificationMaterial: { publicKey: { hint: 'x' } }, dsseEnvelope: { payload: encodeBase64(stmt), payloadType: 'application/vnd.in-toto+json', signatures: [{ sig: encodeBase64(sig), keyid: '' }] } }),
+        JSON.stringify({
+          mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+          verificationMaterial: { publicKey: { hint: 'x' } },
+          dsseEnvelope: {
+            payload: encodeBase64(stmt),
+            payloadType: 'application/vnd.in-toto+json',
+            signatures: [{ sig: encodeBase64(sig), keyid: '' }],
+          },
+        }),
       );
     };
-    const ok = verifyImageSignatures(input(null, [trusted(a, 'a')], { bundles: [{ digest: 'sha256:x', bytes: bundle(DIGEST) }] }));
+    const ok = verifyImageSignatures(
+      input(null, [trusted(a, 'a')], { bundles: [{ digest: 'sha256:x', bytes: bundle(DIGEST) }] }),
+    );
     expect(ok.ok).toBe(true);
     expect(JSON.parse(ok.verified[0]!.cosignJson).critical.type).toBe('https://sigstore.dev/cosign/sign/v1');
-    const bad = verifyImageSignatures(input(null, [trusted(a, 'a')], { bundles: [{ digest: 'sha256:x', bytes: bundle(OTHER) }] }));
+    const bad = verifyImageSignatures(
+      input(null, [trusted(a, 'a')], { bundles: [{ digest: 'sha256:x', bytes: bundle(OTHER) }] }),
+    );
     expect(bad.rejected[0]?.reason).toMatch(/subject names sha256:2+/);
-    const wrongKey = verifyImageSignatures(input(null, [trusted(b, 'b')], { bundles: [{ digest: 'sha256:x', bytes: bundle(DIGEST) }] }));
+    const wrongKey = verifyImageSignatures(
+      input(null, [trusted(b, 'b')], { bundles: [{ digest: 'sha256:x', bytes: bundle(DIGEST) }] }),
+    );
     expect(wrongKey.ok).toBe(false);
   });
 
@@ -196,8 +306,24 @@ describe('sigmanifest', () => {
   });
 
   it('appends without dropping unknown layers and lists all layers in the config', () => {
-    const foreign = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: {}, layers: [{ mediaType: 'application/vnd.dsse.envelope.v1+json', size: 3, digest: sha256(new Uint8Array([1, 2, 3])), annotations: { predicateType: 'x' }, extra: true }] };
-    const r = appendSignatureLayer(new TextEncoder().encode(JSON.stringify(foreign)), { payload: new Uint8Array([9]), signatureB64: 'AA==' });
+    const foreign = {
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: {},
+      layers: [
+        {
+          mediaType: 'application/vnd.dsse.envelope.v1+json',
+          size: 3,
+          digest: sha256(new Uint8Array([1, 2, 3])),
+          annotations: { predicateType: 'x' },
+          extra: true,
+        },
+      ],
+    };
+    const r = appendSignatureLayer(new TextEncoder().encode(JSON.stringify(foreign)), {
+      payload: new Uint8Array([9]),
+      signatureB64: 'AA==',
+    });
     const m = JSON.parse(new TextDecoder().decode(r.manifest));
     expect(m.layers).toHaveLength(2);
     expect(m.layers[0]).toEqual(foreign.layers[0]);
@@ -210,10 +336,15 @@ describe('sigmanifest', () => {
 
 describe('runbook messages (golden)', () => {
   it('renders the valid line', () => {
-    expect(signatureValidLine({ signer: 'platform-ci@aibox.internal', signedAt: new Date('2026-02-21T23:59:59Z') })).toBe(
-      'Verifying image signature... valid (signed by platform-ci@aibox.internal, 2026-02-21)',
+    expect(
+      signatureValidLine({
+        signer: 'platform-ci@aibox.internal',
+        signedAt: new Date('2026-02-21T23:59:59Z'),
+      }),
+    ).toBe('Verifying image signature... valid (signed by platform-ci@aibox.internal, 2026-02-21)');
+    expect(signatureValidLine({ signer: 'ci-2026', signedAt: null })).toBe(
+      'Verifying image signature... valid (signed by ci-2026)',
     );
-    expect(signatureValidLine({ signer: 'ci-2026', signedAt: null })).toBe('Verifying image signature... valid (signed by ci-2026)');
   });
   it('renders the ERROR block', () => {
     expect(signatureFailedMessage('aibox-base:24.04-20260221')).toBe(
