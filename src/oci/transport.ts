@@ -312,11 +312,16 @@ export class Transport {
         ...(body !== undefined ? { body } : {}),
         headersTimeout: this.#timeoutMs,
         bodyTimeout: this.#timeoutMs,
+        // undici closes the connection after every HEAD unless told otherwise (nodejs/undici#258);
+        // registries answer HEAD correctly, and thousands of tag HEADs need keep-alive reuse.
+        reset: false,
       });
       const res: HttpResponse = { status: r.statusCode, headers: r.headers, url, body: r.body };
-      this.#log.debug(
-        `${method} ${redactUrl(url)} -> ${r.statusCode} (${Math.round(performance.now() - started)}ms)`,
-      );
+      if (this.#log !== silentLogger) {
+        this.#log.debug(
+          `${method} ${redactUrl(url)} -> ${r.statusCode} (${Math.round(performance.now() - started)}ms)`,
+        );
+      }
       const location = header(res, 'location');
       if (!REDIRECTS.has(r.statusCode) || location === undefined) return res;
       await discard(res);
