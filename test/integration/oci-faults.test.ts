@@ -25,6 +25,7 @@ async function listen(onRequest: (req: IncomingMessage, res: ServerResponse, bod
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => onRequest(req, res, Buffer.concat(chunks)));
   });
+  server.on('connection', () => connections++);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const addr = server.address();
   if (addr === null || typeof addr === 'string') throw new Error('no address');
@@ -38,6 +39,7 @@ async function listen(onRequest: (req: IncomingMessage, res: ServerResponse, bod
 }
 
 let handler: Handler;
+let connections = 0;
 let seen: Seen[] = [];
 let storageSeen: Seen[] = [];
 let double: Awaited<ReturnType<typeof listen>>;
@@ -230,6 +232,31 @@ describe('retries and errors', () => {
     const err = await fails(client.headBlob(ref(), goodDigest));
     expect(err.code).toBe('REGISTRY_ERROR');
     expect(seen).toHaveLength(3);
+  });
+});
+
+describe('connection reuse', () => {
+  it('reuses keep-alive connections for sequential manifest HEADs', async () => {
+    handler = (_req, res) => {
+      res.writeHead(200, {
+        'content-type': MediaTypes.OCI_MANIFEST,
+        'content-length': String(goodManifest.length),
+        'docker-content-digest': goodDigest,
+      });
+      res.end();
+    };
+    const c = createRegistryClient({ env: {} });
+    try {
+      const before = connections;
+      for (let i = 0; i < 20; i++)
+        expect((await c.headManifest(ref({ tag: `t${i}` })))?.digest).toBe(goodDigest);
+      expect(seen.filter((s) => s.method === 'HEAD')).toHaveLength(20);
+      // undici may open a second socket while the first is being returned to the pool; without
+      // keep-alive on HEAD this would be 20.
+      expect(connections - before).toBeLessThanOrEqual(2);
+    } finally {
+      await c.close();
+    }
   });
 });
 
