@@ -20,6 +20,8 @@ export interface ExecOptions {
   readonly onStdout?: (chunk: string) => void;
   /** Do not throw on non-zero exit; return the result instead. */
   readonly allowFailure?: boolean;
+  /** Short name of the command for error messages, e.g. "podman build" (default: file and first arg). */
+  readonly label?: string;
   /** Strings to redact from logs and errors (passwords, tokens). */
   readonly secrets?: readonly string[];
 }
@@ -36,11 +38,12 @@ export class ProcessError extends AiboxError {
   readonly exitCode: number;
   readonly stderrTail: string;
   readonly command: string;
-  constructor(command: string, exitCode: number, stderrTail: string) {
+  constructor(command: string, exitCode: number, stderrTail: string, fullCommand: string = command) {
     super({
       code: 'PROCESS_FAILED',
       message: `${command} exited with code ${exitCode}${stderrTail ? `: ${stderrTail}` : ''}`,
-      details: { command, exitCode },
+      hint: 'Run with --debug to see the full command line',
+      details: { command: fullCommand, exitCode },
     });
     this.exitCode = exitCode;
     this.stderrTail = stderrTail;
@@ -136,7 +139,8 @@ export function createExec(logger: Logger = silentLogger): Exec {
           return;
         }
         if (exit !== 0 && !opts.allowFailure) {
-          reject(new ProcessError(shown, exit, redact(tail(stderr || stdout), opts.secrets)));
+          const label = opts.label ?? [file.split('/').pop(), args[0]].filter(Boolean).join(' ');
+          reject(new ProcessError(label, exit, redact(tail(stderr || stdout), opts.secrets), shown));
           return;
         }
         resolve({ code: exit, stdout, stderr, durationMs });

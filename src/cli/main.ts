@@ -3,6 +3,7 @@ import { runCli, type CliDeps } from './app.js';
 import type { RegisterCommands } from './command.js';
 import { processStreams } from './output.js';
 import { registerRegistryCommands } from './commands/registry.js';
+import { registerPipelineCommands } from './commands/pipeline.js';
 import { registerScanCommands } from './commands/scan.js';
 import { registerSigningCommands } from './commands/signing.js';
 
@@ -11,9 +12,18 @@ export const ctlCommands: readonly RegisterCommands[] = [
   registerRegistryCommands,
   registerSigningCommands,
   registerScanCommands,
+  registerPipelineCommands,
 ];
 /** Command files of `aibox`. */
 export const devCommands: readonly RegisterCommands[] = [];
+
+// A closed pipe (`aiboxctl tags base | head`) is not an error worth a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+}
 
 function processDeps(): CliDeps {
   return {

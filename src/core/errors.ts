@@ -37,6 +37,7 @@ export type ErrorCode =
   // the signed release-channel document is malformed, or failed a freshness/rollback check
   | 'CHANNEL_INVALID'
   | 'CHANNEL_REJECTED'
+  | 'LOCKED'
   | 'INTERNAL';
 
 export interface AiboxErrorOptions {

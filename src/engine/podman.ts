@@ -26,6 +26,8 @@ export interface BuildOptions {
   readonly labels?: Readonly<Record<string, string>> | undefined;
   readonly annotations?: Readonly<Record<string, string>> | undefined;
   readonly pull?: 'never' | 'missing' | 'always' | undefined;
+  /** TLS verification when the build pulls its FROM image (default: podman's) */
+  readonly tlsVerify?: boolean | undefined;
   readonly runId?: string | undefined;
   /** one line of build output at a time (STEP lines, RUN output) */
   readonly onProgress?: ((line: string) => void) | undefined;
@@ -158,7 +160,10 @@ export class Podman {
 
   async #run(args: readonly string[], opts?: ExecOptions): Promise<ExecResult> {
     try {
-      return await this.#exec(this.#settings.podman, [...this.globalArgs(), ...args], opts);
+      return await this.#exec(this.#settings.podman, [...this.globalArgs(), ...args], {
+        label: `podman ${args[0] ?? ''}`.trim(),
+        ...opts,
+      });
     } catch (e: unknown) {
       if (isAiboxError(e, 'TOOL_MISSING')) {
         throw new AiboxError({
@@ -202,6 +207,7 @@ export class Podman {
       ...labelArgs(this.#managedLabels(opts.labels, opts.runId), '--label'),
       ...labelArgs(opts.annotations ?? {}, '--annotation'),
       ...(opts.pull ? [`--pull=${opts.pull}`] : []),
+      ...(opts.tlsVerify !== undefined ? [`--tls-verify=${opts.tlsVerify}`] : []),
       opts.contextDir,
     ];
     const progress = opts.onProgress ? lineSplitter(opts.onProgress) : undefined;
@@ -242,6 +248,29 @@ export class Podman {
         });
       }
       return { digest };
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * Write an image to an OCI image layout directory (compressed exactly as a registry push would),
+   * so the pipeline can upload it by digest, scan it, and only then give it its date tag.
+   */
+  async exportLayout(localRef: string, dir: string, opts: { readonly format?: 'oci' | 'v2s2' } = {}): Promise<{ digest: string }> {
+    const tmp = await mkdtemp(join(tmpdir(), 'aibox-export-'));
+    const digestfile = join(tmp, 'digest');
+    try {
+      await this.#run([
+        'push',
+        '--digestfile',
+        digestfile,
+        '--format',
+        opts.format ?? 'oci',
+        localRef,
+        `oci:${dir}:image`,
+      ]);
+      return { digest: (await readFile(digestfile, 'utf8')).trim() };
     } finally {
       await rm(tmp, { recursive: true, force: true });
     }

@@ -7,13 +7,12 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { AiboxError } from '../../core/errors.js';
 import { decodeBase64Strict } from '../../signing/encoding.js';
-import { generateKeyPair, loadPrivateKey, verifyBytes, ecdsaDerProblem } from '../../signing/keys.js';
+import { generateKeyPair, verifyBytes, ecdsaDerProblem } from '../../signing/keys.js';
 import { newestSignature, signatureValidLine } from '../../signing/messages.js';
 import { parseAnnotationFlags } from '../../signing/payload.js';
 import { getPassword } from '../../signing/password.js';
-import { readKeyMaterial } from '../../signing/sources.js';
+import { loadSigningKey as loadKeyFromConfig, loadTrust } from '../../signing/keyring.js';
 import { day, keyStatus, rotationSteps } from '../../signing/trust.js';
-import { loadKeyFlags, loadTrustedKeys } from '../../signing/truststore.js';
 import { verificationError } from '../../signing/verify.js';
 import { signImage, verifyImage } from '../../signing/workflows.js';
 import type { Context, RegisterCommands } from '../command.js';
@@ -35,21 +34,7 @@ async function sourceOpts(ctx: Context): Promise<{ env: Context['env']; baseDir:
 }
 
 async function loadSigningKey(ctx: Context, spec: string | undefined) {
-  const loaded = await ctx.config();
-  const keySpec = spec ?? loaded.config.signing.key;
-  if (!keySpec) {
-    throw new AiboxError({
-      code: 'USAGE',
-      message: 'no signing key: pass --key or set signing.key in the config',
-      hint: 'e.g. --key cosign.key, --key env://COSIGN_KEY or --key vault://secret/aibox/cosign-key',
-    });
-  }
-  const m = await readKeyMaterial(keySpec, {
-    env: ctx.env,
-    baseDir: keySpec === spec ? ctx.cwd : loaded.dir,
-  });
-  const password = await getPassword({ env: ctx.env, stored: m.password, purpose: `key ${m.source}` });
-  return loadPrivateKey(m.text, password, m.source);
+  return loadKeyFromConfig({ spec, loaded: await ctx.config(), env: ctx.env, cwd: ctx.cwd });
 }
 
 async function writeKeyPair(ctx: Context, dir: string, force: boolean) {
@@ -75,17 +60,7 @@ async function writeKeyPair(ctx: Context, dir: string, force: boolean) {
 }
 
 async function trustedKeys(ctx: Context, keyFlags: readonly string[]) {
-  if (keyFlags.length > 0) return loadKeyFlags(keyFlags, { env: ctx.env, baseDir: ctx.cwd });
-  const loaded = await ctx.config();
-  const entries = loaded.config.signing.trustedKeys;
-  if (entries.length === 0) {
-    throw new AiboxError({
-      code: 'USAGE',
-      message: 'no trusted keys: pass --key cosign.pub or set signing.trustedKeys in the config',
-      hint: 'e.g. aiboxctl verify --key cosign.pub IMAGE',
-    });
-  }
-  return loadTrustedKeys(entries, { env: ctx.env, baseDir: loaded.dir });
+  return loadTrust({ keyFlags, loaded: await ctx.config(), env: ctx.env, cwd: ctx.cwd });
 }
 
 export const registerSigningCommands: RegisterCommands = (program: Command, run) => {
@@ -291,7 +266,7 @@ export const registerSigningCommands: RegisterCommands = (program: Command, run)
     .argument('<file>', 'the signed file')
     .action(
       run(async (ctx, file: string, opts: { key: string; signature: string }) => {
-        const [key] = await loadKeyFlags([opts.key], { env: ctx.env, baseDir: ctx.cwd });
+        const [key] = await loadTrust({ keyFlags: [opts.key], loaded: await ctx.config(), env: ctx.env, cwd: ctx.cwd });
         const sigPath = resolve(ctx.cwd, opts.signature);
         const sigText = ((await exists(sigPath)) ? await readFile(sigPath, 'utf8') : opts.signature).trim();
         const sig = decodeBase64Strict(sigText);

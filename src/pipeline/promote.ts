@@ -1,0 +1,130 @@
+/**
+ * Promotion: move `latest` of every variant to its checked date-tag image (a manifest PUT of the
+ * exact bytes, atomic per repository), then publish the signed release channel. Nothing moves
+ * unless every variant passed its checks.
+ */
+import { AiboxError, describeError } from '../core/errors.js';
+import { silentLogger, type Logger } from '../core/log.js';
+import type { RegistryClient } from '../oci/client.js';
+import { buildChannel, type Channel, type ChannelEntry } from '../channel/channel.js';
+import { channelRepository, publishChannel, readChannelIfPresent } from '../channel/store.js';
+import { signImage, verifyImage } from '../signing/workflows.js';
+import type { SigningKey } from '../signing/keys.js';
+import type { TrustedKey } from '../signing/trust.js';
+import { describeImage } from '../inspect/describe.js';
+import { LABELS } from './inputs.js';
+
+export interface PromotionCandidate {
+  readonly variant: string;
+  readonly repository: string;
+  readonly tag: string;
+}
+
+export interface CheckedCandidate extends PromotionCandidate {
+  readonly digest: string;
+  readonly created: string;
+  readonly mandatoryUpdate: boolean;
+  readonly minImageDate: string;
+}
+
+export interface PromotionDeps {
+  readonly client: RegistryClient;
+  readonly host: string;
+  readonly project: string;
+  readonly key: SigningKey;
+  readonly signer: string;
+  readonly trust: readonly TrustedKey[];
+  readonly now: () => Date;
+  readonly logger?: Logger;
+}
+
+/** Check one published date tag: present, signed by a trusted key, not marked as failed. */
+export async function checkCandidate(d: PromotionDeps, c: PromotionCandidate): Promise<CheckedCandidate> {
+  const ref = { registry: d.host, repository: c.repository, tag: c.tag };
+  const desc = await describeImage(d.client, ref).catch((e: unknown) => {
+    throw new AiboxError({
+      code: 'POLICY_REFUSED',
+      message: `${c.variant}: ${d.host}/${c.repository}:${c.tag} is not publishable: ${describeError(e)}`,
+      hint: `Run 'aiboxctl rebuild --variant ${c.variant}' for this date first`,
+      cause: e,
+    });
+  });
+  const v = await verifyImage({ client: d.client, ref: { ...ref, digest: desc.digest }, trustedKeys: d.trust, now: d.now() });
+  if (!v.ok) {
+    throw new AiboxError({
+      code: 'POLICY_REFUSED',
+      message: `${c.variant}: ${d.host}/${c.repository}:${c.tag} has no valid signature from a trusted key`,
+      hint: `Sign it with 'aiboxctl sign' or re-run 'aiboxctl rebuild --variant ${c.variant}'`,
+    });
+  }
+  return {
+    ...c,
+    digest: desc.digest,
+    created: desc.labels[LABELS.created] || desc.created || d.now().toISOString(),
+    mandatoryUpdate: desc.labels[LABELS.mandatoryUpdate] === 'true',
+    minImageDate: desc.labels[LABELS.minImageDate] ?? '',
+  };
+}
+
+export interface PromotionResult {
+  readonly variants: Record<string, { tag: string; digest: string }>;
+  readonly channel: { sequence: number; digest: string; channel: Channel };
+}
+
+/** Move every `latest` (exact bytes) and publish the next channel document, signed. */
+export async function promote(d: PromotionDeps, checked: readonly CheckedCandidate[]): Promise<PromotionResult> {
+  const log = d.logger ?? silentLogger;
+  const variants: Record<string, { tag: string; digest: string }> = {};
+  // Fetch every manifest first, so a read failure moves nothing.
+  const manifests = await Promise.all(
+    checked.map(async (c) => {
+      const m = await d.client.getManifest({ registry: d.host, repository: c.repository, digest: c.digest });
+      return { c, bytes: m.bytes, mediaType: m.descriptor.mediaType };
+    }),
+  );
+  const channelRepo = channelRepository(d.host, d.project);
+  const prev = await readChannelIfPresent(d.client, channelRepo);
+  const entries: ChannelEntry[] = checked.map((c) => ({
+    variant: c.variant,
+    tag: c.tag,
+    digest: c.digest,
+    created: c.created,
+    ...(c.mandatoryUpdate && c.minImageDate
+      ? { mandatoryUpdate: true, minImageDate: c.minImageDate, minImageCreated: `${c.minImageDate}T00:00:00Z` }
+      : {}),
+  }));
+  const channel = buildChannel(prev?.channel ?? null, entries, d.now());
+  // Remember where each `latest` pointed, to put it back if any later move or the channel fails.
+  const previous = await Promise.all(
+    checked.map(async (c) => {
+      const ref = { registry: d.host, repository: c.repository, tag: 'latest' };
+      const head = await d.client.headManifest(ref);
+      return head ? { ref, ...(await d.client.getManifest(ref)) } : undefined;
+    }),
+  );
+  const moved: typeof manifests = [];
+  try {
+    for (const m of manifests) {
+      await d.client.putManifest({ registry: d.host, repository: m.c.repository, tag: 'latest' }, m.bytes, m.mediaType);
+      moved.push(m);
+      variants[m.c.variant] = { tag: m.c.tag, digest: m.c.digest };
+      log.debug(`promoted ${m.c.repository}:latest → ${m.c.tag} (${m.c.digest})`);
+    }
+    const published = await publishChannel(d.client, channelRepo, channel, {
+      sign: async (ref) => {
+        await signImage({ client: d.client, ref, key: d.key, signer: d.signer, now: d.now() });
+      },
+    });
+    return { variants, channel: { sequence: channel.sequence, digest: published.digest, channel } };
+  } catch (e: unknown) {
+    for (const m of moved) {
+      const prev = previous[manifests.indexOf(m)];
+      try {
+        if (prev) await d.client.putManifest(prev.ref, prev.bytes, prev.descriptor.mediaType);
+      } catch (restoreError: unknown) {
+        log.error(`could not restore ${m.c.repository}:latest: ${describeError(restoreError)}`);
+      }
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,421 @@
+/**
+ * The weekly pipeline (runbook §1) for the variants of one plan: per variant resolve the base
+ * digest → build → stage (upload by digest, untagged) → scan → tag with the date tag → sign →
+ * verify; then, only if every variant passed, promote `latest` and publish the signed channel.
+ * A re-run on the same date resumes: variants already published with the same inputs and a valid
+ * signature are not rebuilt. Receives its ports; constructs none.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { AiboxError, describeError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import type { PlatformConfig } from '../config/schema.js';
+import type { Podman } from '../engine/podman.js';
+import { tlsVerifyFor } from '../engine/tls.js';
+import { describeImage } from '../inspect/describe.js';
+import type { RegistryClient } from '../oci/client.js';
+import { pushLayout } from '../oci/layout.js';
+import { parseReference } from '../oci/reference.js';
+import { runScanGate } from '../scan/gate.js';
+import type { Scanner } from '../scan/scanner.js';
+import type { SigningKey } from '../signing/keys.js';
+import type { TrustedKey } from '../signing/trust.js';
+import { signImage, verifyImage } from '../signing/workflows.js';
+import { formatTag } from '../tags/tags.js';
+import { imageBuildArgs, imageLabels, inputsDigest, LABELS } from './inputs.js';
+import type { RunPlan, VariantPlan } from './plan.js';
+import type { Progress } from './progress.js';
+import { failureLine, type RunRecord, type StepName, type VariantRecord } from './record.js';
+import { checkCandidate, promote, type CheckedCandidate } from './promote.js';
+
+export interface RebuildDeps {
+  readonly podman: Podman;
+  readonly client: RegistryClient;
+  readonly scanner: Scanner | undefined;
+  readonly key: SigningKey;
+  readonly trust: readonly TrustedKey[];
+  readonly logger: Logger;
+  readonly progress: Progress;
+  readonly now: () => Date;
+  /** Persist the record (called after every change). */
+  readonly save: (r: RunRecord) => Promise<void>;
+}
+
+export interface RebuildOptions {
+  readonly config: PlatformConfig;
+  /** Directory relative Containerfile paths are resolved against (the config file's). */
+  readonly configDir: string;
+  readonly host: string;
+  readonly plan: RunPlan;
+  readonly record: RunRecord;
+  readonly revision: string;
+  readonly signer: string;
+  readonly replace: boolean;
+  readonly promote: boolean;
+  /** Security floor for emergency builds (later: CVE triage). */
+  readonly mandatoryUpdate?: boolean;
+  readonly minImageDate?: string;
+}
+
+class StepFailure extends Error {
+  constructor(
+    readonly step: StepName,
+    readonly error: unknown,
+  ) {
+    super(describeError(error));
+  }
+}
+
+/** Bounded-concurrency map that runs every item and never rejects. */
+async function eachLimited<T>(items: readonly T[], limit: number, f: (t: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await f(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/** Check every planned variant's Containerfile exists before anything is built. */
+export async function checkContainerfiles(plan: RunPlan, configDir: string): Promise<Map<string, { path: string; text: string }>> {
+  const out = new Map<string, { path: string; text: string }>();
+  const missing: string[] = [];
+  for (const v of plan.variants) {
+    const path = resolve(configDir, v.config.containerfile);
+    try {
+      out.set(v.name, { path, text: await readFile(path, 'utf8') });
+    } catch {
+      missing.push(`${v.name}: ${path}`);
+    }
+  }
+  if (missing.length > 0) {
+    throw new AiboxError({
+      code: 'CONFIG_INVALID',
+      message: `Containerfile missing for ${missing.join('; ')}`,
+      hint: 'Set variants.<name>.containerfile in the config (relative to the config file)',
+    });
+  }
+  return out;
+}
+
+/** Run the pipeline; returns the final record (also saved). Never throws for a failed variant. */
+export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<RunRecord> {
+  const { client, podman, progress } = deps;
+  const r = opts.record;
+  const files = await checkContainerfiles(opts.plan, opts.configDir);
+  const published = new Map<string, string>(); // variant → digest published in this run
+  // Saves are serialised: concurrent variants change the record at the same time.
+  let saving: Promise<void> = Promise.resolve();
+  const save = (): Promise<void> => (saving = saving.then(() => deps.save(r)));
+  const mandatory = opts.mandatoryUpdate ?? false;
+  const pulls = new Map<string, Promise<unknown>>();
+  const pullOnce = (ref: string): Promise<unknown> => {
+    let p = pulls.get(ref);
+    if (!p) {
+      const tlsVerify = tlsVerifyFor(parseReference(ref).registry, opts.config.engine.tlsVerify, opts.config.registry.insecure);
+      p = podman.pull(ref, { tlsVerify });
+      pulls.set(ref, p);
+    }
+    return p;
+  };
+  const minDate = opts.minImageDate ?? '';
+
+  const runVariant = async (p: VariantPlan): Promise<void> => {
+    const v = r.variants[p.name]!;
+    v.status = 'running';
+    let current: StepName = 'resolve-base';
+    const step = async <T>(name: StepName, f: () => Promise<T>, detail?: (t: T) => string | undefined): Promise<T> => {
+      current = name;
+      const s = v.steps.find((x) => x.name === name)!;
+      s.status = 'running';
+      s.startedAt = deps.now().toISOString();
+      const t0 = performance.now();
+      progress.step(p.name, name, 'running');
+      await save();
+      try {
+        const out = await f();
+        s.status = 'ok';
+        s.durationMs = Math.round(performance.now() - t0);
+        const d = detail?.(out);
+        if (d) s.detail = d;
+        progress.step(p.name, name, 'ok', d);
+        await save();
+        return out;
+      } catch (e: unknown) {
+        s.status = 'failed';
+        s.durationMs = Math.round(performance.now() - t0);
+        s.detail = describeError(e);
+        progress.step(p.name, name, 'failed', s.detail);
+        throw new StepFailure(name, e);
+      }
+    };
+    const skipRest = (from: StepName) => {
+      let after = false;
+      for (const s of v.steps) {
+        if (s.name === from) after = true;
+        if (after && s.status === 'pending') s.status = 'skipped';
+      }
+    };
+    const repo = { registry: opts.host, repository: p.repository };
+    const work = await mkdtemp(join(tmpdir(), `aibox-${p.name}-`));
+    try {
+      // 1. Resolve and record the base digest.
+      const base = await step(
+        'resolve-base',
+        async () => {
+          const b = await resolveBase(deps, opts, p, published);
+          if (!b.local) await pullOnce(b.pullRef);
+          return b;
+        },
+        (b) => b.digest,
+      );
+      v.baseImage = base.name;
+      v.baseDigest = base.digest;
+      const file = files.get(p.name)!;
+      const inputs = inputsDigest({
+        variant: p.name,
+        tag: p.tag,
+        containerfile: file.text,
+        baseDigest: base.digest,
+        mandatoryUpdate: mandatory,
+        minImageDate: minDate,
+      });
+      v.inputs = inputs;
+
+      // Resume / immutability: is the date tag already there?
+      const existing = await client.headManifest({ ...repo, tag: p.tag });
+      if (existing) {
+        const desc = await describeImage(client, { ...repo, digest: existing.digest });
+        const sameInputs = desc.labels[LABELS.inputs] === inputs;
+        if (sameInputs) {
+          const ver = await verifyImage({ client, ref: { ...repo, digest: existing.digest }, trustedKeys: deps.trust, now: deps.now() });
+          if (ver.ok) {
+            v.digest = existing.digest;
+            v.status = 'resumed';
+            for (const s of v.steps) if (s.status === 'pending') s.status = 'skipped';
+            published.set(p.name, existing.digest);
+            progress.note(`[${p.name}] ${p.tag} already published with the same inputs and signed: resumed`);
+            await save();
+            return;
+          }
+        } else if (!opts.replace) {
+          throw new StepFailure(
+            'tag',
+            new AiboxError({
+              code: 'POLICY_REFUSED',
+              message: `date tag ${opts.host}/${p.repository}:${p.tag} already exists with another image (${existing.digest}); date tags are immutable`,
+              hint: 'Pass --replace to overwrite it deliberately, or build for another --date',
+            }),
+          );
+        }
+      }
+
+      // 2. Build.
+      const local = `localhost/aibox-build/${p.name}:${p.tag}`;
+      const labels = imageLabels({
+        created: deps.now().toISOString(),
+        tag: p.tag,
+        revision: opts.revision,
+        baseName: base.name,
+        baseDigest: base.digest,
+        variant: p.name,
+        mandatoryUpdate: mandatory,
+        minImageDate: minDate,
+        inputs,
+        scanSkipped: deps.scanner === undefined,
+      });
+      await step('build', () =>
+        podman.build({
+          contextDir: dirname(file.path),
+          containerfile: file.path,
+          tags: [local],
+          buildArgs: imageBuildArgs(labels, base.pullRef),
+          labels,
+          // The base was pulled (once) in resolve-base: concurrent pulls of one image race in podman 4.3.
+          pull: 'never',
+          runId: r.runId,
+        }),
+      );
+
+      // 3. Stage: upload by digest, no tag yet, so the scanner sees exactly what will be published.
+      const staged = await step(
+        'stage',
+        async () => {
+          const dir = join(work, 'layout');
+          await podman.exportLayout(local, dir);
+          const siblings = opts.plan.variants.map((x) => x.repository);
+          return pushLayout(client, repo, dir, { siblings });
+        },
+        (s) => `${s.digest} (${s.uploaded} uploaded, ${s.mounted} mounted, ${s.skipped} present)`,
+      );
+      v.digest = staged.digest;
+
+      // 4. Scan gate.
+      const gate = await step(
+        'scan',
+        async () => {
+          const g = await runScanGate(deps.scanner, { reference: `${opts.host}/${p.repository}`, digest: staged.digest }, opts.config.scan, deps.now());
+          if (g.status === 'refused') {
+            v.scan = { status: 'refused', summary: { ...g.report.summary } };
+            const blocking = g.evaluation.blocking.map((f) => `${f.id} (${f.severity}) in ${f.pkg} ${f.installedVersion}`);
+            progress.note(`[${p.name}] blocking findings:\n  ${blocking.join('\n  ')}`);
+            if (p.base.kind === 'upstream') {
+              throw new AiboxError({
+                code: 'POLICY_REFUSED',
+                message: `${g.error.message}: critical findings in the base image`,
+                hint: `Start CVE triage (runbook §2): aiboxctl cve triage ${p.repository}@${staged.digest}`,
+                cause: g.error,
+              });
+            }
+            throw g.error;
+          }
+          return g;
+        },
+        (g) => (g.status === 'skipped' ? 'not scanned (scanner: none)' : `passed (${summaryText(g.report.summary)})`),
+      );
+      v.scan = gate.status === 'passed' ? { status: 'passed', summary: { ...gate.report.summary } } : { status: 'skipped' };
+
+      // 5. The date tag: PUT the exact staged bytes under it.
+      await step('tag', () => client.putManifest({ ...repo, tag: p.tag }, staged.bytes, staged.mediaType), () => p.tag);
+
+      // 6. Sign, 7. verify what the registry now serves.
+      await step('sign', () =>
+        signImage({
+          client,
+          ref: { ...repo, digest: staged.digest },
+          key: deps.key,
+          signer: opts.signer,
+          annotations: { [LABELS.scan]: gate.status === 'passed' ? 'passed' : 'skipped', [LABELS.version]: p.tag },
+          now: deps.now(),
+        }),
+      );
+      await step(
+        'verify',
+        async () => {
+          const ver = await verifyImage({ client, ref: { ...repo, tag: p.tag }, trustedKeys: deps.trust, now: deps.now() });
+          if (!ver.ok || ver.digest !== staged.digest) {
+            throw new AiboxError({
+              code: 'NO_MATCHING_SIGNATURE',
+              message: `the pushed signature of ${p.repository}:${p.tag} does not verify with the trusted keys`,
+              hint: "Check signing.trustedKeys: it must include the signing key's public key",
+            });
+          }
+          return ver;
+        },
+        (ver) => `signed by ${ver.verified[0]?.signer ?? '?'}`,
+      );
+      v.status = 'passed';
+      published.set(p.name, staged.digest);
+    } catch (e: unknown) {
+      const f = e instanceof StepFailure ? e : new StepFailure(current, e);
+      const s = v.steps.find((x) => x.name === f.step);
+      if (s && s.status !== 'failed') s.status = 'failed';
+      skipRest(f.step);
+      v.status = 'failed';
+      v.error = {
+        step: f.step,
+        message: describeError(f.error),
+        ...(f.error instanceof AiboxError && f.error.hint ? { hint: f.error.hint } : {}),
+      };
+      r.failure ??= { variant: p.name, step: f.step, reason: v.error.message };
+    } finally {
+      await save();
+      await rm(work, { recursive: true, force: true });
+      await podman.rmi([`localhost/aibox-build/${p.name}:${p.tag}`], { force: true }).catch(() => undefined);
+    }
+  };
+
+  for (const stage of opts.plan.stages) {
+    // A variant whose parent failed in this run is not built.
+    const runnable = stage.filter((p) => {
+      if (p.base.kind === 'variant' && p.base.inRun && !published.has(p.base.variant)) {
+        const v = r.variants[p.name]!;
+        v.status = 'failed';
+        for (const s of v.steps) s.status = 'skipped';
+        v.error = { step: 'resolve-base', message: `its base variant ${p.base.variant} failed` };
+        return false;
+      }
+      return true;
+    });
+    await eachLimited(runnable, opts.config.engine.buildConcurrency, runVariant);
+  }
+
+  const failed = Object.values(r.variants).filter((v) => v.status === 'failed');
+  if (failed.length === 0 && opts.promote) {
+    try {
+      const pdeps = { client, host: opts.host, project: r.project, key: deps.key, signer: opts.signer, trust: deps.trust, now: deps.now, logger: deps.logger };
+      const checked: CheckedCandidate[] = [];
+      for (const p of opts.plan.variants) checked.push(await checkCandidate(pdeps, { variant: p.name, repository: p.repository, tag: p.tag }));
+      const pr = await promote(pdeps, checked);
+      r.promoted = true;
+      r.promotion = { variants: pr.variants };
+      r.channel = { sequence: pr.channel.sequence, digest: pr.channel.digest };
+      progress.note(`promoted latest for ${Object.keys(pr.variants).join(', ')}; channel sequence ${pr.channel.sequence}`);
+    } catch (e: unknown) {
+      r.failure = { variant: '(all)', step: 'promote', reason: describeError(e) };
+    }
+  }
+  r.result = r.failure ? 'failed' : 'success';
+  r.finishedAt = deps.now().toISOString();
+  await save();
+  const line = failureLine(r);
+  if (line) progress.note(line);
+  progress.done();
+  return r;
+}
+
+function summaryText(s: Readonly<Record<string, number>>): string {
+  return ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW'].map((k) => `${k} ${s[k] ?? 0}`).join(', ');
+}
+
+interface ResolvedBase {
+  /** Name recorded in org.opencontainers.image.base.name. */
+  readonly name: string;
+  readonly digest: string;
+  /** What FROM pulls: name@digest. */
+  readonly pullRef: string;
+  /** True when the base is in local Podman storage only (the local profile's debootstrap base). */
+  readonly local: boolean;
+}
+
+/** Pin the base by digest: upstream image, a variant built in this run, or one published for this date. */
+async function resolveBase(deps: RebuildDeps, opts: RebuildOptions, p: VariantPlan, published: Map<string, string>): Promise<ResolvedBase> {
+  if (p.base.kind === 'upstream') {
+    const ref = parseReference(p.base.image);
+    const name = `${ref.registry}/${ref.repository}`;
+    if (ref.registry === 'localhost') {
+      if (!(await deps.podman.imageExists(p.base.image))) {
+        throw new AiboxError({
+          code: 'NOT_FOUND',
+          message: `base image ${p.base.image} is not in local Podman storage`,
+          hint: "Create it with 'aiboxctl local-base' (debootstrap), or set baseImage to a registry image",
+        });
+      }
+      const info = await deps.podman.inspectImage(p.base.image);
+      return { name, digest: info.digest, pullRef: `${name}@${info.digest}`, local: true };
+    }
+    if (ref.digest) return { name, digest: ref.digest, pullRef: `${name}@${ref.digest}`, local: false };
+    const head = await deps.client.headManifest(ref);
+    if (!head) {
+      throw new AiboxError({ code: 'NOT_FOUND', message: `base image ${p.base.image} not found in its registry`, hint: 'Check baseImage in the config' });
+    }
+    return { name, digest: head.digest, pullRef: `${name}@${head.digest}`, local: false };
+  }
+  const parentPlan = opts.config.variants[p.base.variant]!;
+  const repository = `${opts.record.project}/${p.base.variant}`;
+  const name = `${opts.host}/${repository}`;
+  let digest = published.get(p.base.variant);
+  if (!digest) {
+    const parentTag = formatTag({ prefix: parentPlan.tagPrefix, date: opts.plan.date });
+    const head = await deps.client.headManifest({ registry: opts.host, repository, tag: parentTag });
+    if (!head) {
+      throw new AiboxError({
+        code: 'NOT_FOUND',
+        message: `base variant ${p.base.variant} has no ${parentTag} image on ${opts.host}`,
+        hint: `Run 'aiboxctl rebuild --variant ${p.base.variant} --date ${opts.plan.date}' first`,
+      });
+    }
+    digest = head.digest;
+  }
+  return { name, digest, pullRef: `${name}@${digest}`, local: false };
+}
