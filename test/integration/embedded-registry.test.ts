@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
@@ -9,10 +10,17 @@ import { isAiboxError } from '../../src/core/errors.js';
 import { registryDown, registryFiles, registryStatus, registryUp } from '../../src/registry/embedded.js';
 import { freePort } from '../helpers/free-port.js';
 
+// A stopped child of this test process stays a zombie until Node reaps it: that counts as gone.
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  try {
+    const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = st.slice(st.lastIndexOf(')') + 2, st.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
   } catch {
     return false;
   }
