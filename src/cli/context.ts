@@ -4,9 +4,7 @@
  */
 import { createExec } from '../adapters/exec.js';
 import { streamLogger } from '../core/log.js';
-import { embeddedDataDir, loadPlatformConfig, type LoadedConfig } from '../config/load.js';
-import { createRegistryClient } from '../oci/client.js';
-import { registryUp } from '../registry/embedded.js';
+import type { LoadedConfig } from '../config/load.js';
 import type { Context, GlobalOptions, RegistryTarget } from './command.js';
 import type { Streams } from './output.js';
 import { parseRegistryOption } from './resolve.js';
@@ -29,12 +27,18 @@ export function createContext(global: GlobalOptions, deps: ContextDeps): Context
   const logger = streamLogger(global.debug ? 'debug' : 'info', deps.io.err);
   const exec = createExec(logger);
   const env = deps.env;
-  const config = once<LoadedConfig>(() =>
-    loadPlatformConfig({ ...(global.config ? { path: global.config } : {}), env: { ...env }, cwd: deps.cwd }),
-  );
+  // Heavy modules (config schema, HTTP client) load on first use, as their own bundle chunks.
+  const config = once<LoadedConfig>(async () => {
+    const { loadPlatformConfig } = await import('../config/load.js');
+    return loadPlatformConfig({ ...(global.config ? { path: global.config } : {}), env: { ...env }, cwd: deps.cwd });
+  });
   let opened: RegistryTarget | undefined;
   const target = once<RegistryTarget>(async () => {
     const loaded = await config();
+    const [{ createRegistryClient }, { embeddedDataDir }] = await Promise.all([
+      import('../oci/client.js'),
+      import('../config/load.js'),
+    ]);
     const reg = loaded.config.registry;
     let host: string;
     let project = reg.project;
@@ -43,6 +47,7 @@ export function createContext(global: GlobalOptions, deps: ContextDeps): Context
     } else if (reg.host) {
       host = reg.host;
     } else {
+      const { registryUp } = await import('../registry/embedded.js');
       const up = await registryUp({
         dataDir: embeddedDataDir(loaded, { ...env }),
         port: loaded.config.embedded.port,
