@@ -31,7 +31,7 @@ Exit codes:
   2   usage or configuration error
   3   refused by policy
   10  no signatures found (as cosign)
-  11  signature tag not found (as cosign)
+  11  image tag not found (as cosign)
   12  no matching signature (as cosign)`;
 
 /** Build the commander program with global options; `register` adds the commands. */
