@@ -1,10 +1,8 @@
 /** TLS policy for registry hosts (pure). */
+import { isLoopbackRegistry, isPlainHttpHost } from '../oci/reference.js';
 
-/** True for 127.0.0.0/8, ::1 and localhost, with or without a port. */
-export function isLoopbackHost(host: string): boolean {
-  const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d+$/, '');
-  return name === 'localhost' || name === '::1' || /^127(?:\.\d{1,3}){3}$/.test(name);
-}
+/** True for 127.0.0.0/8, ::1 and localhost, with or without a port (the OCI client's rule). */
+export const isLoopbackHost = isLoopbackRegistry;
 
 /**
  * Whether podman/skopeo should verify TLS for `host`: an explicit engine setting wins; otherwise
@@ -16,7 +14,7 @@ export function tlsVerifyFor(
   insecure: readonly string[] = [],
 ): boolean {
   if (setting !== null) return setting;
-  return !(isLoopbackHost(host) || insecure.includes(host));
+  return !isPlainHttpHost(host, insecure);
 }
 
 /** The `host[:port]` part of an image reference (`127.0.0.1:5000/aibox/base:1` → `127.0.0.1:5000`). */

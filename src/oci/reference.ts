@@ -178,6 +178,11 @@ export function isLoopbackRegistry(registry: string): boolean {
   );
 }
 
+/** Whether aibox speaks plain HTTP to this registry host: loopback, or listed in `registry.insecure`. */
+export function isPlainHttpHost(host: string, insecure: readonly string[]): boolean {
+  return isLoopbackRegistry(host) || insecure.includes(host);
+}
+
 /** Host part of "host[:port]" (IPv6 keeps its brackets). */
 export function hostWithoutPort(registry: string): string {
   if (registry.startsWith('[')) return registry.slice(0, registry.indexOf(']') + 1);

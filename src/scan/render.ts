@@ -5,6 +5,7 @@
 import { preferredCvss } from './cvss.js';
 import type { ScanEvaluation } from './policy.js';
 import { SEVERITIES, type Finding } from './report.js';
+import { table } from '../core/table.js';
 
 export interface RenderedScan {
   readonly image: string;
@@ -23,15 +24,9 @@ function clip(s: string, n: number): string {
   return one.length > n ? `${one.slice(0, n - 1)}…` : one;
 }
 
-/** Aligned columns; the last column is not padded. */
+/** Aligned columns, as lines. */
 function columns(headers: readonly string[], rows: readonly (readonly string[])[]): string[] {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]) =>
-    cells
-      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
-      .join('  ')
-      .trimEnd();
-  return [line(headers), ...rows.map(line)];
+  return table(headers, rows).split('\n');
 }
 
 function findingRow(f: Finding): string[] {

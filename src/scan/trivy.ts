@@ -6,7 +6,7 @@
 import { ProcessError, type Exec } from '../adapters/exec.js';
 import { AiboxError, isAiboxError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/log.js';
-import { isLoopbackRegistry } from '../oci/reference.js';
+import { isPlainHttpHost } from '../oci/reference.js';
 import { parseTrivyReport, type ScanReport } from './report.js';
 import type { Scanner, ScanTarget } from './scanner.js';
 
@@ -27,10 +27,7 @@ export interface TrivyScannerOptions {
 
 const DEFAULT_TIMEOUT_MS = 15 * 60_000;
 
-/** Whether aibox speaks plain HTTP to this registry host (loopback, or listed in registry.insecure). */
-export function isPlainHttpHost(host: string, insecure: readonly string[]): boolean {
-  return isLoopbackRegistry(host) || insecure.includes(host);
-}
+export { isPlainHttpHost };
 
 function hostOf(reference: string): string {
   const slash = reference.indexOf('/');

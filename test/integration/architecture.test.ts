@@ -25,6 +25,7 @@ const code = (text: string) => text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\
 /** Modules that must stay pure: no filesystem, network, process or environment access. */
 const PURE = [
   'core/errors.ts',
+  'core/table.ts',
   'oci/reference.ts',
   'oci/digest.ts',
   'oci/manifest.ts',

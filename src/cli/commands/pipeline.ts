@@ -162,6 +162,9 @@ async function rebuildCommand(ctx: Context, flags: RebuildFlags) {
   await saveRecord(join(data, 'runs'), result);
   if (result.failure) await notifyFailure(ctx, { variant: result.failure.variant, step: result.failure.step, reason: result.failure.reason, runId });
   const lines = [renderTable(result), '', `run ${runId}: ${result.result}${result.promoted ? `, latest promoted, channel sequence ${result.channel?.sequence}` : flags.promote ? '' : ' (not promoted: --no-promote)'}`, `record: ${join(data, 'runs', `${runId}.json`)}`];
+  // What to do next (CVE triage for the root variant, --replace for an existing date tag): the hints are
+  // in the record too, but a person reading the log must see them. The FAILED line stays last.
+  for (const v of Object.values(result.variants)) if (v.error?.hint) lines.push(`hint (${v.variant}): ${v.error.hint}`);
   const fail = failureLine(result);
   if (fail) lines.push(fail);
   return { data: result, text: lines.join('\n'), exitCode: result.result === 'success' ? EXIT.OK : EXIT.FAILURE };
