@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 
 const benches = [
   ['coldstart', ['bench/coldstart.mjs']],
-  ['tags', ['--import', 'tsx', 'bench/tags.mjs']],
+  ['tags', ['bench/tags.mjs']],
   ['signing', ['--import', 'tsx', 'bench/signing.mjs']],
 ];
 let failed = 0;
