@@ -16,15 +16,26 @@ mkdirSync(work, { recursive: true });
 
 const onPath = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).stdout.trim();
 const trivy = onPath('trivy');
-const cosign = onPath('cosign') || (existsSync('/var/tmp/aibox-test-tools/cosign/root/usr/bin/cosign') ? '/var/tmp/aibox-test-tools/cosign/root/usr/bin/cosign' : '');
+const cosign =
+  onPath('cosign') ||
+  (existsSync('/var/tmp/aibox-test-tools/cosign/root/usr/bin/cosign')
+    ? '/var/tmp/aibox-test-tools/cosign/root/usr/bin/cosign'
+    : '');
 
 // Config: the local profile, with absolute Containerfile paths, our key, and Trivy when present.
 const profile = parse(readFileSync(join(root, 'profiles/local/aibox.yaml'), 'utf8'));
-for (const v of Object.values(profile.variants)) v.containerfile = join(root, 'profiles/local', v.containerfile);
-profile.signing = { key: join(work, 'cosign.key'), trustedKeys: [{ name: 'quickstart', path: join(work, 'cosign.pub') }] };
+for (const v of Object.values(profile.variants))
+  v.containerfile = join(root, 'profiles/local', v.containerfile);
+profile.signing = {
+  key: join(work, 'cosign.key'),
+  trustedKeys: [{ name: 'quickstart', path: join(work, 'cosign.pub') }],
+};
 if (trivy) profile.scan = { scanner: 'trivy', trivyPath: trivy };
 const configPath = join(work, 'aibox.yaml');
-writeFileSync(configPath, `# written by npm run quickstart from profiles/local/aibox.yaml\n${stringify(profile)}`);
+writeFileSync(
+  configPath,
+  `# written by npm run quickstart from profiles/local/aibox.yaml\n${stringify(profile)}`,
+);
 
 // A local signing password, kept beside the key (0600): this is a demo key, not a platform key.
 const pwFile = join(work, 'cosign.password');
@@ -36,32 +47,78 @@ const env = { ...process.env, COSIGN_PASSWORD: readFileSync(pwFile, 'utf8').trim
 
 const ctl = (...args) => [process.execPath, join(root, 'dist/aiboxctl.mjs'), '--config', configPath, ...args];
 function step(title, argv, { allowFail = false, capture = false } = {}) {
-  process.stdout.write(`\n\x1b[1m== ${title}\x1b[0m\n$ ${argv.map((a) => (a.includes(' ') ? `'${a}'` : a)).join(' ').replace(`${process.execPath} ${join(root, 'dist/aiboxctl.mjs')}`, 'aiboxctl')}\n`);
-  const r = spawnSync(argv[0], argv.slice(1), { env, stdio: capture ? ['ignore', 'pipe', 'inherit'] : 'inherit', encoding: 'utf8' });
+  process.stdout.write(
+    `\n\x1b[1m== ${title}\x1b[0m\n$ ${argv
+      .map((a) => (a.includes(' ') ? `'${a}'` : a))
+      .join(' ')
+      .replace(`${process.execPath} ${join(root, 'dist/aiboxctl.mjs')}`, 'aiboxctl')}\n`,
+  );
+  const r = spawnSync(argv[0], argv.slice(1), {
+    env,
+    stdio: capture ? ['ignore', 'pipe', 'inherit'] : 'inherit',
+    encoding: 'utf8',
+  });
   if (capture) process.stdout.write(r.stdout);
   if (r.status !== 0 && !allowFail) {
-    process.stderr.write(`\nquickstart: "${title}" failed (exit ${r.status}). Fix the error above and run npm run quickstart again (it resumes).\n`);
+    process.stderr.write(
+      `\nquickstart: "${title}" failed (exit ${r.status}). Fix the error above and run npm run quickstart again (it resumes).\n`,
+    );
     process.exit(r.status ?? 1);
   }
   return r;
 }
 
-const up = step('Start the embedded registry (CNCF distribution on 127.0.0.1)', ctl('registry', 'up'), { capture: true });
+const up = step('Start the embedded registry (CNCF distribution on 127.0.0.1)', ctl('registry', 'up'), {
+  capture: true,
+});
 const host = up.stdout.trim().split('\n').pop();
-step('Local base image (Debian 12 via debootstrap from this host\'s apt archive; Ubuntu cannot be pulled here)', ctl('local-base'));
-if (!existsSync(join(work, 'cosign.key'))) step('Generate a local cosign-compatible key pair', ctl('keys', 'generate', '--output-dir', work));
-if (!trivy) process.stdout.write('\n\x1b[33mWARNING: Trivy is not installed: images are NOT SCANNED (--allow-unscanned, labelled dev.aibox.scan=skipped).\x1b[0m\n');
-step('Weekly rebuild of all five variants: build, stage, scan, tag, sign, verify, promote, channel', ctl('rebuild', ...(trivy ? [] : ['--allow-unscanned'])));
+step(
+  "Local base image (Debian 12 via debootstrap from this host's apt archive; Ubuntu cannot be pulled here)",
+  ctl('local-base'),
+);
+if (!existsSync(join(work, 'cosign.key')))
+  step('Generate a local cosign-compatible key pair', ctl('keys', 'generate', '--output-dir', work));
+if (!trivy)
+  process.stdout.write(
+    '\n\x1b[33mWARNING: Trivy is not installed: images are NOT SCANNED (--allow-unscanned, labelled dev.aibox.scan=skipped).\x1b[0m\n',
+  );
+step(
+  'Weekly rebuild of all five variants: build, stage, scan, tag, sign, verify, promote, channel',
+  ctl('rebuild', ...(trivy ? [] : ['--allow-unscanned'])),
+);
 
 process.stdout.write('\n\x1b[1m== Runbook §1 "Verification"\x1b[0m\n');
-step('Confirm new images in the registry (registry API; Harbor: /api/v2.0/projects/aibox/repositories)', ['curl', '-s', `http://${host}/v2/_catalog`]);
-step('Verify signatures (aiboxctl)', ctl('verify', '--key', join(work, 'cosign.pub'), `${host}/aibox/base:latest`));
+step('Confirm new images in the registry (registry API; Harbor: /api/v2.0/projects/aibox/repositories)', [
+  'curl',
+  '-s',
+  `http://${host}/v2/_catalog`,
+]);
+step(
+  'Verify signatures (aiboxctl)',
+  ctl('verify', '--key', join(work, 'cosign.pub'), `${host}/aibox/base:latest`),
+);
 if (cosign) {
-  step('Verify signatures (real cosign, offline)', [cosign, 'verify', '--key', join(work, 'cosign.pub'), '--insecure-ignore-tlog=true', '--allow-http-registry', `${host}/aibox/base:latest`], { allowFail: true });
+  step(
+    'Verify signatures (real cosign, offline)',
+    [
+      cosign,
+      'verify',
+      '--key',
+      join(work, 'cosign.pub'),
+      '--insecure-ignore-tlog=true',
+      '--allow-http-registry',
+      `${host}/aibox/base:latest`,
+    ],
+    { allowFail: true },
+  );
 } else {
-  process.stdout.write(`\n(cosign not found; with cosign: cosign verify --key ${join(work, 'cosign.pub')} --insecure-ignore-tlog=true --allow-http-registry ${host}/aibox/base:latest)\n`);
+  process.stdout.write(
+    `\n(cosign not found; with cosign: cosign verify --key ${join(work, 'cosign.pub')} --insecure-ignore-tlog=true --allow-http-registry ${host}/aibox/base:latest)\n`,
+  );
 }
 if (trivy) step('Check scan results', ctl('scan', 'base:latest'), { allowFail: true });
 step('Status of every variant: latest, digest, age, signature, scan, security floor', ctl('status'));
 step('The signed release channel developers trust', ctl('channel', 'show'));
-process.stdout.write(`\nDone. Config: ${configPath}\nTry: node dist/aiboxctl.mjs --config ${configPath} inspect java:latest\nStop the registry: node dist/aiboxctl.mjs --config ${configPath} registry down\n`);
+process.stdout.write(
+  `\nDone. Config: ${configPath}\nTry: node dist/aiboxctl.mjs --config ${configPath} inspect java:latest\nStop the registry: node dist/aiboxctl.mjs --config ${configPath} registry down\n`,
+);

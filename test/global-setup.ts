@@ -5,5 +5,6 @@ import { spawnSync } from 'node:child_process';
 
 export default function setup(): void {
   const r = spawnSync(process.execPath, ['scripts/build.mjs'], { encoding: 'utf8' });
-  if (r.status !== 0) process.stderr.write(`\n*** CLI bundle build failed; e2e tests will fail ***\n${r.stderr}\n`);
+  if (r.status !== 0)
+    process.stderr.write(`\n*** CLI bundle build failed; e2e tests will fail ***\n${r.stderr}\n`);
 }

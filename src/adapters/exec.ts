@@ -74,7 +74,9 @@ export function tail(text: string, lines = 3, maxChars = 600): string {
 
 /** Quote an argv for display in logs (never executed). */
 export function displayCommand(file: string, args: readonly string[]): string {
-  return [file, ...args].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+  return [file, ...args]
+    .map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`))
+    .join(' ');
 }
 
 /** Create an Exec bound to a logger. */
@@ -128,7 +130,9 @@ export function createExec(logger: Logger = silentLogger): Exec {
         if (timer) clearTimeout(timer);
         const durationMs = performance.now() - started;
         const exit = code ?? 128;
-        logger.debug(`Done (${Math.round(durationMs)} ms, exit ${exit}${signal ? `, ${signal}` : ''}): ${shown}`);
+        logger.debug(
+          `Done (${Math.round(durationMs)} ms, exit ${exit}${signal ? `, ${signal}` : ''}): ${shown}`,
+        );
         if (timedOut) {
           reject(
             new AiboxError({

@@ -20,7 +20,7 @@ export interface CliDeps extends ContextDeps {
 const descriptions: Record<ProgramName, string> = {
   aiboxctl:
     'Platform and CI tool for aibox images: build, scan, sign, publish, promote, inspect.\n' +
-    'Every command works against --registry, the config file\'s registry, or the embedded local registry.',
+    "Every command works against --registry, the config file's registry, or the embedded local registry.",
   aibox: 'Developer tool for aibox sandboxes: set up, update, check and start your sandbox container.',
 };
 
@@ -35,7 +35,12 @@ Exit codes:
   12  no matching signature (as cosign)`;
 
 /** Build the commander program with global options; `register` adds the commands. */
-export function buildProgram(name: ProgramName, registers: readonly RegisterCommands[], deps: CliDeps, state: { exitCode: number }): Command {
+export function buildProgram(
+  name: ProgramName,
+  registers: readonly RegisterCommands[],
+  deps: CliDeps,
+  state: { exitCode: number },
+): Command {
   const program = new Command(name);
   program
     .description(descriptions[name])
@@ -55,7 +60,10 @@ export function buildProgram(name: ProgramName, registers: readonly RegisterComm
     .exitOverride()
     .addHelpText('after', exitCodesHelp);
   if (name === 'aiboxctl') {
-    program.option('--registry <host/project>', 'registry and project to use, e.g. 127.0.0.1:5000/aibox (overrides the config)');
+    program.option(
+      '--registry <host/project>',
+      'registry and project to use, e.g. 127.0.0.1:5000/aibox (overrides the config)',
+    );
   }
   program.configureHelp({ showGlobalOptions: true });
 
@@ -63,7 +71,12 @@ export function buildProgram(name: ProgramName, registers: readonly RegisterComm
     (action) =>
     async (...args) => {
       const cmd = args[args.length - 1] as unknown as Command;
-      const g = cmd.optsWithGlobals<{ json?: boolean; debug?: boolean; config?: string; registry?: string }>();
+      const g = cmd.optsWithGlobals<{
+        json?: boolean;
+        debug?: boolean;
+        config?: string;
+        registry?: string;
+      }>();
       const global: GlobalOptions = {
         json: Boolean(g.json),
         debug: Boolean(g.debug),
@@ -94,17 +107,31 @@ export function buildProgram(name: ProgramName, registers: readonly RegisterComm
 }
 
 /** Run a CLI with argv (without node and script), returning the exit code. */
-export async function runCli(name: ProgramName, registers: readonly RegisterCommands[], argv: readonly string[], deps: CliDeps): Promise<number> {
+export async function runCli(
+  name: ProgramName,
+  registers: readonly RegisterCommands[],
+  argv: readonly string[],
+  deps: CliDeps,
+): Promise<number> {
   const state = { exitCode: EXIT.OK as number };
   const program = buildProgram(name, registers, deps, state);
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (e: unknown) {
     if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT.OK;
+      if (
+        e.code === 'commander.helpDisplayed' ||
+        e.code === 'commander.version' ||
+        e.code === 'commander.help'
+      )
+        return EXIT.OK;
       return EXIT.USAGE;
     }
-    return printError(e instanceof Error ? e : new AiboxError({ code: 'INTERNAL', message: String(e) }), false, deps.io);
+    return printError(
+      e instanceof Error ? e : new AiboxError({ code: 'INTERNAL', message: String(e) }),
+      false,
+      deps.io,
+    );
   }
   return state.exitCode;
 }

@@ -30,7 +30,11 @@ export function createContext(global: GlobalOptions, deps: ContextDeps): Context
   // Heavy modules (config schema, HTTP client) load on first use, as their own bundle chunks.
   const config = once<LoadedConfig>(async () => {
     const { loadPlatformConfig } = await import('../config/load.js');
-    return loadPlatformConfig({ ...(global.config ? { path: global.config } : {}), env: { ...env }, cwd: deps.cwd });
+    return loadPlatformConfig({
+      ...(global.config ? { path: global.config } : {}),
+      env: { ...env },
+      cwd: deps.cwd,
+    });
   });
   let opened: RegistryTarget | undefined;
   const target = once<RegistryTarget>(async () => {

@@ -22,7 +22,11 @@ function hasHost(input: string): boolean {
  * A short name ("base") means a repository of the configured project; a path ("team/app") is on
  * the configured registry host; a name with a host is taken as is.
  */
-export function resolveImage(input: string, target: TargetCoordinates, opts: { defaultTag?: string } = {}): Reference {
+export function resolveImage(
+  input: string,
+  target: TargetCoordinates,
+  opts: { defaultTag?: string } = {},
+): Reference {
   if (!input || input.trim() !== input) {
     throw new AiboxError({
       code: 'INVALID_REFERENCE',
@@ -44,7 +48,11 @@ export function parseRegistryOption(value: string): TargetCoordinates {
   const slash = value.indexOf('/');
   const host = slash < 0 ? value : value.slice(0, slash);
   const project = slash < 0 ? '' : value.slice(slash + 1).replace(/\/+$/, '');
-  if (!host || !project || !/^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/.test(project)) {
+  if (
+    !host ||
+    !project ||
+    !/^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/.test(project)
+  ) {
     throw new AiboxError({
       code: 'USAGE',
       message: `invalid --registry "${value}": expected HOST[:PORT]/PROJECT with a lowercase project path`,

@@ -78,7 +78,10 @@ export function describeError(e: unknown): string {
   if (e instanceof Error) {
     const cause = (e as { cause?: unknown }).cause;
     const code = (e as { code?: unknown }).code;
-    const own = typeof code === 'string' && !e.message.includes(code) && !(e instanceof AiboxError) ? `${e.message} (${code})` : e.message;
+    const own =
+      typeof code === 'string' && !e.message.includes(code) && !(e instanceof AiboxError)
+        ? `${e.message} (${code})`
+        : e.message;
     if (cause !== undefined && cause !== e) {
       const inner = describeError(cause);
       if (inner && !own.includes(inner)) return `${own}: ${inner}`;

@@ -257,7 +257,11 @@ export class Podman {
    * Write an image to an OCI image layout directory (compressed exactly as a registry push would),
    * so the pipeline can upload it by digest, scan it, and only then give it its date tag.
    */
-  async exportLayout(localRef: string, dir: string, opts: { readonly format?: 'oci' | 'v2s2' } = {}): Promise<{ digest: string }> {
+  async exportLayout(
+    localRef: string,
+    dir: string,
+    opts: { readonly format?: 'oci' | 'v2s2' } = {},
+  ): Promise<{ digest: string }> {
     const tmp = await mkdtemp(join(tmpdir(), 'aibox-export-'));
     const digestfile = join(tmp, 'digest');
     try {

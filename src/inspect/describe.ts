@@ -41,7 +41,8 @@ function str(v: unknown): string | undefined {
 function stringMap(v: unknown): Record<string, string> {
   if (!v || typeof v !== 'object') return {};
   const out: Record<string, string> = {};
-  for (const [k, val] of Object.entries(v as Record<string, unknown>)) if (typeof val === 'string') out[k] = val;
+  for (const [k, val] of Object.entries(v as Record<string, unknown>))
+    if (typeof val === 'string') out[k] = val;
   return out;
 }
 
@@ -67,7 +68,11 @@ export async function describeImage(client: RegistryClient, ref: Reference): Pro
         size: m.size,
         mediaType: m.mediaType,
         ...(m.platform
-          ? { platform: [m.platform.os, m.platform.architecture, m.platform.variant].filter(Boolean).join('/') }
+          ? {
+              platform: [m.platform.os, m.platform.architecture, m.platform.variant]
+                .filter(Boolean)
+                .join('/'),
+            }
           : {}),
       })),
     };

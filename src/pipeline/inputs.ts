@@ -15,7 +15,14 @@ export interface BuildInputs {
 
 /** A stable digest of the inputs, recorded as the `dev.aibox.inputs` label. */
 export function inputsDigest(i: BuildInputs): string {
-  const canonical = JSON.stringify([i.variant, i.tag, i.containerfile, i.baseDigest, i.mandatoryUpdate, i.minImageDate]);
+  const canonical = JSON.stringify([
+    i.variant,
+    i.tag,
+    i.containerfile,
+    i.baseDigest,
+    i.mandatoryUpdate,
+    i.minImageDate,
+  ]);
   return `sha256:${createHash('sha256').update(canonical).digest('hex')}`;
 }
 

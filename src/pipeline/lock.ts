@@ -36,7 +36,12 @@ export function lockFileName(scope: string): string {
 }
 
 /** Take the pipeline lock for `scope`, or fail naming who holds it. */
-export async function acquirePipelineLock(dir: string, scope: string, runId: string, now: Date): Promise<HeldLock> {
+export async function acquirePipelineLock(
+  dir: string,
+  scope: string,
+  runId: string,
+  now: Date,
+): Promise<HeldLock> {
   await mkdir(dir, { recursive: true });
   const path = join(dir, lockFileName(scope));
   const info: LockInfo = { pid: process.pid, host: hostname(), runId, startedAt: now.toISOString(), scope };

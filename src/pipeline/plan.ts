@@ -50,7 +50,10 @@ export function utcDate(now: Date): string {
 }
 
 /** Plan a run for `date`, optionally restricted to some variants (their parents must exist). */
-export function planRun(config: PlatformConfig, opts: { date: string; variants?: readonly string[] }): RunPlan {
+export function planRun(
+  config: PlatformConfig,
+  opts: { date: string; variants?: readonly string[] },
+): RunPlan {
   const all = config.variants;
   const names = Object.keys(all);
   const selected = opts.variants && opts.variants.length > 0 ? [...new Set(opts.variants)] : names;

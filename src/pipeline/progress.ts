@@ -20,7 +20,9 @@ export function lineProgress(write: (s: string) => void, record: () => RunRecord
       if (status === 'pending') return;
       const s = record().variants[variant]?.steps.find((x) => x.name === step);
       const t = status === 'running' ? '' : ` (${seconds(s?.durationMs)})`;
-      write(`[${variant}] ${step} ${status === 'running' ? 'started' : status}${status === 'running' ? '' : t}${detail ? `: ${detail}` : ''}\n`);
+      write(
+        `[${variant}] ${step} ${status === 'running' ? 'started' : status}${status === 'running' ? '' : t}${detail ? `: ${detail}` : ''}\n`,
+      );
     },
     note(line) {
       write(`${line}\n`);
@@ -38,7 +40,9 @@ export function renderTable(r: RunRecord): string {
     const v = r.variants[n]!;
     const cells = STEPS.map((s) => {
       const st = v.steps.find((x) => x.name === s);
-      const cell = st ? `${mark[st.status]} ${st.status === 'ok' || st.status === 'failed' ? seconds(st.durationMs) : ''}` : '';
+      const cell = st
+        ? `${mark[st.status]} ${st.status === 'ok' || st.status === 'failed' ? seconds(st.durationMs) : ''}`
+        : '';
       return cell.padEnd(13);
     });
     return `${n.padEnd(w)}  ${cells.join('')}${v.status}`;

@@ -49,7 +49,12 @@ export async function checkCandidate(d: PromotionDeps, c: PromotionCandidate): P
       cause: e,
     });
   });
-  const v = await verifyImage({ client: d.client, ref: { ...ref, digest: desc.digest }, trustedKeys: d.trust, now: d.now() });
+  const v = await verifyImage({
+    client: d.client,
+    ref: { ...ref, digest: desc.digest },
+    trustedKeys: d.trust,
+    now: d.now(),
+  });
   if (!v.ok) {
     throw new AiboxError({
       code: 'POLICY_REFUSED',
@@ -72,7 +77,10 @@ export interface PromotionResult {
 }
 
 /** Move every `latest` (exact bytes) and publish the next channel document, signed. */
-export async function promote(d: PromotionDeps, checked: readonly CheckedCandidate[]): Promise<PromotionResult> {
+export async function promote(
+  d: PromotionDeps,
+  checked: readonly CheckedCandidate[],
+): Promise<PromotionResult> {
   const log = d.logger ?? silentLogger;
   const variants: Record<string, { tag: string; digest: string }> = {};
   // Fetch every manifest first, so a read failure moves nothing.
@@ -90,7 +98,11 @@ export async function promote(d: PromotionDeps, checked: readonly CheckedCandida
     digest: c.digest,
     created: c.created,
     ...(c.mandatoryUpdate && c.minImageDate
-      ? { mandatoryUpdate: true, minImageDate: c.minImageDate, minImageCreated: `${c.minImageDate}T00:00:00Z` }
+      ? {
+          mandatoryUpdate: true,
+          minImageDate: c.minImageDate,
+          minImageCreated: `${c.minImageDate}T00:00:00Z`,
+        }
       : {}),
   }));
   const channel = buildChannel(prev?.channel ?? null, entries, d.now());
@@ -105,7 +117,11 @@ export async function promote(d: PromotionDeps, checked: readonly CheckedCandida
   const moved: typeof manifests = [];
   try {
     for (const m of manifests) {
-      await d.client.putManifest({ registry: d.host, repository: m.c.repository, tag: 'latest' }, m.bytes, m.mediaType);
+      await d.client.putManifest(
+        { registry: d.host, repository: m.c.repository, tag: 'latest' },
+        m.bytes,
+        m.mediaType,
+      );
       moved.push(m);
       variants[m.c.variant] = { tag: m.c.tag, digest: m.c.digest };
       log.debug(`promoted ${m.c.repository}:latest → ${m.c.tag} (${m.c.digest})`);

@@ -77,7 +77,10 @@ async function eachLimited<T>(items: readonly T[], limit: number, f: (t: T) => P
 }
 
 /** Check every planned variant's Containerfile exists before anything is built. */
-export async function checkContainerfiles(plan: RunPlan, configDir: string): Promise<Map<string, { path: string; text: string }>> {
+export async function checkContainerfiles(
+  plan: RunPlan,
+  configDir: string,
+): Promise<Map<string, { path: string; text: string }>> {
   const out = new Map<string, { path: string; text: string }>();
   const missing: string[] = [];
   for (const v of plan.variants) {
@@ -112,7 +115,11 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
   const pullOnce = (ref: string): Promise<unknown> => {
     let p = pulls.get(ref);
     if (!p) {
-      const tlsVerify = tlsVerifyFor(parseReference(ref).registry, opts.config.engine.tlsVerify, opts.config.registry.insecure);
+      const tlsVerify = tlsVerifyFor(
+        parseReference(ref).registry,
+        opts.config.engine.tlsVerify,
+        opts.config.registry.insecure,
+      );
       p = podman.pull(ref, { tlsVerify });
       pulls.set(ref, p);
     }
@@ -124,7 +131,11 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
     const v = r.variants[p.name]!;
     v.status = 'running';
     let current: StepName = 'resolve-base';
-    const step = async <T>(name: StepName, f: () => Promise<T>, detail?: (t: T) => string | undefined): Promise<T> => {
+    const step = async <T>(
+      name: StepName,
+      f: () => Promise<T>,
+      detail?: (t: T) => string | undefined,
+    ): Promise<T> => {
       current = name;
       const s = v.steps.find((x) => x.name === name)!;
       s.status = 'running';
@@ -188,7 +199,12 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
         const desc = await describeImage(client, { ...repo, digest: existing.digest });
         const sameInputs = desc.labels[LABELS.inputs] === inputs;
         if (sameInputs) {
-          const ver = await verifyImage({ client, ref: { ...repo, digest: existing.digest }, trustedKeys: deps.trust, now: deps.now() });
+          const ver = await verifyImage({
+            client,
+            ref: { ...repo, digest: existing.digest },
+            trustedKeys: deps.trust,
+            now: deps.now(),
+          });
           if (ver.ok) {
             v.digest = existing.digest;
             v.status = 'resumed';
@@ -254,10 +270,17 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
       const gate = await step(
         'scan',
         async () => {
-          const g = await runScanGate(deps.scanner, { reference: `${opts.host}/${p.repository}`, digest: staged.digest }, opts.config.scan, deps.now());
+          const g = await runScanGate(
+            deps.scanner,
+            { reference: `${opts.host}/${p.repository}`, digest: staged.digest },
+            opts.config.scan,
+            deps.now(),
+          );
           if (g.status === 'refused') {
             v.scan = { status: 'refused', summary: { ...g.report.summary } };
-            const blocking = g.evaluation.blocking.map((f) => `${f.id} (${f.severity}) in ${f.pkg} ${f.installedVersion}`);
+            const blocking = g.evaluation.blocking.map(
+              (f) => `${f.id} (${f.severity}) in ${f.pkg} ${f.installedVersion}`,
+            );
             progress.note(`[${p.name}] blocking findings:\n  ${blocking.join('\n  ')}`);
             if (p.base.kind === 'upstream') {
               throw new AiboxError({
@@ -271,12 +294,22 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
           }
           return g;
         },
-        (g) => (g.status === 'skipped' ? 'not scanned (scanner: none)' : `passed (${summaryText(g.report.summary)})`),
+        (g) =>
+          g.status === 'skipped'
+            ? 'not scanned (scanner: none)'
+            : `passed (${summaryText(g.report.summary)})`,
       );
-      v.scan = gate.status === 'passed' ? { status: 'passed', summary: { ...gate.report.summary } } : { status: 'skipped' };
+      v.scan =
+        gate.status === 'passed'
+          ? { status: 'passed', summary: { ...gate.report.summary } }
+          : { status: 'skipped' };
 
       // 5. The date tag: PUT the exact staged bytes under it.
-      await step('tag', () => client.putManifest({ ...repo, tag: p.tag }, staged.bytes, staged.mediaType), () => p.tag);
+      await step(
+        'tag',
+        () => client.putManifest({ ...repo, tag: p.tag }, staged.bytes, staged.mediaType),
+        () => p.tag,
+      );
 
       // 6. Sign, 7. verify what the registry now serves.
       await step('sign', () =>
@@ -285,14 +318,22 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
           ref: { ...repo, digest: staged.digest },
           key: deps.key,
           signer: opts.signer,
-          annotations: { [LABELS.scan]: gate.status === 'passed' ? 'passed' : 'skipped', [LABELS.version]: p.tag },
+          annotations: {
+            [LABELS.scan]: gate.status === 'passed' ? 'passed' : 'skipped',
+            [LABELS.version]: p.tag,
+          },
           now: deps.now(),
         }),
       );
       await step(
         'verify',
         async () => {
-          const ver = await verifyImage({ client, ref: { ...repo, tag: p.tag }, trustedKeys: deps.trust, now: deps.now() });
+          const ver = await verifyImage({
+            client,
+            ref: { ...repo, tag: p.tag },
+            trustedKeys: deps.trust,
+            now: deps.now(),
+          });
           if (!ver.ok || ver.digest !== staged.digest) {
             throw new AiboxError({
               code: 'NO_MATCHING_SIGNATURE',
@@ -343,14 +384,26 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
   const failed = Object.values(r.variants).filter((v) => v.status === 'failed');
   if (failed.length === 0 && opts.promote) {
     try {
-      const pdeps = { client, host: opts.host, project: r.project, key: deps.key, signer: opts.signer, trust: deps.trust, now: deps.now, logger: deps.logger };
+      const pdeps = {
+        client,
+        host: opts.host,
+        project: r.project,
+        key: deps.key,
+        signer: opts.signer,
+        trust: deps.trust,
+        now: deps.now,
+        logger: deps.logger,
+      };
       const checked: CheckedCandidate[] = [];
-      for (const p of opts.plan.variants) checked.push(await checkCandidate(pdeps, { variant: p.name, repository: p.repository, tag: p.tag }));
+      for (const p of opts.plan.variants)
+        checked.push(await checkCandidate(pdeps, { variant: p.name, repository: p.repository, tag: p.tag }));
       const pr = await promote(pdeps, checked);
       r.promoted = true;
       r.promotion = { variants: pr.variants };
       r.channel = { sequence: pr.channel.sequence, digest: pr.channel.digest };
-      progress.note(`promoted latest for ${Object.keys(pr.variants).join(', ')}; channel sequence ${pr.channel.sequence}`);
+      progress.note(
+        `promoted latest for ${Object.keys(pr.variants).join(', ')}; channel sequence ${pr.channel.sequence}`,
+      );
     } catch (e: unknown) {
       r.failure = { variant: '(all)', step: 'promote', reason: describeError(e) };
     }
@@ -379,7 +432,12 @@ interface ResolvedBase {
 }
 
 /** Pin the base by digest: upstream image, a variant built in this run, or one published for this date. */
-async function resolveBase(deps: RebuildDeps, opts: RebuildOptions, p: VariantPlan, published: Map<string, string>): Promise<ResolvedBase> {
+async function resolveBase(
+  deps: RebuildDeps,
+  opts: RebuildOptions,
+  p: VariantPlan,
+  published: Map<string, string>,
+): Promise<ResolvedBase> {
   if (p.base.kind === 'upstream') {
     const ref = parseReference(p.base.image);
     const name = `${ref.registry}/${ref.repository}`;
@@ -397,7 +455,11 @@ async function resolveBase(deps: RebuildDeps, opts: RebuildOptions, p: VariantPl
     if (ref.digest) return { name, digest: ref.digest, pullRef: `${name}@${ref.digest}`, local: false };
     const head = await deps.client.headManifest(ref);
     if (!head) {
-      throw new AiboxError({ code: 'NOT_FOUND', message: `base image ${p.base.image} not found in its registry`, hint: 'Check baseImage in the config' });
+      throw new AiboxError({
+        code: 'NOT_FOUND',
+        message: `base image ${p.base.image} not found in its registry`,
+        hint: 'Check baseImage in the config',
+      });
     }
     return { name, digest: head.digest, pullRef: `${name}@${head.digest}`, local: false };
   }

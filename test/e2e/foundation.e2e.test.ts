@@ -50,11 +50,14 @@ describe('version and help', () => {
     await expect(r.stdout).toMatchFileSnapshot('__snapshots__/aiboxctl-help.txt');
   });
 
-  it.each([['tags'], ['inspect'], ['registry'], ['registry', 'up']])('aiboxctl %s --help shows an example', async (...cmd) => {
-    const r = await runBin('aiboxctl', [...cmd, '--help']);
-    expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/Examples?:\n\s+\$ aiboxctl /);
-  });
+  it.each([['tags'], ['inspect'], ['registry'], ['registry', 'up']])(
+    'aiboxctl %s --help shows an example',
+    async (...cmd) => {
+      const r = await runBin('aiboxctl', [...cmd, '--help']);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/Examples?:\n\s+\$ aiboxctl /);
+    },
+  );
 
   it('exits 2 on an unknown option', async () => {
     const r = await runBin('aiboxctl', ['tags', '--nope']);
@@ -71,7 +74,10 @@ describe('tags and inspect against a real registry', () => {
     expect(text.code).toBe(0);
     expect(text.stdout).toBe('24.04-20260221\nlatest\n');
     const json = await runBin('aiboxctl', [...reg_(), 'tags', 'base', '--json']);
-    expect(JSON.parse(json.stdout)).toEqual({ repository: `${reg.host}/aibox/base`, tags: ['24.04-20260221', 'latest'] });
+    expect(JSON.parse(json.stdout)).toEqual({
+      repository: `${reg.host}/aibox/base`,
+      tags: ['24.04-20260221', 'latest'],
+    });
   });
 
   it('inspects an image: digest as pushed, labels, platform, created', async () => {
@@ -108,7 +114,10 @@ describe('tags and inspect against a real registry', () => {
     const port = await freePort();
     const r = await runBin('aiboxctl', ['--registry', `127.0.0.1:${port}/aibox`, 'tags', 'base']);
     expect(r.code).toBe(1);
-    const lines = r.stderr.trim().split('\n').filter((l) => l.startsWith('error:'));
+    const lines = r.stderr
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('error:'));
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain(`http://127.0.0.1:${port}/v2/`);
     expect(lines[0]).toMatch(/ECONNREFUSED|refused/i);

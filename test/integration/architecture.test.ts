@@ -66,18 +66,31 @@ describe('architecture rules', () => {
   });
 
   it('talks HTTP through one transport module per remote', () => {
-    expect(sources.filter((s) => imports(s.text).includes('undici')).map((s) => s.path)).toEqual(['oci/transport.ts']);
-    const fetchers = sources.filter((s) => /\bfetch\(/.test(code(s.text))).map((s) => s.path).sort();
-    expect(fetchers).toEqual(['notify/slack.ts', 'registry/probe.ts', 'scan/harbor-transport.ts', 'signing/vault.ts']);
+    expect(sources.filter((s) => imports(s.text).includes('undici')).map((s) => s.path)).toEqual([
+      'oci/transport.ts',
+    ]);
+    const fetchers = sources
+      .filter((s) => /\bfetch\(/.test(code(s.text)))
+      .map((s) => s.path)
+      .sort();
+    expect(fetchers).toEqual([
+      'notify/slack.ts',
+      'registry/probe.ts',
+      'scan/harbor-transport.ts',
+      'signing/vault.ts',
+    ]);
   });
 
   it('keeps the CLI at the top: nothing outside src/cli imports it', () => {
-    const offenders = sources.filter((s) => !s.path.startsWith('cli/') && imports(s.text).some((i) => /\/cli\//.test(i)));
+    const offenders = sources.filter(
+      (s) => !s.path.startsWith('cli/') && imports(s.text).some((i) => /\/cli\//.test(i)),
+    );
     expect(offenders.map((s) => s.path)).toEqual([]);
   });
 
   it('keeps src/core free of project imports', () => {
     const core = sources.filter((s) => s.path.startsWith('core/'));
-    for (const s of core) expect(imports(s.text).filter((i) => i.startsWith('.') && !i.startsWith('./'))).toEqual([]);
+    for (const s of core)
+      expect(imports(s.text).filter((i) => i.startsWith('.') && !i.startsWith('./'))).toEqual([]);
   });
 });

@@ -67,7 +67,13 @@ async function pipelineTrust(ctx: Context, key: SigningKey): Promise<TrustedKey[
   const configured = loaded.config.signing.trustedKeys.length
     ? await loadTrust({ keyFlags: [], loaded, env: ctx.env, cwd: ctx.cwd })
     : [];
-  const self: TrustedKey = { name: 'signing key', publicKey: key.publicKey, notBefore: null, notAfter: null, createdAt: null };
+  const self: TrustedKey = {
+    name: 'signing key',
+    publicKey: key.publicKey,
+    notBefore: null,
+    notAfter: null,
+    createdAt: null,
+  };
   return [...configured, self];
 }
 
@@ -102,11 +108,15 @@ async function rebuildCommand(ctx: Context, flags: RebuildFlags) {
       hint: 'Configure trivy or harbor, or pass --allow-unscanned for local use (images are labelled dev.aibox.scan=skipped)',
     });
   }
-  if (config.scan.scanner === 'none') ctx.logger.warn('NOT SCANNING: scan.scanner is "none" (--allow-unscanned); images are labelled dev.aibox.scan=skipped');
+  if (config.scan.scanner === 'none')
+    ctx.logger.warn(
+      'NOT SCANNING: scan.scanner is "none" (--allow-unscanned); images are labelled dev.aibox.scan=skipped',
+    );
   const key = await signingKeyChecked(ctx, flags.key);
   const trust = await pipelineTrust(ctx, key);
   // Rotation age comes from the trust store entry of the same key (its notBefore), when there is one.
-  const entry = trust.find((t) => t.publicKey.fingerprint === key.publicKey.fingerprint) ?? trust[trust.length - 1]!;
+  const entry =
+    trust.find((t) => t.publicKey.fingerprint === key.publicKey.fingerprint) ?? trust[trust.length - 1]!;
   const ks = keyStatus(entry, now, config.signing.rotationDays);
   if (ks.state === 'rotation-overdue' || ks.state === 'retired') {
     ctx.logger.warn(`signing key ${ks.fingerprint}: ${ks.message}; see 'aiboxctl keys rotate'`);
@@ -118,9 +128,19 @@ async function rebuildCommand(ctx: Context, flags: RebuildFlags) {
   const meter = new ActivityMeter();
   const exec: Exec = (f, a, o) => meter.track(() => ctx.exec(f, a, o));
   const client = meter.wrap(target.client);
-  const record = newRunRecord({ runId, date, now, registry: target.host, project: target.project, variants: plan.variants.map((p) => ({ name: p.name, tag: p.tag, repository: p.repository })) });
+  const record = newRunRecord({
+    runId,
+    date,
+    now,
+    registry: target.host,
+    project: target.project,
+    variants: plan.variants.map((p) => ({ name: p.name, tag: p.tag, repository: p.repository })),
+  });
   const write = (s: string) => ctx.io.err(s);
-  const progress = ctx.interactive && !ctx.global.json ? ttyProgress(write, () => record) : lineProgress(write, () => record);
+  const progress =
+    ctx.interactive && !ctx.global.json
+      ? ttyProgress(write, () => record)
+      : lineProgress(write, () => record);
   const t0 = performance.now();
   let result: RunRecord;
   try {
@@ -128,7 +148,11 @@ async function rebuildCommand(ctx: Context, flags: RebuildFlags) {
       {
         podman: new Podman(config.engine, exec, ctx.logger),
         client,
-        scanner: scannerFromConfig(config.scan, { host: target.host, project: target.project, insecure: config.registry.insecure }, { exec, env: ctx.env, logger: ctx.logger }),
+        scanner: scannerFromConfig(
+          config.scan,
+          { host: target.host, project: target.project, insecure: config.registry.insecure },
+          { exec, env: ctx.env, logger: ctx.logger },
+        ),
         key,
         trust,
         logger: ctx.logger,
@@ -160,17 +184,36 @@ async function rebuildCommand(ctx: Context, flags: RebuildFlags) {
     overheadPercent: Number((((wallMs - externalMs) / wallMs) * 100).toFixed(2)),
   };
   await saveRecord(join(data, 'runs'), result);
-  if (result.failure) await notifyFailure(ctx, { variant: result.failure.variant, step: result.failure.step, reason: result.failure.reason, runId });
-  const lines = [renderTable(result), '', `run ${runId}: ${result.result}${result.promoted ? `, latest promoted, channel sequence ${result.channel?.sequence}` : flags.promote ? '' : ' (not promoted: --no-promote)'}`, `record: ${join(data, 'runs', `${runId}.json`)}`];
+  if (result.failure)
+    await notifyFailure(ctx, {
+      variant: result.failure.variant,
+      step: result.failure.step,
+      reason: result.failure.reason,
+      runId,
+    });
+  const lines = [
+    renderTable(result),
+    '',
+    `run ${runId}: ${result.result}${result.promoted ? `, latest promoted, channel sequence ${result.channel?.sequence}` : flags.promote ? '' : ' (not promoted: --no-promote)'}`,
+    `record: ${join(data, 'runs', `${runId}.json`)}`,
+  ];
   // What to do next (CVE triage for the root variant, --replace for an existing date tag): the hints are
   // in the record too, but a person reading the log must see them. The FAILED line stays last.
-  for (const v of Object.values(result.variants)) if (v.error?.hint) lines.push(`hint (${v.variant}): ${v.error.hint}`);
+  for (const v of Object.values(result.variants))
+    if (v.error?.hint) lines.push(`hint (${v.variant}): ${v.error.hint}`);
   const fail = failureLine(result);
   if (fail) lines.push(fail);
-  return { data: result, text: lines.join('\n'), exitCode: result.result === 'success' ? EXIT.OK : EXIT.FAILURE };
+  return {
+    data: result,
+    text: lines.join('\n'),
+    exitCode: result.result === 'success' ? EXIT.OK : EXIT.FAILURE,
+  };
 }
 
-async function notifyFailure(ctx: Context, f: { variant: string; step: string; reason: string; runId: string }): Promise<void> {
+async function notifyFailure(
+  ctx: Context,
+  f: { variant: string; step: string; reason: string; runId: string },
+): Promise<void> {
   const { config } = await ctx.config();
   const notifier = notifierFromConfig(config.notify, { logger: ctx.logger });
   if (!notifier) return;
@@ -189,9 +232,23 @@ async function promoteCommand(ctx: Context, flags: { date?: string; variant: str
   const trust = await pipelineTrust(ctx, key);
   const target = await ctx.target();
   const runId = newRunId(now);
-  const lock = await acquirePipelineLock(join(dataDir({ ...ctx.env }), 'locks'), `${target.host}/${target.project}`, runId, now);
+  const lock = await acquirePipelineLock(
+    join(dataDir({ ...ctx.env }), 'locks'),
+    `${target.host}/${target.project}`,
+    runId,
+    now,
+  );
   try {
-    const d = { client: target.client, host: target.host, project: target.project, key, signer: loaded.config.signing.identity, trust, now: ctx.now, logger: ctx.logger };
+    const d = {
+      client: target.client,
+      host: target.host,
+      project: target.project,
+      key,
+      signer: loaded.config.signing.identity,
+      trust,
+      now: ctx.now,
+      logger: ctx.logger,
+    };
     const checked = [];
     const problems: string[] = [];
     for (const p of plan.variants) {
@@ -210,9 +267,16 @@ async function promoteCommand(ctx: Context, flags: { date?: string; variant: str
     }
     const pr = await promote(d, checked);
     return {
-      data: { date: plan.date, promoted: pr.variants, channel: { sequence: pr.channel.sequence, digest: pr.channel.digest } },
+      data: {
+        date: plan.date,
+        promoted: pr.variants,
+        channel: { sequence: pr.channel.sequence, digest: pr.channel.digest },
+      },
       text: [
-        table(['VARIANT', 'TAG', 'DIGEST'], Object.entries(pr.variants).map(([v, x]) => [v, x.tag, x.digest])),
+        table(
+          ['VARIANT', 'TAG', 'DIGEST'],
+          Object.entries(pr.variants).map(([v, x]) => [v, x.tag, x.digest]),
+        ),
         `latest promoted; channel sequence ${pr.channel.sequence} (${pr.channel.digest})`,
       ].join('\n'),
     };
@@ -242,7 +306,12 @@ async function statusCommand(ctx: Context, flags: { key: string[]; maxAgeDays: s
   let channelProblem: string | undefined;
   try {
     channel = await readChannel(target.client, channelRepository(target.host, target.project));
-    const ver = await verifyImage({ client: target.client, ref: { ...channelRepository(target.host, target.project), digest: channel.digest }, trustedKeys: trust, now });
+    const ver = await verifyImage({
+      client: target.client,
+      ref: { ...channelRepository(target.host, target.project), digest: channel.digest },
+      trustedKeys: trust,
+      now,
+    });
     if (!ver.ok) channelProblem = 'channel signature does not verify';
     const chk = checkChannel(channel.channel, { now });
     if (!chk.ok) channelProblem = chk.problems.map((p) => p.message).join('; ');
@@ -253,23 +322,47 @@ async function statusCommand(ctx: Context, flags: { key: string[]; maxAgeDays: s
   const rows: VariantStatus[] = [];
   for (const name of Object.keys(loaded.config.variants)) {
     const repo = { registry: target.host, repository: `${target.project}/${name}` };
-    const st: VariantStatus = { variant: name, tag: null, digest: null, created: null, ageDays: null, signature: { ok: false }, scan: 'unknown', floor: null, ok: false };
+    const st: VariantStatus = {
+      variant: name,
+      tag: null,
+      digest: null,
+      created: null,
+      ageDays: null,
+      signature: { ok: false },
+      scan: 'unknown',
+      floor: null,
+      ok: false,
+    };
     try {
       const d = await describeImage(target.client, { ...repo, tag: 'latest' });
       st.digest = d.digest;
       st.tag = d.labels[LABELS.version] ?? null;
       st.created = d.labels[LABELS.created] || d.created || null;
       st.ageDays = st.created ? Math.floor((now.getTime() - Date.parse(st.created)) / 86_400_000) : null;
-      const v = await verifyImage({ client: target.client, ref: { ...repo, digest: d.digest }, trustedKeys: trust, now });
+      const v = await verifyImage({
+        client: target.client,
+        ref: { ...repo, digest: d.digest },
+        trustedKeys: trust,
+        now,
+      });
       const newest = v.verified[0];
-      st.signature = v.ok ? { ok: true, ...(newest ? { signer: newest.signer } : {}) } : { ok: false, detail: v.rejected.map((x) => x.reason).join('; ') || 'no signatures' };
-      const scanAnn = v.verified.map((x) => (x.payload?.optional as Record<string, unknown> | null | undefined)?.[LABELS.scan]).find((x) => typeof x === 'string');
-      st.scan = typeof scanAnn === 'string' ? scanAnn : d.labels[LABELS.scan] ?? 'unknown';
+      st.signature = v.ok
+        ? { ok: true, ...(newest ? { signer: newest.signer } : {}) }
+        : { ok: false, detail: v.rejected.map((x) => x.reason).join('; ') || 'no signatures' };
+      const scanAnn = v.verified
+        .map((x) => (x.payload?.optional as Record<string, unknown> | null | undefined)?.[LABELS.scan])
+        .find((x) => typeof x === 'string');
+      st.scan = typeof scanAnn === 'string' ? scanAnn : (d.labels[LABELS.scan] ?? 'unknown');
       const cv = channel?.channel.variants[name];
       st.floor = cv ? { mandatoryUpdate: cv.mandatoryUpdate, minImageDate: cv.minImageDate } : null;
       const inChannel = cv ? cv.digest === d.digest : false;
-      st.ok = st.signature.ok && st.scan !== 'refused' && (st.ageDays === null || st.ageDays <= maxAge) && inChannel;
-      if (!inChannel) st.signature.detail = `${st.signature.detail ? `${st.signature.detail}; ` : ''}latest is not the channel's digest`;
+      st.ok =
+        st.signature.ok &&
+        st.scan !== 'refused' &&
+        (st.ageDays === null || st.ageDays <= maxAge) &&
+        inChannel;
+      if (!inChannel)
+        st.signature.detail = `${st.signature.detail ? `${st.signature.detail}; ` : ''}latest is not the channel's digest`;
     } catch (e: unknown) {
       st.signature = { ok: false, detail: describeError(e) };
     }
@@ -284,15 +377,30 @@ async function statusCommand(ctx: Context, flags: { key: string[]; maxAgeDays: s
         r.tag ?? '-',
         r.digest ? `${r.digest.slice(0, 19)}…` : '-',
         r.ageDays === null ? '-' : `${r.ageDays}d`,
-        r.signature.ok ? `valid (${r.signature.signer ?? '?'})` : `INVALID${r.signature.detail ? `: ${r.signature.detail}` : ''}`,
+        r.signature.ok
+          ? `valid (${r.signature.signer ?? '?'})`
+          : `INVALID${r.signature.detail ? `: ${r.signature.detail}` : ''}`,
         r.scan,
         r.floor?.mandatoryUpdate ? `mandatory ≥ ${r.floor.minImageDate}` : 'none',
         r.ok ? 'yes' : 'NO',
       ]),
     ),
-    channel ? `channel: sequence ${channel.channel.sequence}, expires ${channel.channel.expiresAt}${channelProblem ? ` — PROBLEM: ${channelProblem}` : ''}` : `channel: PROBLEM: ${channelProblem ?? 'missing'}`,
+    channel
+      ? `channel: sequence ${channel.channel.sequence}, expires ${channel.channel.expiresAt}${channelProblem ? ` — PROBLEM: ${channelProblem}` : ''}`
+      : `channel: PROBLEM: ${channelProblem ?? 'missing'}`,
   ].join('\n');
-  return { data: { ok, variants: rows, channel: channel ? { sequence: channel.channel.sequence, digest: channel.digest, expiresAt: channel.channel.expiresAt } : null, channelProblem: channelProblem ?? null }, text, exitCode: ok ? EXIT.OK : EXIT.FAILURE };
+  return {
+    data: {
+      ok,
+      variants: rows,
+      channel: channel
+        ? { sequence: channel.channel.sequence, digest: channel.digest, expiresAt: channel.channel.expiresAt }
+        : null,
+      channelProblem: channelProblem ?? null,
+    },
+    text,
+    exitCode: ok ? EXIT.OK : EXIT.FAILURE,
+  };
 }
 
 async function channelShowCommand(ctx: Context, flags: { key: string[] }) {
@@ -302,26 +410,53 @@ async function channelShowCommand(ctx: Context, flags: { key: string[] }) {
   const trust = await loadTrust({ keyFlags: flags.key, loaded, env: ctx.env, cwd: ctx.cwd });
   const repo = channelRepository(target.host, target.project);
   const ch = await readChannel(target.client, repo);
-  const ver = await verifyImage({ client: target.client, ref: { ...repo, digest: ch.digest }, trustedKeys: trust, now });
+  const ver = await verifyImage({
+    client: target.client,
+    ref: { ...repo, digest: ch.digest },
+    trustedKeys: trust,
+    now,
+  });
   const chk = checkChannel(ch.channel, { now });
-  const problems = [...(ver.ok ? [] : ['signature does not verify with the trusted keys']), ...(chk.ok ? [] : chk.problems.map((p) => p.message))];
+  const problems = [
+    ...(ver.ok ? [] : ['signature does not verify with the trusted keys']),
+    ...(chk.ok ? [] : chk.problems.map((p) => p.message)),
+  ];
   const text = [
-    renderChannel(ch.channel, { now, digest: ch.digest, location: `${repo.registry}/${repo.repository}:current` }),
+    renderChannel(ch.channel, {
+      now,
+      digest: ch.digest,
+      location: `${repo.registry}/${repo.repository}:current`,
+    }),
     ver.ok ? `signature: valid (signed by ${ver.verified[0]?.signer ?? '?'})` : 'signature: INVALID',
     ...problems.map((p) => `PROBLEM: ${p}`),
   ].join('\n');
-  return { data: { channel: ch.channel, digest: ch.digest, signatureValid: ver.ok, problems }, text, exitCode: problems.length ? EXIT.FAILURE : EXIT.OK };
+  return {
+    data: { channel: ch.channel, digest: ch.digest, signatureValid: ver.ok, problems },
+    text,
+    exitCode: problems.length ? EXIT.FAILURE : EXIT.OK,
+  };
 }
 
 export const registerPipelineCommands: RegisterCommands = (program: Command, run) => {
   program
     .command('rebuild')
-    .description('the weekly pipeline: build, scan, stage, tag, sign and verify every variant, then promote latest and publish the channel')
+    .description(
+      'the weekly pipeline: build, scan, stage, tag, sign and verify every variant, then promote latest and publish the channel',
+    )
     .option('--date <YYYY-MM-DD>', 'date of the tags (default: today, UTC)')
-    .option('--variant <name>', 'only this variant (repeatable); its base variant must be published for the date', collect, [])
+    .option(
+      '--variant <name>',
+      'only this variant (repeatable); its base variant must be published for the date',
+      collect,
+      [],
+    )
     .option('--no-promote', 'do not move latest (CI fan-out; run `aiboxctl promote` after)')
     .option('--replace', 'overwrite an existing date tag that holds another image', false)
-    .option('--allow-unscanned', 'allow scan.scanner: none (local use only; images are labelled dev.aibox.scan=skipped)', false)
+    .option(
+      '--allow-unscanned',
+      'allow scan.scanner: none (local use only; images are labelled dev.aibox.scan=skipped)',
+      false,
+    )
     .option('--key <key>', 'signing key: file, env://VAR or vault://… (default: signing.key)')
     .option('--revision <rev>', 'source revision label (default: $GITHUB_SHA or $CI_COMMIT_SHA)')
     .addHelpText(
@@ -336,22 +471,30 @@ Examples:
 
   program
     .command('promote')
-    .description('check every variant of a date (present, signed by a trusted key), then move latest and publish the signed channel')
+    .description(
+      'check every variant of a date (present, signed by a trusted key), then move latest and publish the signed channel',
+    )
     .option('--date <YYYY-MM-DD>', 'date of the tags to promote (default: today, UTC)')
     .option('--variant <name>', 'only these variants (repeatable)', collect, [])
     .option('--key <key>', 'signing key for the channel (default: signing.key)')
     .addHelpText('after', '\nExample:\n  $ aiboxctl promote --date 2026-02-22')
-    .action(run((ctx, flags: { date?: string; variant: string[]; key?: string }) => promoteCommand(ctx, flags)));
+    .action(
+      run((ctx, flags: { date?: string; variant: string[]; key?: string }) => promoteCommand(ctx, flags)),
+    );
 
   program
     .command('status')
-    .description("runbook §1 verification: per variant the latest tag, digest, age, signature, scan result and security floor")
+    .description(
+      'runbook §1 verification: per variant the latest tag, digest, age, signature, scan result and security floor',
+    )
     .option('--key <pub>', 'trusted public key (repeatable; default: signing.trustedKeys)', collect, [])
     .option('--max-age-days <n>', 'image age that fails the check (runbook §7 alert: 30)', '30')
     .addHelpText('after', '\nExample:\n  $ aiboxctl status --key cosign.pub --json')
     .action(run((ctx, flags: { key: string[]; maxAgeDays: string }) => statusCommand(ctx, flags)));
 
-  const channel = program.command('channel').description('the signed release channel developers trust instead of latest');
+  const channel = program
+    .command('channel')
+    .description('the signed release channel developers trust instead of latest');
   channel
     .command('show')
     .description('print the current channel document and verify its signature and freshness')
@@ -361,18 +504,30 @@ Examples:
 
   program
     .command('local-base')
-    .description('create the local profile base image (Debian 12 via debootstrap from this host\'s apt archive)')
+    .description(
+      "create the local profile base image (Debian 12 via debootstrap from this host's apt archive)",
+    )
     .option('--force', 'rebuild even if it exists', false)
     .addHelpText('after', '\nExample:\n  $ aiboxctl --config profiles/local/aibox.yaml local-base')
     .action(
       run(async (ctx, flags: { force: boolean }) => {
         const { config } = await ctx.config();
-        const b = await ensureLocalBase({ engine: config.engine, exec: ctx.exec, logger: ctx.logger, force: flags.force });
-        return { data: b, text: `${b.reference} (${b.imageId.slice(0, 12)}) ${b.created ? 'created' : 'already present'}` };
+        const b = await ensureLocalBase({
+          engine: config.engine,
+          exec: ctx.exec,
+          logger: ctx.logger,
+          force: flags.force,
+        });
+        return {
+          data: b,
+          text: `${b.reference} (${b.imageId.slice(0, 12)}) ${b.created ? 'created' : 'already present'}`,
+        };
       }),
     );
 
-  const notify = program.command('notify').description('post notices to the on-call channel (notify.slackWebhook)');
+  const notify = program
+    .command('notify')
+    .description('post notices to the on-call channel (notify.slackWebhook)');
   notify
     .command('pipeline-failed')
     .description('post the failed-pipeline notice (runbook §1 failure handling)')
@@ -380,13 +535,20 @@ Examples:
     .requiredOption('--variant <name>', 'variant (or "all")')
     .requiredOption('--step <step>', 'failed step')
     .requiredOption('--reason <text>', 'one-line reason')
-    .addHelpText('after', '\nExample:\n  $ aiboxctl notify pipeline-failed --run-id 42 --variant base --step scan --reason "CRITICAL CVE-2026-12345"')
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ aiboxctl notify pipeline-failed --run-id 42 --variant base --step scan --reason "CRITICAL CVE-2026-12345"',
+    )
     .action(
       run(async (ctx, f: { runId: string; variant: string; step: string; reason: string }) => {
         const { config } = await ctx.config();
         const notifier = notifierFromConfig(config.notify, { logger: ctx.logger });
         if (!notifier) {
-          throw new AiboxError({ code: 'CONFIG_INVALID', message: 'notify.slackWebhook is not configured', hint: 'Set notify.slackWebhook in the config' });
+          throw new AiboxError({
+            code: 'CONFIG_INVALID',
+            message: 'notify.slackWebhook is not configured',
+            hint: 'Set notify.slackWebhook in the config',
+          });
         }
         const notice = pipelineFailedNotice(f);
         await notifier.notify(notice);

@@ -89,7 +89,9 @@ Examples:
         const down = await registryDown({ dataDir: dir });
         return {
           data: { ...down, dataDir: dir },
-          text: down.stopped ? `stopped the embedded registry (pid ${down.pid})` : 'the embedded registry is not running',
+          text: down.stopped
+            ? `stopped the embedded registry (pid ${down.pid})`
+            : 'the embedded registry is not running',
         };
       }),
     );
@@ -115,7 +117,10 @@ Examples:
   program
     .command('tags')
     .description('list the tags of a repository, sorted')
-    .argument('<repository>', 'a variant (base), a path on the registry (aibox/base) or a full name (host/aibox/base)')
+    .argument(
+      '<repository>',
+      'a variant (base), a path on the registry (aibox/base) or a full name (host/aibox/base)',
+    )
     .addHelpText(
       'after',
       `

@@ -266,7 +266,12 @@ export const registerSigningCommands: RegisterCommands = (program: Command, run)
     .argument('<file>', 'the signed file')
     .action(
       run(async (ctx, file: string, opts: { key: string; signature: string }) => {
-        const [key] = await loadTrust({ keyFlags: [opts.key], loaded: await ctx.config(), env: ctx.env, cwd: ctx.cwd });
+        const [key] = await loadTrust({
+          keyFlags: [opts.key],
+          loaded: await ctx.config(),
+          env: ctx.env,
+          cwd: ctx.cwd,
+        });
         const sigPath = resolve(ctx.cwd, opts.signature);
         const sigText = ((await exists(sigPath)) ? await readFile(sigPath, 'utf8') : opts.signature).trim();
         const sig = decodeBase64Strict(sigText);
