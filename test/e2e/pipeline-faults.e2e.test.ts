@@ -183,6 +183,32 @@ describe('scan gate', RUNS, () => {
     await expectTrustedUnchanged();
   });
 
+  it('status asks the scanner about latest and fails the check when it is now blocked', async () => {
+    const clean = await cli(cfg.trivy)(['status', '--key', keys.pub, '--json'], {
+      TRIVY_STUB_REPORT_DIR: await reports('status-clean', []),
+    });
+    const ok = JSON.parse(clean.stdout) as { ok: boolean; variants: { variant: string; scan: string }[] };
+    expect(ok.variants.map((v) => v.scan)).toEqual(['passed (C0 H0 M0 L0)', 'passed (C0 H0 M0 L0)']);
+    const blocked = await cli(cfg.trivy)(['status', '--key', keys.pub, '--json'], {
+      TRIVY_STUB_REPORT_DIR: await reports('status-blocked', ['app']),
+    });
+    expect(blocked.code).toBe(1);
+    const out = JSON.parse(blocked.stdout) as {
+      ok: boolean;
+      variants: { variant: string; scan: string; ok: boolean; scanBlocking?: string[] }[];
+    };
+    expect(out.ok).toBe(false);
+    expect(out.variants.find((v) => v.variant === 'app')).toMatchObject({
+      ok: false,
+      scan: 'refused (C1 H0 M0 L0)',
+      scanBlocking: ['CVE-2026-31337'],
+    });
+    const skipped = await cli(cfg.trivy)(['status', '--key', keys.pub, '--no-scan', '--json']);
+    expect((JSON.parse(skipped.stdout) as { variants: { scan: string }[] }).variants[0]!.scan).toBe(
+      'skipped',
+    );
+  });
+
   it('a CRITICAL finding in the root variant fails it, skips its children and says to start CVE triage', async () => {
     const dir = await reports('root', ['base']);
     const r = await cli(cfg.trivy)(['rebuild', '--date', '2026-01-03'], { TRIVY_STUB_REPORT_DIR: dir });

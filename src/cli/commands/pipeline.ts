@@ -26,6 +26,7 @@ import { checkCandidate, promote } from '../../pipeline/promote.js';
 import { failureLine, newRunRecord, type RunRecord } from '../../pipeline/record.js';
 import { rebuild } from '../../pipeline/rebuild.js';
 import { scannerFromConfig } from '../../scan/factory.js';
+import { evaluateScan } from '../../scan/policy.js';
 import { loadSigningKey, loadTrust } from '../../signing/keyring.js';
 import type { SigningKey } from '../../signing/keys.js';
 import { keyStatus, type TrustedKey } from '../../signing/trust.js';
@@ -293,11 +294,13 @@ interface VariantStatus {
   ageDays: number | null;
   signature: { ok: boolean; signer?: string; detail?: string };
   scan: string;
+  scanSummary?: Record<string, number>;
+  scanBlocking?: string[];
   floor: { mandatoryUpdate: boolean; minImageDate: string | null } | null;
   ok: boolean;
 }
 
-async function statusCommand(ctx: Context, flags: { key: string[]; maxAgeDays: string }) {
+async function statusCommand(ctx: Context, flags: { key: string[]; maxAgeDays: string; scan: boolean }) {
   const loaded = await ctx.config();
   const target = await ctx.target();
   const now = ctx.now();
@@ -319,6 +322,11 @@ async function statusCommand(ctx: Context, flags: { key: string[]; maxAgeDays: s
     channelProblem = describeError(e);
   }
   const maxAge = Number(flags.maxAgeDays);
+  const scanner = scannerFromConfig(
+    loaded.config.scan,
+    { host: target.host, project: target.project, insecure: loaded.config.registry.insecure },
+    { exec: ctx.exec, env: ctx.env, logger: ctx.logger },
+  );
   const rows: VariantStatus[] = [];
   for (const name of Object.keys(loaded.config.variants)) {
     const repo = { registry: target.host, repository: `${target.project}/${name}` };
@@ -353,12 +361,28 @@ async function statusCommand(ctx: Context, flags: { key: string[]; maxAgeDays: s
         .map((x) => (x.payload?.optional as Record<string, unknown> | null | undefined)?.[LABELS.scan])
         .find((x) => typeof x === 'string');
       st.scan = typeof scanAnn === 'string' ? scanAnn : (d.labels[LABELS.scan] ?? 'unknown');
+      if (scanner && flags.scan) {
+        // Runbook §1 "Check Trivy scan results": ask the scanner (Trivy or Harbor) about latest now.
+        try {
+          const ev = evaluateScan(
+            await scanner.scan({ reference: `${target.host}/${repo.repository}`, digest: d.digest }),
+            loaded.config.scan,
+            now,
+          );
+          const b = ev.summary.bySeverity;
+          st.scan = `${ev.passed ? 'passed' : 'refused'} (C${b.CRITICAL} H${b.HIGH} M${b.MEDIUM} L${b.LOW})`;
+          st.scanSummary = { ...b };
+          if (!ev.passed) st.scanBlocking = ev.blocking.map((f) => f.id);
+        } catch (e: unknown) {
+          st.scan = `error: ${describeError(e)}`;
+        }
+      }
       const cv = channel?.channel.variants[name];
       st.floor = cv ? { mandatoryUpdate: cv.mandatoryUpdate, minImageDate: cv.minImageDate } : null;
       const inChannel = cv ? cv.digest === d.digest : false;
       st.ok =
         st.signature.ok &&
-        st.scan !== 'refused' &&
+        !/^(refused|error)/.test(st.scan) &&
         (st.ageDays === null || st.ageDays <= maxAge) &&
         inChannel;
       if (!inChannel)
@@ -489,8 +513,11 @@ Examples:
     )
     .option('--key <pub>', 'trusted public key (repeatable; default: signing.trustedKeys)', collect, [])
     .option('--max-age-days <n>', 'image age that fails the check (runbook §7 alert: 30)', '30')
+    .option('--no-scan', 'do not ask the scanner; show the scan result recorded at signing')
     .addHelpText('after', '\nExample:\n  $ aiboxctl status --key cosign.pub --json')
-    .action(run((ctx, flags: { key: string[]; maxAgeDays: string }) => statusCommand(ctx, flags)));
+    .action(
+      run((ctx, flags: { key: string[]; maxAgeDays: string; scan: boolean }) => statusCommand(ctx, flags)),
+    );
 
   const channel = program
     .command('channel')
