@@ -521,7 +521,8 @@ Examples:
 
   const channel = program
     .command('channel')
-    .description('the signed release channel developers trust instead of latest');
+    .description('the signed release channel developers trust instead of latest')
+    .addHelpText('after', '\nExample:\n  $ aiboxctl channel show --key cosign.pub');
   channel
     .command('show')
     .description('print the current channel document and verify its signature and freshness')
@@ -554,7 +555,11 @@ Examples:
 
   const notify = program
     .command('notify')
-    .description('post notices to the on-call channel (notify.slackWebhook)');
+    .description('post notices to the on-call channel (notify.slackWebhook)')
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ aiboxctl notify pipeline-failed --run-id 42 --variant base --step scan --reason "…"',
+    );
   notify
     .command('pipeline-failed')
     .description('post the failed-pipeline notice (runbook §1 failure handling)')

@@ -67,6 +67,13 @@ export const registerSigningCommands: RegisterCommands = (program: Command, run)
   const keys = program
     .command('keys')
     .description('cosign-compatible signing keys: generate, inspect, rotate');
+  keys.addHelpText(
+    'after',
+    `
+Examples:
+  $ COSIGN_PASSWORD=... aiboxctl keys generate --output-dir ./keys
+  $ aiboxctl keys status`,
+  );
 
   keys
     .command('generate')
@@ -90,6 +97,10 @@ export const registerSigningCommands: RegisterCommands = (program: Command, run)
     .command('public')
     .description('print the public key of a private key (file, env://VAR or vault://…)')
     .requiredOption('--key <key>', 'private key')
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ COSIGN_PASSWORD=... aiboxctl keys public --key cosign.key > cosign.pub',
+    )
     .action(
       run(async (ctx, opts: { key: string }) => {
         const k = await loadSigningKey(ctx, opts.key);
@@ -112,6 +123,10 @@ export const registerSigningCommands: RegisterCommands = (program: Command, run)
       'public key to report on instead of signing.trustedKeys (repeatable)',
       collect,
       [] as string[],
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ aiboxctl keys status                 # the trust store in signing.trustedKeys\n  $ aiboxctl keys status --json',
     )
     .action(
       run(async (ctx, opts: { key: string[] }) => {
@@ -139,6 +154,7 @@ export const registerSigningCommands: RegisterCommands = (program: Command, run)
     .description('generate the next key pair and print the rotation steps (dual-sign, publish, retire)')
     .option('--output-dir <dir>', 'directory for the new pair (default ./cosign-YYYY-MM-DD)')
     .option('--force', 'overwrite existing key files', false)
+    .addHelpText('after', '\nExample:\n  $ COSIGN_PASSWORD=... aiboxctl keys rotate --output-dir ./keys-2027')
     .action(
       run(async (ctx, opts: { outputDir?: string; force: boolean }) => {
         const now = ctx.now();
@@ -264,6 +280,7 @@ export const registerSigningCommands: RegisterCommands = (program: Command, run)
     .requiredOption('--key <pub>', 'public key')
     .requiredOption('--signature <sig>', 'file holding the base64 signature (or the base64 text itself)')
     .argument('<file>', 'the signed file')
+    .addHelpText('after', '\nExample:\n  $ aiboxctl verify-blob --key cosign.pub --signature file.sig file')
     .action(
       run(async (ctx, file: string, opts: { key: string; signature: string }) => {
         const [key] = await loadTrust({
