@@ -5,6 +5,7 @@ const benches = [
   ['coldstart', ['bench/coldstart.mjs']],
   ['tags', ['bench/tags.mjs']],
   ['signing', ['--import', 'tsx', 'bench/signing.mjs']],
+  ['pipeline', ['--import', 'tsx', 'bench/pipeline.mjs']],
 ];
 let failed = 0;
 for (const [name, args] of benches) {
