@@ -253,33 +253,6 @@ export class Podman {
     }
   }
 
-  /**
-   * Write an image to an OCI image layout directory (compressed exactly as a registry push would),
-   * so the pipeline can upload it by digest, scan it, and only then give it its date tag.
-   */
-  async exportLayout(
-    localRef: string,
-    dir: string,
-    opts: { readonly format?: 'oci' | 'v2s2' } = {},
-  ): Promise<{ digest: string }> {
-    const tmp = await mkdtemp(join(tmpdir(), 'aibox-export-'));
-    const digestfile = join(tmp, 'digest');
-    try {
-      await this.#run([
-        'push',
-        '--digestfile',
-        digestfile,
-        '--format',
-        opts.format ?? 'oci',
-        localRef,
-        `oci:${dir}:image`,
-      ]);
-      return { digest: (await readFile(digestfile, 'utf8')).trim() };
-    } finally {
-      await rm(tmp, { recursive: true, force: true });
-    }
-  }
-
   /** Pull an image (by digest, for verified updates); returns the local image id. */
   async pull(
     ref: string,

@@ -1,13 +1,12 @@
 /**
  * The weekly pipeline (runbook §1) for the variants of one plan: per variant resolve the base
- * digest → build → stage (upload by digest, untagged) → scan → tag with the date tag → sign →
+ * digest → build → stage (in the variant's repository by digest, untagged) → scan → tag with the date tag → sign →
  * verify; then, only if every variant passed, promote `latest` and publish the signed channel.
  * A re-run on the same date resumes: variants already published with the same inputs and a valid
  * signature are not rebuilt. Receives its ports; constructs none.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { AiboxError, describeError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { PlatformConfig } from '../config/schema.js';
@@ -15,7 +14,7 @@ import type { Podman } from '../engine/podman.js';
 import { tlsVerifyFor } from '../engine/tls.js';
 import { describeImage } from '../inspect/describe.js';
 import type { RegistryClient } from '../oci/client.js';
-import { pushLayout } from '../oci/layout.js';
+import { copyByDigest } from '../oci/copy.js';
 import { parseReference } from '../oci/reference.js';
 import { runScanGate } from '../scan/gate.js';
 import type { Scanner } from '../scan/scanner.js';
@@ -168,7 +167,6 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
       }
     };
     const repo = { registry: opts.host, repository: p.repository };
-    const work = await mkdtemp(join(tmpdir(), `aibox-${p.name}-`));
     try {
       // 1. Resolve and record the base digest.
       const base = await step(
@@ -253,16 +251,22 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
         }),
       );
 
-      // 3. Stage: upload by digest, no tag yet, so the scanner sees exactly what will be published.
+      // 3. Stage: push to a per-run staging repository, then mount into the variant's repository by
+      //    digest with no tag, so the scanner sees exactly what will be published.
       const staged = await step(
         'stage',
         async () => {
-          const dir = join(work, 'layout');
-          await podman.exportLayout(local, dir);
-          const siblings = opts.plan.variants.map((x) => x.repository);
-          return pushLayout(client, repo, dir, { siblings });
+          const staging = { registry: opts.host, repository: `${r.project}/staging/${p.name}` };
+          const { digest } = await podman.push(local, `${opts.host}/${staging.repository}:${r.runId}`, {
+            tlsVerify: tlsVerifyFor(opts.host, opts.config.engine.tlsVerify, opts.config.registry.insecure),
+            format: 'oci',
+          });
+          const copied = await copyByDigest(client, { ...staging, digest }, repo);
+          // The staging tag is only a vehicle; a registry with deletes disabled keeps it (harmless).
+          await client.deleteManifest({ ...staging, digest }).catch(() => undefined);
+          return copied;
         },
-        (s) => `${s.digest} (${s.uploaded} uploaded, ${s.mounted} mounted, ${s.skipped} present)`,
+        (s) => `${s.digest} (${s.mounted} mounted, ${s.present} present, ${s.uploaded} uploaded)`,
       );
       v.digest = staged.digest;
 
@@ -361,24 +365,29 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
       r.failure ??= { variant: p.name, step: f.step, reason: v.error.message };
     } finally {
       await save();
-      await rm(work, { recursive: true, force: true });
-      await podman.rmi([`localhost/aibox-build/${p.name}:${p.tag}`], { force: true }).catch(() => undefined);
     }
   };
 
-  for (const stage of opts.plan.stages) {
-    // A variant whose parent failed in this run is not built.
-    const runnable = stage.filter((p) => {
-      if (p.base.kind === 'variant' && p.base.inRun && !published.has(p.base.variant)) {
-        const v = r.variants[p.name]!;
-        v.status = 'failed';
-        for (const s of v.steps) s.status = 'skipped';
-        v.error = { step: 'resolve-base', message: `its base variant ${p.base.variant} failed` };
-        return false;
-      }
-      return true;
-    });
-    await eachLimited(runnable, opts.config.engine.buildConcurrency, runVariant);
+  // Build images are removed once, at the end: removing one while a sibling builds on shared
+  // intermediate layers breaks that build (podman 4.3).
+  try {
+    for (const stage of opts.plan.stages) {
+      // A variant whose parent failed in this run is not built.
+      const runnable = stage.filter((p) => {
+        if (p.base.kind === 'variant' && p.base.inRun && !published.has(p.base.variant)) {
+          const v = r.variants[p.name]!;
+          v.status = 'failed';
+          for (const s of v.steps) s.status = 'skipped';
+          v.error = { step: 'resolve-base', message: `its base variant ${p.base.variant} failed` };
+          return false;
+        }
+        return true;
+      });
+      await eachLimited(runnable, opts.config.engine.buildConcurrency, runVariant);
+    }
+  } finally {
+    const built = opts.plan.variants.map((p) => `localhost/aibox-build/${p.name}:${p.tag}`);
+    await podman.rmi(built, { force: true }).catch(() => undefined);
   }
 
   const failed = Object.values(r.variants).filter((v) => v.status === 'failed');
