@@ -26,6 +26,8 @@ export interface BuildOptions {
   readonly labels?: Readonly<Record<string, string>> | undefined;
   readonly annotations?: Readonly<Record<string, string>> | undefined;
   readonly pull?: 'never' | 'missing' | 'always' | undefined;
+  /** false: do not commit intermediate layers or use the layer cache (`--layers=false`) */
+  readonly layers?: boolean | undefined;
   /** TLS verification when the build pulls its FROM image (default: podman's) */
   readonly tlsVerify?: boolean | undefined;
   readonly runId?: string | undefined;
@@ -208,6 +210,7 @@ export class Podman {
       ...labelArgs(opts.annotations ?? {}, '--annotation'),
       ...(opts.pull ? [`--pull=${opts.pull}`] : []),
       ...(opts.tlsVerify !== undefined ? [`--tls-verify=${opts.tlsVerify}`] : []),
+      ...(opts.layers === false ? ['--layers=false'] : []),
       opts.contextDir,
     ];
     const progress = opts.onProgress ? lineSplitter(opts.onProgress) : undefined;

@@ -247,6 +247,8 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
           labels,
           // The base was pulled (once) in resolve-base: concurrent pulls of one image race in podman 4.3.
           pull: 'never',
+          // A security rebuild never reuses cached layers: `apt-get upgrade` must really run.
+          layers: false,
           runId: r.runId,
         }),
       );
@@ -370,6 +372,13 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
 
   // Build images are removed once, at the end: removing one while a sibling builds on shared
   // intermediate layers breaks that build (podman 4.3).
+  const removeBuilt = () =>
+    podman
+      .rmi(
+        opts.plan.variants.map((p) => `localhost/aibox-build/${p.name}:${p.tag}`),
+        { force: true },
+      )
+      .catch(() => undefined);
   try {
     for (const stage of opts.plan.stages) {
       // A variant whose parent failed in this run is not built.
@@ -385,9 +394,9 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
       });
       await eachLimited(runnable, opts.config.engine.buildConcurrency, runVariant);
     }
-  } finally {
-    const built = opts.plan.variants.map((p) => `localhost/aibox-build/${p.name}:${p.tag}`);
-    await podman.rmi(built, { force: true }).catch(() => undefined);
+  } catch (e: unknown) {
+    await removeBuilt();
+    throw e;
   }
 
   const failed = Object.values(r.variants).filter((v) => v.status === 'failed');
@@ -419,6 +428,7 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
   }
   r.result = r.failure ? 'failed' : 'success';
   r.finishedAt = deps.now().toISOString();
+  await removeBuilt();
   await save();
   const line = failureLine(r);
   if (line) progress.note(line);
