@@ -1,3 +1,5 @@
+import { parse, stringify } from 'yaml';
+import { startSlackDouble } from '../doubles/slack.js';
 /**
  * End-to-end failure injection for `aiboxctl rebuild` (issue 4): the bundled CLI with real Podman
  * and a real docker-registry, on two tiny variants (base FROM a static-busybox scratch image, app
@@ -5,7 +7,7 @@
  * every failing case then checks that what users trust (`latest`, `channel:current`) did not move,
  * and that the exit code and the FAILED line name the variant and the step.
  */
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -207,6 +209,38 @@ describe('scan gate', RUNS, () => {
     expect((JSON.parse(skipped.stdout) as { variants: { scan: string }[] }).variants[0]!.scan).toBe(
       'skipped',
     );
+  });
+
+  it('a failed run, and a run that cannot start, page on-call through the Slack webhook (URL never shown)', async () => {
+    const slack = await startSlackDouble();
+    try {
+      // The trivy config of this file, plus the on-call webhook.
+      const doc = parse(await readFile(cfg.trivy, 'utf8')) as Record<string, unknown>;
+      const config = join(work, 'notify.yaml');
+      await writeFile(config, stringify({ ...doc, notify: { slackWebhook: slack.webhookUrl } }));
+      const failed = await cli(config)(['rebuild', '--date', '2026-01-09'], {
+        TRIVY_STUB_REPORT_DIR: await reports('notify', ['app']),
+      });
+      expect(failed.code).toBe(1);
+      const rec = await recordOf(failed.stdout);
+      expect(slack.posts).toHaveLength(1);
+      const text = JSON.stringify(slack.posts[0]!.body);
+      expect(text).toContain('aibox-app');
+      expect(text).toContain('scan');
+      expect(text).toContain(rec.runId);
+      const wrongKey = await cli(config)(['rebuild', '--date', '2026-01-10'], {
+        COSIGN_PASSWORD: 'not-the-password',
+        TRIVY_STUB_REPORT_DIR: await reports('notify2', []),
+      });
+      expect(wrongKey.code).toBe(1);
+      expect(slack.posts).toHaveLength(2);
+      expect(JSON.stringify(slack.posts[1]!.body)).toMatch(/preflight.*does not decrypt/);
+      const secret = new URL(slack.webhookUrl).pathname;
+      for (const out of [failed.stdout, failed.stderr, wrongKey.stdout, wrongKey.stderr])
+        expect(out).not.toContain(secret);
+    } finally {
+      await slack.stop();
+    }
   });
 
   it('a CRITICAL finding in the root variant fails it, skips its children and says to start CVE triage', async () => {

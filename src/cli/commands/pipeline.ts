@@ -97,9 +97,20 @@ interface RebuildFlags {
 }
 
 async function rebuildCommand(ctx: Context, flags: RebuildFlags) {
+  const now = ctx.now();
+  const runId = newRunId(now);
+  try {
+    return await runRebuild(ctx, flags, now, runId);
+  } catch (e: unknown) {
+    // A run that could not even start (bad key, lock held, bad config) pages on-call too.
+    await notifyFailure(ctx, { variant: '(all)', step: 'preflight', reason: describeError(e), runId });
+    throw e;
+  }
+}
+
+async function runRebuild(ctx: Context, flags: RebuildFlags, now: Date, runId: string) {
   const loaded = await ctx.config();
   const config = loaded.config;
-  const now = ctx.now();
   const date = flags.date ?? utcDate(now);
   const plan = planRun(config, { date, variants: flags.variant });
   if (config.scan.scanner === 'none' && !flags.allowUnscanned) {
@@ -123,7 +134,6 @@ async function rebuildCommand(ctx: Context, flags: RebuildFlags) {
     ctx.logger.warn(`signing key ${ks.fingerprint}: ${ks.message}; see 'aiboxctl keys rotate'`);
   }
   const target = await ctx.target();
-  const runId = newRunId(now);
   const data = dataDir({ ...ctx.env });
   const lock = await acquirePipelineLock(join(data, 'locks'), `${target.host}/${target.project}`, runId, now);
   const meter = new ActivityMeter();
@@ -215,7 +225,12 @@ async function notifyFailure(
   ctx: Context,
   f: { variant: string; step: string; reason: string; runId: string },
 ): Promise<void> {
-  const { config } = await ctx.config();
+  let config;
+  try {
+    ({ config } = await ctx.config());
+  } catch {
+    return; // no readable config: no webhook to post to
+  }
   const notifier = notifierFromConfig(config.notify, { logger: ctx.logger });
   if (!notifier) return;
   try {
