@@ -38,6 +38,13 @@ export async function readAptSources(aptDir = '/etc/apt'): Promise<AptSource[]> 
   return out;
 }
 
+/** The host's release codename from os-release (`bookworm` on Debian 12, `noble` on Ubuntu 24.04). */
+export async function hostCodename(osRelease = '/etc/os-release'): Promise<string | undefined> {
+  const text = await readIfExists(osRelease);
+  const m = text ? /^VERSION_CODENAME=["']?([a-z0-9-]+)["']?$/m.exec(text) : null;
+  return m?.[1];
+}
+
 /** The host's archive for `suite` (first URI for debootstrap) and all its release sources (for the image's apt). */
 export async function hostArchive(
   suite: string,

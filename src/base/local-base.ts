@@ -10,10 +10,11 @@ import { join } from 'node:path';
 import type { Exec } from '../adapters/exec.js';
 import { AiboxError, isAiboxError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/log.js';
-import { hostArchive } from './apt-config.js';
+import { hostArchive, hostCodename } from './apt-config.js';
 import { renderDeb822, type AptSource } from './apt-sources.js';
 
-export const DEFAULT_LOCAL_BASE = 'localhost/aibox-local-base:bookworm';
+/** Named after its role, not its release: the suite follows the host (see `suite`). */
+export const DEFAULT_LOCAL_BASE = 'localhost/aibox-local-base:host';
 
 /** Global podman flags (a subset of the config's engine settings; host quirks come from the profile). */
 export interface LocalBaseEngine {
@@ -28,11 +29,11 @@ export interface EnsureLocalBaseOptions {
   readonly engine: LocalBaseEngine;
   readonly exec: Exec;
   readonly logger?: Logger;
-  /** Image name to reuse or create; default localhost/aibox-local-base:bookworm. */
+  /** Image name to reuse or create; default localhost/aibox-local-base:host. */
   readonly name?: string;
   /** Where the temporary root filesystem is built (default: the OS temp dir). */
   readonly cacheDir?: string;
-  /** Debian suite (default bookworm). */
+  /** Release to debootstrap (default: the host's own codename, e.g. bookworm or noble; else bookworm). */
   readonly suite?: string;
   /** Archive URI; default: read from the host's apt configuration. */
   readonly mirror?: string;
@@ -86,7 +87,7 @@ async function findDebootstrap(exec: Exec, explicit: string | undefined): Promis
   throw new AiboxError({
     code: 'TOOL_MISSING',
     message: `debootstrap not found (tried ${candidates.join(', ')}); it is needed to build the local base image`,
-    hint: "install it with 'apt-get install debootstrap' (run as root), or pre-load an image named localhost/aibox-local-base:bookworm",
+    hint: "install it with 'apt-get install debootstrap' (run as root), or pre-load an image named localhost/aibox-local-base:host",
   });
 }
 
@@ -95,7 +96,7 @@ export async function ensureLocalBase(opts: EnsureLocalBaseOptions): Promise<Loc
   const { engine, exec } = opts;
   const logger = opts.logger ?? silentLogger;
   const name = opts.name ?? DEFAULT_LOCAL_BASE;
-  const suite = opts.suite ?? 'bookworm';
+  const suite = opts.suite ?? (await hostCodename()) ?? 'bookworm';
 
   if (!opts.force) {
     const existing = await imageId(exec, engine, name);
@@ -154,7 +155,7 @@ export async function ensureLocalBase(opts: EnsureLocalBaseOptions): Promise<Loc
         '--change',
         'LABEL io.aibox.managed=true',
         '--change',
-        `LABEL dev.aibox.local-base=debian-${suite}-minbase`,
+        `LABEL dev.aibox.local-base=${suite}-minbase`,
         '-',
         name,
       ],
