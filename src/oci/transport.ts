@@ -1,10 +1,12 @@
 /**
- * HTTP transport for registries: the only module that talks HTTP to a registry (undici).
- * Keep-alive connection reuse, a concurrency semaphore, retries with exponential backoff + jitter
- * and Retry-After (idempotent requests only), per-request timeouts, manual redirects that never
- * carry Authorization to another origin, and status checking with OCI error bodies in one place.
+ * HTTP transport for registries: the only module that talks HTTP to a registry (node:http/https;
+ * undici cost 60-90 ms of CLI start-up to import). Keep-alive connection reuse, a concurrency
+ * semaphore, retries with exponential backoff + jitter and Retry-After (idempotent requests only),
+ * per-request timeouts, manual redirects that never carry Authorization to another origin, and
+ * status checking with OCI error bodies in one place.
  */
-import { Agent, request as undiciRequest, type Dispatcher } from 'undici';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import type { Agent as HttpsAgent } from 'node:https';
 import { AiboxError, type ErrorCode } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/log.js';
 import { formatOciErrors, parseOciErrors, redactUrl } from './errors.js';
@@ -26,7 +28,7 @@ export interface HttpResponse {
   /** The URL that produced this response (after redirects). */
   readonly url: URL;
   /** Must be consumed (readBody/stream) or discarded, or the concurrency slot stays taken. */
-  readonly body: Dispatcher.ResponseData['body'];
+  readonly body: IncomingMessage;
 }
 
 export interface TransportOptions {
@@ -49,12 +51,13 @@ const RETRY_ERRNO = new Set([
   'EHOSTUNREACH',
   'ENETUNREACH',
   'EAI_AGAIN',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-  'UND_ERR_CLOSED',
+  'ECONNABORTED',
+  'ERR_AIBOX_HTTP_TIMEOUT',
 ]);
+/** Our own code for "no connect / headers / body data within timeoutMs" (the socket went idle). */
+const TIMEOUT_CODE = 'ERR_AIBOX_HTTP_TIMEOUT';
+/** What discard() reads before it gives up on a connection and destroys it instead. */
+const DISCARD_LIMIT = 256 * 1024;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const MAX_REDIRECTS = 10;
 
@@ -79,7 +82,7 @@ export class Semaphore {
   }
 }
 
-/** First value of a header (undici gives string | string[]). */
+/** First value of a header (a repeated header is a string[]). */
 export function header(res: { headers: HttpResponse['headers'] }, name: string): string | undefined {
   const v = res.headers[name.toLowerCase()];
   return Array.isArray(v) ? v[0] : v;
@@ -103,7 +106,7 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
 function errnoOf(e: unknown): string | undefined {
   if (typeof e !== 'object' || e === null) return undefined;
   const o = e as { code?: unknown; errors?: unknown; cause?: unknown };
-  if (typeof o.code === 'string' && o.code !== 'UND_ERR') return o.code;
+  if (typeof o.code === 'string') return o.code;
   if (Array.isArray(o.errors) && o.errors.length > 0) return errnoOf(o.errors[0]);
   if (o.cause !== undefined && o.cause !== e) return errnoOf(o.cause);
   return undefined;
@@ -113,7 +116,8 @@ function causeText(e: unknown): string {
   if (e instanceof AggregateError && e.errors.length > 0) {
     return [...new Set(e.errors.map((x) => (x instanceof Error ? x.message : String(x))))].join('; ');
   }
-  const msg = e instanceof Error ? e.message : String(e);
+  // OpenSSL messages end in a newline; error lines stay one line.
+  const msg = (e instanceof Error ? e.message : String(e)).trim().replace(/\s*\n\s*/g, ' ');
   const code = errnoOf(e);
   return code && !msg.includes(code) ? `${msg} (${code})` : msg;
 }
@@ -150,13 +154,33 @@ export async function readBody(
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }
 
-/** Drop a response body we do not need, freeing the connection and the concurrency slot. */
-export async function discard(res: HttpResponse): Promise<void> {
-  try {
-    await res.body.dump({ limit: 256 * 1024 });
-  } catch {
-    /* nothing to do: the slot is released on close either way */
-  }
+/**
+ * Drop a response body we do not need, freeing the connection and the concurrency slot: drain it
+ * so the socket goes back to the pool, destroying the connection instead once more than 256 KiB
+ * came in (Content-Length is not used: a HEAD carries the GET's length). Never rejects.
+ */
+export function discard(res: HttpResponse): Promise<void> {
+  const body = res.body;
+  if (body.readableEnded || body.destroyed) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    let read = 0;
+    const onData = (chunk: Buffer) => {
+      read += chunk.byteLength;
+      if (read > DISCARD_LIMIT) body.destroy();
+    };
+    const done = () => {
+      body.off('data', onData);
+      body.off('end', done);
+      body.off('close', done);
+      body.off('error', done);
+      resolve();
+    };
+    body.on('data', onData);
+    body.once('end', done);
+    body.once('close', done);
+    body.once('error', done);
+    body.resume();
+  });
 }
 
 export interface StatusContext {
@@ -223,9 +247,27 @@ export function statusError(status: number, url: URL, body: Uint8Array, ctx: Sta
   });
 }
 
-/** Transport bound to one undici Agent; shared by all requests of one RegistryClient. */
+/** node:https loads TLS (~2 ms); only registries that need it pay for it. */
+let httpsModule: Promise<typeof import('node:https')> | undefined;
+
+function timeoutError(ms: number): Error {
+  return Object.assign(new Error(`no data for ${ms}ms`), { code: TIMEOUT_CODE });
+}
+
+/** Response headers as string, or string[] when repeated (the shape checkStatus/header() expect). */
+function responseHeaders(m: IncomingMessage): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(m.headersDistinct)) {
+    if (v !== undefined) out[k] = v.length === 1 ? (v[0] as string) : v;
+  }
+  return out;
+}
+
+/** Transport bound to one keep-alive Agent per scheme; shared by all requests of one RegistryClient. */
 export class Transport {
-  readonly #agent: Agent;
+  readonly #http: HttpAgent;
+  #https: HttpsAgent | undefined;
+  readonly #concurrency: number;
   readonly #sem: Semaphore;
   readonly #log: Logger;
   readonly #timeoutMs: number;
@@ -234,19 +276,14 @@ export class Transport {
   readonly #maxWaitMs: number;
 
   constructor(opts: TransportOptions = {}) {
-    const concurrency = opts.concurrency ?? 16;
+    this.#concurrency = Math.max(1, Math.floor(opts.concurrency ?? 16));
     this.#timeoutMs = opts.timeoutMs ?? 30_000;
     this.#retries = Math.max(0, opts.retries ?? 3);
     this.#baseMs = opts.retryBaseMs ?? 100;
     this.#maxWaitMs = opts.maxRetryWaitMs ?? 30_000;
     this.#log = opts.logger ?? silentLogger;
-    this.#sem = new Semaphore(concurrency);
-    this.#agent = new Agent({
-      connections: concurrency,
-      pipelining: 1,
-      keepAliveTimeout: 30_000,
-      connect: { timeout: this.#timeoutMs },
-    });
+    this.#sem = new Semaphore(this.#concurrency);
+    this.#http = new HttpAgent(this.#agentOptions());
   }
 
   /** Send with retries and redirects; the returned body holds a concurrency slot until consumed. */
@@ -270,9 +307,12 @@ export class Transport {
         throw this.#networkError(req, e, attempt + 1);
       }
       const body = res.body;
-      body.once('close', release);
-      body.once('end', release);
-      body.once('error', release);
+      if (body.readableEnded || body.destroyed) release();
+      else {
+        body.once('close', release);
+        body.once('end', release);
+        body.once('error', release);
+      }
       if (req.method === 'HEAD') void discard(res);
       if (req.idempotent && RETRY_STATUS.has(res.status) && attempt < this.#retries) {
         const after = parseRetryAfter(header(res, 'retry-after'), Date.now());
@@ -287,14 +327,83 @@ export class Transport {
     }
   }
 
-  /** Release the pooled connections. */
+  /** Release the pooled connections: idle ones now, busy ones as soon as their exchange is done. */
   async close(): Promise<void> {
-    await this.#agent.close();
+    for (const agent of [this.#http, this.#https]) {
+      if (agent === undefined) continue;
+      // An Agent puts a freed socket back in the pool only when keepSocketAlive says so.
+      agent.keepSocketAlive = () => false;
+      for (const sockets of Object.values(agent.freeSockets)) for (const s of sockets ?? []) s.destroy();
+    }
+  }
+
+  #agentOptions() {
+    // Idle pooled sockets are unref'd by the Agent (they never keep the process alive) and closed
+    // after 30 s, or earlier when the server's Keep-Alive hint says so.
+    return { keepAlive: true, maxSockets: this.#concurrency, timeout: 30_000, scheduling: 'lifo' } as const;
+  }
+
+  async #agentFor(url: URL): Promise<{ agent: HttpAgent; request: typeof httpRequest }> {
+    if (url.protocol === 'http:') return { agent: this.#http, request: httpRequest };
+    httpsModule ??= import('node:https');
+    const https = await httpsModule;
+    this.#https ??= new https.Agent(this.#agentOptions());
+    return { agent: this.#https, request: https.request };
   }
 
   #backoff(attempt: number): number {
     const ceiling = Math.min(this.#baseMs * 2 ** attempt, 5_000);
     return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+  }
+
+  /** One HTTP exchange: resolves at the response head; the body is left to the caller. */
+  async #exchange(
+    method: HttpMethod,
+    url: URL,
+    headers: Record<string, string>,
+    body: Uint8Array | undefined,
+  ): Promise<IncomingMessage> {
+    const { agent, request } = await this.#agentFor(url);
+    const ms = this.#timeoutMs;
+    // Content-Length always matches what is sent (a 303 drops the body but not the caller's headers).
+    const sendHeaders = Object.fromEntries(
+      Object.entries(headers).filter(([k]) => k.toLowerCase() !== 'content-length'),
+    );
+    if (body !== undefined) sendHeaders['content-length'] = String(body.byteLength);
+    else if (method === 'PUT' || method === 'POST' || method === 'PATCH') sendHeaders['content-length'] = '0';
+    return new Promise<IncomingMessage>((resolve, reject) => {
+      let response: IncomingMessage | undefined;
+      const req = request(
+        {
+          protocol: url.protocol,
+          // URL keeps IPv6 literals bracketed; userinfo is never sent (no `auth`).
+          hostname: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
+          ...(url.port !== '' ? { port: Number(url.port) } : {}),
+          path: `${url.pathname}${url.search}`,
+          method,
+          headers: sendHeaders,
+          agent,
+          // Socket idle timeout, armed from connect: covers connect, response head and body gaps.
+          timeout: ms,
+        },
+        (m) => {
+          response = m;
+          resolve(m);
+        },
+      );
+      req.on('timeout', () => {
+        const err = timeoutError(ms);
+        if (response !== undefined) response.destroy(err);
+        else req.destroy(err);
+      });
+      req.on('error', (e: Error) => {
+        // After the head arrived, a socket error belongs to the body stream (readBody reports it).
+        if (response !== undefined) {
+          if (!response.readableEnded) response.destroy(e);
+        } else reject(e);
+      });
+      req.end(body === undefined ? undefined : Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+    });
   }
 
   async #sendFollowing(req: HttpRequest): Promise<HttpResponse> {
@@ -305,25 +414,17 @@ export class Transport {
     let headers: Record<string, string> = { ...req.headers };
     for (let hop = 0; ; hop++) {
       const started = performance.now();
-      const r = await undiciRequest(url, {
-        dispatcher: this.#agent,
-        method,
-        headers,
-        ...(body !== undefined ? { body } : {}),
-        headersTimeout: this.#timeoutMs,
-        bodyTimeout: this.#timeoutMs,
-        // undici closes the connection after every HEAD unless told otherwise (nodejs/undici#258);
-        // registries answer HEAD correctly, and thousands of tag HEADs need keep-alive reuse.
-        reset: false,
-      });
-      const res: HttpResponse = { status: r.statusCode, headers: r.headers, url, body: r.body };
+      // node:http keeps the connection alive after a HEAD (undici needed `reset: false` for that).
+      const m = await this.#exchange(method, url, headers, body);
+      const status = m.statusCode ?? 0;
+      const res: HttpResponse = { status, headers: responseHeaders(m), url, body: m };
       if (this.#log !== silentLogger) {
         this.#log.debug(
-          `${method} ${redactUrl(url)} -> ${r.statusCode} (${Math.round(performance.now() - started)}ms)`,
+          `${method} ${redactUrl(url)} -> ${status} (${Math.round(performance.now() - started)}ms)`,
         );
       }
       const location = header(res, 'location');
-      if (!REDIRECTS.has(r.statusCode) || location === undefined) return res;
+      if (!REDIRECTS.has(status) || location === undefined) return res;
       await discard(res);
       if (hop >= MAX_REDIRECTS) {
         throw new AiboxError({
@@ -345,7 +446,7 @@ export class Transport {
           Object.entries(headers).filter(([k]) => k.toLowerCase() !== 'authorization'),
         );
       }
-      if (r.statusCode === 303 || ((r.statusCode === 301 || r.statusCode === 302) && method === 'POST')) {
+      if (status === 303 || ((status === 301 || status === 302) && method === 'POST')) {
         if (method !== 'HEAD') method = 'GET';
         body = undefined;
       }
@@ -357,11 +458,7 @@ export class Transport {
     const code = errnoOf(e);
     const where = redactUrl(req.url);
     const tries = attempts > 1 ? ` after ${attempts} attempts` : '';
-    if (
-      code === 'UND_ERR_HEADERS_TIMEOUT' ||
-      code === 'UND_ERR_BODY_TIMEOUT' ||
-      code === 'UND_ERR_CONNECT_TIMEOUT'
-    ) {
+    if (code === TIMEOUT_CODE) {
       return new AiboxError({
         code: 'TIMEOUT',
         message: `registry at ${where} did not answer within ${this.#timeoutMs}ms${tries}`,

@@ -46,7 +46,7 @@ const PURE = [
   'pipeline/inputs.ts',
   'cli/resolve.ts',
 ];
-const IO_MODULES = /^(node:)?(fs|fs\/promises|child_process|net|http|https|dgram|tls|os)$|^undici$/;
+const IO_MODULES = /^(node:)?(fs|fs\/promises|child_process|net|http|https|dgram|tls|os)$/;
 
 describe('architecture rules', () => {
   it('lists only modules that exist', () => {
@@ -66,9 +66,11 @@ describe('architecture rules', () => {
   });
 
   it('talks HTTP through one transport module per remote', () => {
-    expect(sources.filter((s) => imports(s.text).includes('undici')).map((s) => s.path)).toEqual([
-      'oci/transport.ts',
-    ]);
+    // undici cost 60-90 ms of CLI start-up; the registry transport is on node:http/https.
+    expect(sources.filter((s) => imports(s.text).includes('undici')).map((s) => s.path)).toEqual([]);
+    expect(
+      sources.filter((s) => imports(s.text).some((i) => /^(node:)?https?$/.test(i))).map((s) => s.path),
+    ).toEqual(['oci/transport.ts']);
     const fetchers = sources
       .filter((s) => /\bfetch\(/.test(code(s.text)))
       .map((s) => s.path)

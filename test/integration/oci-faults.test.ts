@@ -251,9 +251,88 @@ describe('connection reuse', () => {
       for (let i = 0; i < 20; i++)
         expect((await c.headManifest(ref({ tag: `t${i}` })))?.digest).toBe(goodDigest);
       expect(seen.filter((s) => s.method === 'HEAD')).toHaveLength(20);
-      // undici may open a second socket while the first is being returned to the pool; without
+      // Allow one spare socket opened while the first is being returned to the pool; without
       // keep-alive on HEAD this would be 20.
       expect(connections - before).toBeLessThanOrEqual(2);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('keeps thousands of concurrent HEADs on at most `concurrency` connections', async () => {
+    handler = (_req, res) => {
+      res.writeHead(200, {
+        'content-type': MediaTypes.OCI_MANIFEST,
+        'content-length': String(goodManifest.length),
+        'docker-content-digest': goodDigest,
+      });
+      res.end();
+    };
+    const c = createRegistryClient({ env: {}, concurrency: 8 });
+    try {
+      const before = connections;
+      const results = await Promise.all(
+        Array.from({ length: 2000 }, (_, i) => c.headManifest(ref({ tag: `t${i}` }))),
+      );
+      expect(results.every((d) => d?.digest === goodDigest)).toBe(true);
+      expect(seen.filter((s) => s.method === 'HEAD')).toHaveLength(2000);
+      expect(connections - before).toBeLessThanOrEqual(8);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('drains small unwanted bodies to reuse the connection, and drops large ones', async () => {
+    const big = Buffer.alloc(1024 * 1024, 1);
+    handler = (req, res) => {
+      const body = req.url?.includes('big') ? big : enc('{"errors":[]}');
+      res.writeHead(202, { 'content-length': String(body.length) });
+      res.end(body);
+    };
+    const c = createRegistryClient({ env: {}, concurrency: 1 });
+    const digest = `sha256:${'a'.repeat(64)}`;
+    try {
+      const before = connections;
+      for (let i = 0; i < 5; i++) await c.deleteManifest(ref({ digest }));
+      expect(connections - before).toBe(1);
+      await c.deleteManifest({ registry: double.host, repository: 'demo/big', digest });
+      await c.deleteManifest(ref({ digest }));
+      expect(connections - before).toBe(2);
+    } finally {
+      await c.close();
+    }
+  });
+});
+
+describe('timeouts', () => {
+  it('turns a registry that never answers into one TIMEOUT line, retried like a lost connection', async () => {
+    handler = () => {
+      /* never answer */
+    };
+    const c = createRegistryClient({ env: {}, timeoutMs: 150, retries: 1 });
+    try {
+      const err = await fails(c.ping(double.host));
+      expect(err.code).toBe('TIMEOUT');
+      expect(err.message).toBe(
+        `registry at http://${double.host}/v2/ did not answer within 150ms after 2 attempts`,
+      );
+      expect(seen).toHaveLength(2);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('fails a body that stops mid-transfer instead of hanging', async () => {
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': '100' });
+      res.write('only part of it');
+    };
+    const c = createRegistryClient({ env: {}, timeoutMs: 150, retries: 0 });
+    try {
+      const err = await fails(c.getBlob(ref(), goodDigest));
+      expect(err.code).toBe('REGISTRY_UNREACHABLE');
+      expect(err.message).toContain(`reading response from http://${double.host}/v2/demo/app/blobs/`);
+      expect(err.message).not.toContain('\n');
     } finally {
       await c.close();
     }
