@@ -84,7 +84,9 @@ if (!trivy)
   );
 step(
   'Weekly rebuild of all five variants: build, stage, scan, tag, sign, verify, promote, channel',
-  ctl('rebuild', ...(trivy ? [] : ['--allow-unscanned'])),
+  // --replace: on this local demo registry a changed input (e.g. a rebuilt local base) may overwrite
+  // today's date tags; unchanged variants still resume. Production runs never pass it.
+  ctl('rebuild', '--replace', ...(trivy ? [] : ['--allow-unscanned'])),
 );
 
 process.stdout.write('\n\x1b[1m== Runbook §1 "Verification"\x1b[0m\n');
