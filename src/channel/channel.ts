@@ -9,6 +9,7 @@
  */
 import { z } from 'zod';
 import { AiboxError } from '../core/errors.js';
+import { isCalendarDate } from '../core/dates.js';
 
 export const CHANNEL_ARTIFACT_TYPE = 'application/vnd.aibox.channel.v1+json';
 /** Repository (under the registry project) and tag the channel is published at. */
@@ -79,23 +80,13 @@ const VARIANT_RE = /^[a-z][a-z0-9-]{0,63}$/;
 const TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
 const RFC3339_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
-const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const CVE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
-
-/** True for a real calendar date written YYYY-MM-DD. */
-export function isChannelDate(s: string): boolean {
-  const m = DATE_RE.exec(s);
-  if (!m) return false;
-  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  const t = new Date(Date.UTC(y, mo - 1, d));
-  return t.getUTCFullYear() === y && t.getUTCMonth() === mo - 1 && t.getUTCDate() === d;
-}
 
 /** True for an RFC 3339 date-time with a real date, valid time of day and explicit offset. */
 export function isRfc3339(s: string): boolean {
   const m = RFC3339_RE.exec(s);
   if (!m) return false;
-  if (!isChannelDate(`${m[1]}-${m[2]}-${m[3]}`)) return false;
+  if (!isCalendarDate(`${m[1]}-${m[2]}-${m[3]}`)) return false;
   if (Number(m[4]) > 23 || Number(m[5]) > 59 || Number(m[6]) > 60) return false;
   const off = m[8] as string;
   if (off !== 'Z' && (Number(off.slice(1, 3)) > 23 || Number(off.slice(4, 6)) > 59)) return false;
@@ -113,7 +104,7 @@ function utcDate(s: string): string {
 }
 
 const rfc3339 = z.string().refine(isRfc3339, 'must be an RFC 3339 date-time, e.g. 2026-02-22T02:00:00Z');
-const calendarDate = z.string().refine(isChannelDate, 'must be a calendar date written YYYY-MM-DD');
+const calendarDate = z.string().refine(isCalendarDate, 'must be a calendar date written YYYY-MM-DD');
 
 const cveSchema = z.strictObject({
   id: z.string().regex(CVE_ID_RE, 'must be an identifier such as CVE-2026-12345'),
@@ -258,7 +249,7 @@ interface Floor {
 /** The floor an entry asks for; a bare date means midnight UTC of that date. */
 function entryFloor(e: ChannelEntry): Floor | undefined {
   let created: string | undefined = e.minImageCreated;
-  if (e.minImageDate !== undefined && !isChannelDate(e.minImageDate)) {
+  if (e.minImageDate !== undefined && !isCalendarDate(e.minImageDate)) {
     throw invalidChannel(
       `entry for variant "${e.variant}"`,
       'minImageDate must be a calendar date written YYYY-MM-DD',

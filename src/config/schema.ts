@@ -4,6 +4,7 @@
  * config or throw CONFIG_INVALID naming the key path, the problem and the allowed values.
  */
 import { z } from 'zod';
+import { isCalendarDate } from '../core/dates.js';
 import { AiboxError } from '../core/errors.js';
 
 export interface EngineSettings {
@@ -84,15 +85,6 @@ const ULIMIT = /^[a-z]+=(?:-1|[0-9]+)(?::(?:-1|[0-9]+))?$/;
 const CVE_OR_ID = /^\S+$/;
 export const SEVERITIES = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'UNKNOWN'] as const;
 export const SCANNERS = ['trivy', 'harbor', 'none'] as const;
-
-/** True when `s` is a real calendar date written YYYY-MM-DD. */
-export function isCalendarDate(s: string): boolean {
-  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(s);
-  if (!m) return false;
-  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  const t = new Date(Date.UTC(y, mo - 1, d));
-  return t.getUTCFullYear() === y && t.getUTCMonth() === mo - 1 && t.getUTCDate() === d;
-}
 
 const nonEmpty = z.string().min(1, 'must not be empty');
 const calendarDate = z.string().refine(isCalendarDate, 'must be a calendar date written YYYY-MM-DD');

@@ -3,6 +3,7 @@
  * the variant it is built FROM), with which tags. Decided before anything is built, so bad input
  * fails early with a clear error.
  */
+import { isCalendarDate } from '../core/dates.js';
 import { AiboxError } from '../core/errors.js';
 import type { PlatformConfig, VariantConfig } from '../config/schema.js';
 import { formatTag, repositoryFor } from '../tags/tags.js';
@@ -32,16 +33,14 @@ export interface RunPlan {
 
 /** YYYY-MM-DD → YYYYMMDD, validating the calendar date. */
 export function compactDate(date: string): string {
-  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(date);
-  const t = m ? new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]))) : undefined;
-  if (!m || !t || t.toISOString().slice(0, 10) !== date) {
+  if (!isCalendarDate(date)) {
     throw new AiboxError({
       code: 'USAGE',
       message: `invalid date "${date}": expected a calendar date written YYYY-MM-DD`,
       hint: 'For example: --date 2026-02-21',
     });
   }
-  return `${m[1]}${m[2]}${m[3]}`;
+  return date.replaceAll('-', '');
 }
 
 /** The UTC calendar date of an instant, YYYY-MM-DD. */

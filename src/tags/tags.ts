@@ -3,6 +3,7 @@
  * emergency builds, `latest`, and the cosign/referrers tags that live next to them.
  */
 import { AiboxError } from '../core/errors.js';
+import { isCalendarDay } from '../core/dates.js';
 
 export interface ParsedTag {
   /** build date, YYYY-MM-DD */
@@ -25,10 +26,9 @@ function invalid(message: string, hint: string, details: Record<string, unknown>
   return new AiboxError({ code: 'INVALID_TAG', message, hint, details });
 }
 
-/** True for a real calendar day (rejects 2026-02-30). */
+/** A real calendar day with a four-digit year (rejects 2026-02-30). */
 function isRealDate(y: number, m: number, d: number): boolean {
-  const t = new Date(Date.UTC(y, m - 1, d));
-  return y >= 1000 && t.getUTCFullYear() === y && t.getUTCMonth() === m - 1 && t.getUTCDate() === d;
+  return y >= 1000 && isCalendarDay(y, m, d);
 }
 
 /** Normalise a build date given as 'YYYY-MM-DD' or a Date (UTC day) to 'YYYY-MM-DD'; throws INVALID_TAG. */

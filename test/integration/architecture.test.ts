@@ -26,6 +26,7 @@ const code = (text: string) => text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\
 const PURE = [
   'core/errors.ts',
   'core/table.ts',
+  'core/dates.ts',
   'oci/reference.ts',
   'oci/digest.ts',
   'oci/manifest.ts',
