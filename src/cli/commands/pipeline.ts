@@ -9,8 +9,8 @@ import type { Command } from 'commander';
 import type { Exec } from '../../adapters/exec.js';
 import { ensureLocalBase } from '../../base/local-base.js';
 import { renderChannel } from '../../channel/render.js';
-import { checkChannel } from '../../channel/channel.js';
-import { channelRepository, readChannel } from '../../channel/store.js';
+import { channelRepository, type ReadChannel } from '../../channel/store.js';
+import { readTrustedChannel } from '../../channel/trusted.js';
 import { dataDir } from '../../config/load.js';
 import { AiboxError, describeError } from '../../core/errors.js';
 import { Podman } from '../../engine/podman.js';
@@ -320,19 +320,12 @@ async function statusCommand(ctx: Context, flags: { key: string[]; maxAgeDays: s
   const target = await ctx.target();
   const now = ctx.now();
   const trust = await loadTrust({ keyFlags: flags.key, loaded, env: ctx.env, cwd: ctx.cwd });
-  let channel: Awaited<ReturnType<typeof readChannel>> | undefined;
+  let channel: ReadChannel | undefined;
   let channelProblem: string | undefined;
   try {
-    channel = await readChannel(target.client, channelRepository(target.host, target.project));
-    const ver = await verifyImage({
-      client: target.client,
-      ref: { ...channelRepository(target.host, target.project), digest: channel.digest },
-      trustedKeys: trust,
-      now,
-    });
-    if (!ver.ok) channelProblem = 'channel signature does not verify';
-    const chk = checkChannel(channel.channel, { now });
-    if (!chk.ok) channelProblem = chk.problems.map((p) => p.message).join('; ');
+    const trusted = await readTrustedChannel(target.client, target.host, target.project, trust, now);
+    channel = trusted.read;
+    if (trusted.problems.length > 0) channelProblem = trusted.problems.join('; ');
   } catch (e: unknown) {
     channelProblem = describeError(e);
   }
@@ -448,29 +441,23 @@ async function channelShowCommand(ctx: Context, flags: { key: string[] }) {
   const now = ctx.now();
   const trust = await loadTrust({ keyFlags: flags.key, loaded, env: ctx.env, cwd: ctx.cwd });
   const repo = channelRepository(target.host, target.project);
-  const ch = await readChannel(target.client, repo);
-  const ver = await verifyImage({
-    client: target.client,
-    ref: { ...repo, digest: ch.digest },
-    trustedKeys: trust,
-    now,
-  });
-  const chk = checkChannel(ch.channel, { now });
-  const problems = [
-    ...(ver.ok ? [] : ['signature does not verify with the trusted keys']),
-    ...(chk.ok ? [] : chk.problems.map((p) => p.message)),
-  ];
+  const {
+    read: ch,
+    signatureValid,
+    signer,
+    problems,
+  } = await readTrustedChannel(target.client, target.host, target.project, trust, now);
   const text = [
     renderChannel(ch.channel, {
       now,
       digest: ch.digest,
       location: `${repo.registry}/${repo.repository}:current`,
     }),
-    ver.ok ? `signature: valid (signed by ${ver.verified[0]?.signer ?? '?'})` : 'signature: INVALID',
+    signatureValid ? `signature: valid (signed by ${signer})` : 'signature: INVALID',
     ...problems.map((p) => `PROBLEM: ${p}`),
   ].join('\n');
   return {
-    data: { channel: ch.channel, digest: ch.digest, signatureValid: ver.ok, problems },
+    data: { channel: ch.channel, digest: ch.digest, signatureValid, problems },
     text,
     exitCode: problems.length ? EXIT.FAILURE : EXIT.OK,
   };
