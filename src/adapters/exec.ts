@@ -3,6 +3,7 @@
  * logged at debug with its duration; failures carry the exit code and the tail of stderr.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { closeSync, openSync } from 'node:fs';
 import { AiboxError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/log.js';
@@ -196,5 +197,21 @@ export async function spawnDaemon(
     return { pid };
   } finally {
     closeSync(fd);
+  }
+}
+
+/** Whether `pid` is a live process: it exists (EPERM counts) and is not a zombie awaiting its parent. */
+export async function processAlive(pid: number): Promise<boolean> {
+  try {
+    process.kill(pid, 0);
+  } catch (e: unknown) {
+    if ((e as { code?: string }).code !== 'EPERM') return false;
+  }
+  try {
+    const st = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const state = st.slice(st.lastIndexOf(')') + 2, st.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
   }
 }

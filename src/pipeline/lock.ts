@@ -6,6 +6,7 @@
 import { hostname } from 'node:os';
 import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { processAlive } from '../adapters/exec.js';
 import { AiboxError } from '../core/errors.js';
 
 export interface LockInfo {
@@ -19,15 +20,6 @@ export interface LockInfo {
 export interface HeldLock {
   readonly path: string;
   release(): Promise<void>;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e: unknown) {
-    return (e as { code?: string }).code === 'EPERM';
-  }
 }
 
 /** File name for a scope such as "127.0.0.1:5000/aibox". */
@@ -71,7 +63,7 @@ export async function acquirePipelineLock(
     } catch {
       holder = undefined; // unreadable: being written right now, or corrupt
     }
-    if (holder && holder.host === info.host && !alive(holder.pid)) {
+    if (holder && holder.host === info.host && !(await processAlive(holder.pid))) {
       await rm(path, { force: true }); // stale: its process is gone
       continue;
     }

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { basename, join } from 'node:path';
-import { spawnDaemon as defaultSpawnDaemon, type Exec } from '../adapters/exec.js';
+import { processAlive, spawnDaemon as defaultSpawnDaemon, type Exec } from '../adapters/exec.js';
 import { AiboxError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/log.js';
 import { probeV2 } from './probe.js';
@@ -106,25 +106,9 @@ async function readState(path: string): Promise<RegistryState | undefined> {
   return undefined;
 }
 
-/** Alive and not a zombie. */
-async function isAlive(pid: number): Promise<boolean> {
-  try {
-    process.kill(pid, 0);
-  } catch (e: unknown) {
-    if ((e as { code?: string }).code !== 'EPERM') return false;
-  }
-  try {
-    const st = await readFile(`/proc/${pid}/stat`, 'utf8');
-    const state = st.slice(st.lastIndexOf(')') + 2, st.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
-}
-
 /** True only if `pid` is the registry we started: same binary name, `serve`, and our config path. */
 async function isOurs(state: RegistryState): Promise<boolean> {
-  if (!(await isAlive(state.pid))) return false;
+  if (!(await processAlive(state.pid))) return false;
   try {
     const argv = (await readFile(`/proc/${state.pid}/cmdline`, 'utf8')).split('\0').filter(Boolean);
     return (
@@ -140,10 +124,10 @@ async function isOurs(state: RegistryState): Promise<boolean> {
 async function waitForExit(pid: number, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
-    if (!(await isAlive(pid))) return true;
+    if (!(await processAlive(pid))) return true;
     await sleep(50);
   }
-  return !(await isAlive(pid));
+  return !(await processAlive(pid));
 }
 
 function sleep(ms: number): Promise<void> {
@@ -255,7 +239,7 @@ async function waitReady(url: string, pid: number, logFile: string, timeoutMs: n
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await probeV2(url)) return;
-    if (!(await isAlive(pid))) {
+    if (!(await processAlive(pid))) {
       throw new AiboxError({
         code: 'REGISTRY_UNREACHABLE',
         message: `the embedded registry exited during startup: ${await logTail(logFile)}`,

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
@@ -9,22 +8,7 @@ import { createExec } from '../../src/adapters/exec.js';
 import { isAiboxError } from '../../src/core/errors.js';
 import { registryDown, registryFiles, registryStatus, registryUp } from '../../src/registry/embedded.js';
 import { freePort } from '../helpers/free-port.js';
-
-// A stopped child of this test process stays a zombie until Node reaps it: that counts as gone.
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = st.slice(st.lastIndexOf(')') + 2, st.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
-}
+import { processAlive } from '../../src/adapters/exec.js';
 
 describe('embedded registry', () => {
   let dataDir: string;
@@ -36,7 +20,7 @@ describe('embedded registry', () => {
 
   afterAll(async () => {
     await registryDown({ dataDir }).catch(() => undefined);
-    for (const pid of started) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    for (const pid of started) if (await processAlive(pid)) process.kill(pid, 'SIGKILL');
     await rm(dataDir, { recursive: true, force: true });
   });
 
@@ -69,7 +53,8 @@ describe('embedded registry', () => {
 
       const down = await registryDown({ dataDir });
       expect(down).toEqual({ stopped: true, pid: up.pid });
-      expect(alive(up.pid)).toBe(false);
+      // A stopped child of this test process may be a zombie until reaped: processAlive counts that as gone.
+      expect(await processAlive(up.pid)).toBe(false);
       expect(await registryStatus({ dataDir })).toEqual({ running: false, dataDir });
       expect(await registryDown({ dataDir })).toEqual({ stopped: false });
     });
@@ -137,7 +122,7 @@ describe('embedded registry', () => {
       );
       expect((await registryStatus({ dataDir })).running).toBe(false);
       expect(await registryDown({ dataDir })).toEqual({ stopped: false });
-      expect(alive(other.pid!)).toBe(true);
+      expect(await processAlive(other.pid!)).toBe(true);
       other.kill('SIGKILL');
     });
   });
