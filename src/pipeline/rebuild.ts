@@ -21,7 +21,7 @@ import type { Scanner } from '../scan/scanner.js';
 import type { SigningKey } from '../signing/keys.js';
 import type { TrustedKey } from '../signing/trust.js';
 import { signImage, verifyImage } from '../signing/workflows.js';
-import { formatTag } from '../tags/tags.js';
+import { formatTag, repositoryFor } from '../tags/tags.js';
 import { imageBuildArgs, imageLabels, inputsDigest, LABELS } from './inputs.js';
 import type { RunPlan, VariantPlan } from './plan.js';
 import type { Progress } from './progress.js';
@@ -55,6 +55,11 @@ export interface RebuildOptions {
   /** Security floor for emergency builds (later: CVE triage). */
   readonly mandatoryUpdate?: boolean;
   readonly minImageDate?: string;
+}
+
+/** Local name of a variant's build image (removed at the end of the run). */
+function buildImageName(p: VariantPlan): string {
+  return `localhost/aibox-build/${p.name}:${p.tag}`;
 }
 
 class StepFailure extends Error {
@@ -225,7 +230,7 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
       }
 
       // 2. Build.
-      const local = `localhost/aibox-build/${p.name}:${p.tag}`;
+      const local = buildImageName(p);
       const labels = imageLabels({
         created: deps.now().toISOString(),
         tag: p.tag,
@@ -373,12 +378,7 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
   // Build images are removed once, at the end: removing one while a sibling builds on shared
   // intermediate layers breaks that build (podman 4.3).
   const removeBuilt = () =>
-    podman
-      .rmi(
-        opts.plan.variants.map((p) => `localhost/aibox-build/${p.name}:${p.tag}`),
-        { force: true },
-      )
-      .catch(() => undefined);
+    podman.rmi(opts.plan.variants.map(buildImageName), { force: true }).catch(() => undefined);
   try {
     for (const stage of opts.plan.stages) {
       // A variant whose parent failed in this run is not built.
@@ -483,7 +483,7 @@ async function resolveBase(
     return { name, digest: head.digest, pullRef: `${name}@${head.digest}`, local: false };
   }
   const parentPlan = opts.config.variants[p.base.variant]!;
-  const repository = `${opts.record.project}/${p.base.variant}`;
+  const repository = repositoryFor(opts.record.project, p.base.variant);
   const name = `${opts.host}/${repository}`;
   let digest = published.get(p.base.variant);
   if (!digest) {

@@ -34,6 +34,7 @@ import { verifyImage } from '../../signing/workflows.js';
 import type { Context, RegisterCommands } from '../command.js';
 import { EXIT } from '../exit.js';
 import { table } from '../output.js';
+import { repositoryFor } from '../../tags/tags.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -337,7 +338,7 @@ async function statusCommand(ctx: Context, flags: { key: string[]; maxAgeDays: s
   );
   const rows: VariantStatus[] = [];
   for (const name of Object.keys(loaded.config.variants)) {
-    const repo = { registry: target.host, repository: `${target.project}/${name}` };
+    const repo = { registry: target.host, repository: repositoryFor(target.project, name) };
     const st: VariantStatus = {
       variant: name,
       tag: null,
