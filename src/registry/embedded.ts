@@ -11,6 +11,7 @@ import { processAlive, spawnDaemon as defaultSpawnDaemon, type Exec } from '../a
 import { AiboxError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/log.js';
 import { probeV2 } from './probe.js';
+import { registryConfigYaml } from './config.js';
 
 export const DEFAULT_REGISTRY_BINARY = 'docker-registry';
 
@@ -211,28 +212,12 @@ async function withLock<T>(lock: string, timeoutMs: number, f: () => Promise<T>)
 // ------------------------------------------------------------------ public API
 
 function registryConfig(storage: string, host: string): string {
-  // CNCF distribution 2.x config (https://distribution.github.io/distribution/about/configuration/).
-  return [
-    '# Written by aibox (embedded registry); regenerated on every start.',
-    'version: 0.1',
-    'log:',
-    '  level: info',
-    '  accesslog:',
-    '    disabled: true',
-    'storage:',
-    '  cache:',
-    '    blobdescriptor: inmemory',
-    '  filesystem:',
-    `    rootdirectory: ${JSON.stringify(storage)}`,
-    '  delete:',
-    '    enabled: true',
-    'http:',
-    `  addr: ${host}`,
-    `  secret: ${randomBytes(16).toString('hex')}`,
-    '  headers:',
-    '    X-Content-Type-Options: [nosniff]',
-    '',
-  ].join('\n');
+  return registryConfigYaml({
+    header: 'Written by aibox (embedded registry); regenerated on every start.',
+    host,
+    storage,
+    secret: randomBytes(16).toString('hex'),
+  });
 }
 
 async function waitReady(url: string, pid: number, logFile: string, timeoutMs: number): Promise<void> {

@@ -16,6 +16,7 @@ import type { RunRecord } from '../../src/pipeline/record.js';
 import { runBin, type CliResult } from './cli.js';
 import { testEngineSettings } from './engine.js';
 import { freePort } from './free-port.js';
+import { registryConfigYaml } from '../../src/registry/config.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/pipeline/', import.meta.url));
 /** One RUN, a few labels: seconds to build on the busybox base. */
@@ -181,23 +182,10 @@ export async function startRestartableRegistry(): Promise<RestartableRegistry> {
   const configPath = join(dir, 'config.yml');
   const host = `127.0.0.1:${await freePort()}`;
   const url = `http://${host}`;
+  // As in startRegistry, minus the blob descriptor cache: a restarted registry must not answer from memory.
   await writeFile(
     configPath,
-    [
-      'version: 0.1',
-      'log:',
-      '  level: warn',
-      '  accesslog:',
-      '    disabled: true',
-      'storage:',
-      '  filesystem:',
-      `    rootdirectory: ${dataDir}`,
-      '  delete:',
-      '    enabled: true',
-      'http:',
-      `  addr: ${host}`,
-      '',
-    ].join('\n'),
+    registryConfigYaml({ host, storage: dataDir, logLevel: 'warn', blobDescriptorCache: false }),
   );
   let child: ChildProcess | undefined;
   let logs = '';

@@ -8,6 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './free-port.js';
+import { registryConfigYaml } from '../../src/registry/config.js';
 
 export interface StartRegistryOptions {
   readonly htpasswd?: { readonly user: string; readonly password: string };
@@ -69,32 +70,15 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
   const port = await freePort();
   const host = `127.0.0.1:${port}`;
   const url = `http://${host}`;
-  const lines = [
-    'version: 0.1',
-    'log:',
-    '  level: warn',
-    '  accesslog:',
-    '    disabled: true',
-    'storage:',
-    '  cache:',
-    '    blobdescriptor: inmemory',
-    '  filesystem:',
-    `    rootdirectory: ${dataDir}`,
-    '  delete:',
-    `    enabled: ${opts.deleteEnabled ?? true}`,
-    'http:',
-    `  addr: ${host}`,
-    '  headers:',
-    '    X-Content-Type-Options: [nosniff]',
-  ];
+  const extra: string[] = [];
   if (opts.htpasswd) {
     const htpath = join(dir, 'htpasswd');
     await writeFile(htpath, `${bcryptLine(opts.htpasswd.user, opts.htpasswd.password)}\n`);
-    lines.push('auth:', '  htpasswd:', '    realm: aibox-test', `    path: ${htpath}`);
+    extra.push('auth:', '  htpasswd:', '    realm: aibox-test', `    path: ${htpath}`);
   }
   if (opts.tokenAuth) {
     const t = opts.tokenAuth;
-    lines.push(
+    extra.push(
       'auth:',
       '  token:',
       `    realm: ${t.realm}`,
@@ -103,7 +87,16 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
       `    rootcertbundle: ${t.certPath}`,
     );
   }
-  await writeFile(configPath, `${lines.join('\n')}\n`);
+  await writeFile(
+    configPath,
+    registryConfigYaml({
+      host,
+      storage: dataDir,
+      deleteEnabled: opts.deleteEnabled ?? true,
+      logLevel: 'warn',
+      extra,
+    }),
+  );
 
   const child = spawn(BINARY, ['serve', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

@@ -27,6 +27,7 @@ const PURE = [
   'core/errors.ts',
   'core/table.ts',
   'core/dates.ts',
+  'registry/config.ts',
   'oci/reference.ts',
   'oci/digest.ts',
   'oci/manifest.ts',
