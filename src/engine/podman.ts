@@ -3,6 +3,7 @@
  * manager, ulimits, storage roots) come from `EngineSettings` — never hard-coded here. JSON from
  * podman is parsed into declared types at this boundary.
  */
+import type { Engine } from './engine.js';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -134,7 +135,7 @@ function lineSplitter(onLine: (line: string) => void): { push(chunk: string): vo
 }
 
 /** The one way aibox drives Podman (build, push, pull, run, inspect, clean up). */
-export class Podman {
+export class Podman implements Engine {
   readonly #settings: EngineSettings;
   readonly #exec: Exec;
   readonly #logger: Logger;

@@ -4,6 +4,7 @@
  * verification of everything fetched. The only caller of the registry transport.
  * Spec: https://github.com/opencontainers/distribution-spec/blob/v1.1.1/spec.md
  */
+import type { ImageStore } from './store.js';
 import { Transform, type TransformCallback } from 'node:stream';
 import { AiboxError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/log.js';
@@ -98,7 +99,7 @@ export function createRegistryClient(opts: RegistryClientOptions = {}): Registry
 }
 
 /** Talks the distribution API to any number of registries, sharing one connection pool. */
-export class RegistryClient {
+export class RegistryClient implements ImageStore {
   readonly #transport: Transport;
   readonly #log: Logger;
   readonly #insecure: ReadonlySet<string>;

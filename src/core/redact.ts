@@ -1,0 +1,112 @@
+/**
+ * One redaction rule for everything that leaves the process: error lines, hints, `--json`
+ * documents, run records and on-call notices. Whoever reads a secret (key password, Vault token,
+ * registry password, webhook URL) registers it here; `redact` then removes every registered
+ * secret, URL user-info and credentials-looking header values, and `sanitize` also strips control
+ * characters so a hostile registry cannot paint fake lines with escape codes.
+ *
+ * Pure string functions plus one process-wide set of secret values (no I/O).
+ */
+
+const MASK = '***';
+
+/** Values shorter than this are not registered: masking "a" would garble every message. */
+const MIN_SECRET_LENGTH = 4;
+
+const secrets = new Set<string>();
+
+/**
+ * Remember a secret so every later `redact` removes it (and its URL-encoded and base64 forms,
+ * which is how a password travels in a URL or a Basic header).
+ */
+export function registerSecret(value: string | undefined | null): void {
+  if (!value || value.length < MIN_SECRET_LENGTH) return;
+  for (const form of secretForms(value)) secrets.add(form);
+}
+
+function secretForms(value: string): string[] {
+  const forms = [value];
+  const enc = encodeURIComponent(value);
+  if (enc !== value) forms.push(enc);
+  if (value.length >= 8)
+    forms.push(btoa(String.fromCharCode(...new TextEncoder().encode(value))).replace(/=+$/, ''));
+  return forms;
+}
+
+/** Forget every registered secret (tests). */
+export function clearSecrets(): void {
+  secrets.clear();
+}
+
+/** How many secret forms are registered (tests and diagnostics; never the values). */
+export function secretCount(): number {
+  return secrets.size;
+}
+
+// scheme://user[:password]@host  →  scheme://***@host
+const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@'"<>]+@/gi;
+// Authorization-style values and well-known token shapes.
+const AUTH_VALUE = /\b(Basic|Bearer)\s+[A-Za-z0-9._~+/=-]{8,}/g;
+const TOKEN_PARAMS = /\b(access_token|refresh_token|password|token|client_secret)=([^\s&"']+)/gi;
+// Slack incoming webhooks are secrets in themselves (https://api.slack.com/messaging/webhooks).
+const SLACK_WEBHOOK = /https:\/\/hooks\.slack\.com\/(services|workflows|triggers)\/[A-Za-z0-9/_-]+/g;
+// Vault tokens (hvs./hvb./hvr. service, batch and recovery tokens; legacy s. tokens are 26+ chars).
+const VAULT_TOKEN = /\bhv[sbr]\.[A-Za-z0-9_-]{20,}/g;
+
+/** Remove every registered secret, URL user-info and credential-looking value from a string. */
+export function redact(text: string): string {
+  let out = text;
+  // Longest first, so a secret that contains another is masked whole.
+  for (const s of [...secrets].sort((a, b) => b.length - a.length)) {
+    if (out.includes(s)) out = out.split(s).join(MASK);
+  }
+  return out
+    .replace(URL_USERINFO, `$1${MASK}@`)
+    .replace(SLACK_WEBHOOK, `https://hooks.slack.com/$1/${MASK}`)
+    .replace(AUTH_VALUE, `$1 ${MASK}`)
+    .replace(TOKEN_PARAMS, `$1=${MASK}`)
+    .replace(VAULT_TOKEN, MASK);
+}
+
+// CSI (ESC [ … final), OSC (ESC ] … BEL | ESC \), other two-byte escapes, then single controls.
+// eslint-disable-next-line no-control-regex
+const ANSI = /\u001b\[[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)?|\u001b[@-Z\\-_]?/g;
+// C0 controls except \t and \n, DEL, C1 controls, and bidi overrides/isolates (Trojan Source).
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+
+/** Strip terminal escape sequences and control characters (keeps \n and \t). */
+export function stripControl(text: string): string {
+  return text.replace(ANSI, '').replace(CONTROL, '');
+}
+
+/** `redact` + `stripControl`: what every printed or stored string goes through. */
+export function sanitize(text: string): string {
+  return stripControl(redact(text));
+}
+
+/**
+ * A string that came from a remote party (registry error body, scanner output), made safe to put
+ * into one line of our own text: no controls, no newlines, bounded length, secrets removed.
+ */
+export function sanitizeRemote(text: string, maxLength = 300): string {
+  const one = sanitize(text).replace(/\s+/g, ' ').trim();
+  return one.length > maxLength ? `${one.slice(0, maxLength)}… (${one.length - maxLength} more chars)` : one;
+}
+
+/** `sanitize` applied to every string inside a JSON-like value (objects, arrays), keys included. */
+export function sanitizeDeep<T>(value: T): T {
+  return deep(value, new WeakSet()) as T;
+}
+
+function deep(v: unknown, seen: WeakSet<object>): unknown {
+  if (typeof v === 'string') return sanitize(v);
+  if (v === null || typeof v !== 'object') return v;
+  if (seen.has(v)) return '[circular]';
+  seen.add(v);
+  if (Array.isArray(v)) return v.map((x) => deep(x, seen));
+  if (v instanceof Date) return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) out[sanitize(k)] = deep(x, seen);
+  return out;
+}
