@@ -34,3 +34,16 @@ export function runBin(
     child.stdin.end(opts.input ?? '');
   });
 }
+
+/**
+ * The result document of a `--json` run. Tests read `--json` output only through this (and
+ * `jsonError`), so the output envelope is defined in one place.
+ */
+export function jsonOf<T = any>(r: CliResult): T {
+  return JSON.parse(r.stdout) as T;
+}
+
+/** The error object of a failed `--json` run. */
+export function jsonError(r: CliResult): { code: string; message: string; hint?: string; details?: unknown } {
+  return (JSON.parse(r.stdout) as { error: { code: string; message: string; hint?: string } }).error;
+}
