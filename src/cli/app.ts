@@ -4,18 +4,26 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { AiboxError } from '../core/errors.js';
-import type { Context, GlobalOptions, RegisterCommands, Run } from './command.js';
-import { createContext, type ContextDeps } from './context.js';
+import type { GlobalOptions, ProgramContexts, RegisterCommands, Run } from './command.js';
+import { createContext, createDevContext, type ContextDeps } from './context.js';
 import { EXIT } from './exit.js';
 import { printError, printOutcome, type Streams } from './output.js';
 import { VERSION } from './version.js';
 
 export type ProgramName = 'aiboxctl' | 'aibox';
 
-export interface CliDeps extends ContextDeps {
+export interface CliDeps<C = ProgramContexts['aiboxctl']> extends ContextDeps {
   /** Override how a Context is made (tests). */
-  readonly makeContext?: (global: GlobalOptions, deps: ContextDeps) => Context;
+  readonly makeContext?: (global: GlobalOptions, deps: ContextDeps) => C;
 }
+
+/** Each program builds its own context: aiboxctl the platform one, aibox the developer one. */
+const contexts: {
+  readonly [N in ProgramName]: (global: GlobalOptions, deps: ContextDeps) => ProgramContexts[N];
+} = {
+  aiboxctl: createContext,
+  aibox: createDevContext,
+};
 
 const descriptions: Record<ProgramName, string> = {
   aiboxctl:
@@ -35,10 +43,10 @@ Exit codes:
   12  no matching signature (as cosign)`;
 
 /** Build the commander program with global options; `register` adds the commands. */
-export function buildProgram(
-  name: ProgramName,
-  registers: readonly RegisterCommands[],
-  deps: CliDeps,
+export function buildProgram<N extends ProgramName>(
+  name: N,
+  registers: readonly RegisterCommands<ProgramContexts[N]>[],
+  deps: CliDeps<ProgramContexts[N]>,
   state: { exitCode: number },
 ): Command {
   const program = new Command(name);
@@ -67,7 +75,7 @@ export function buildProgram(
   }
   program.configureHelp({ showGlobalOptions: true });
 
-  const run: Run =
+  const run: Run<ProgramContexts[N]> =
     (action) =>
     async (...args) => {
       const cmd = args[args.length - 1] as unknown as Command;
@@ -83,7 +91,7 @@ export function buildProgram(
         config: g.config,
         registry: g.registry,
       };
-      const ctx = (deps.makeContext ?? createContext)(global, deps);
+      const ctx = (deps.makeContext ?? contexts[name])(global, deps);
       try {
         const outcome = await action(ctx, ...args);
         printOutcome(outcome, global.json, deps.io);
@@ -107,11 +115,11 @@ export function buildProgram(
 }
 
 /** Run a CLI with argv (without node and script), returning the exit code. */
-export async function runCli(
-  name: ProgramName,
-  registers: readonly RegisterCommands[],
+export async function runCli<N extends ProgramName>(
+  name: N,
+  registers: readonly RegisterCommands<ProgramContexts[N]>[],
   argv: readonly string[],
-  deps: CliDeps,
+  deps: CliDeps<ProgramContexts[N]>,
 ): Promise<number> {
   const state = { exitCode: EXIT.OK as number };
   const program = buildProgram(name, registers, deps, state);

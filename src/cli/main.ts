@@ -3,8 +3,9 @@
  * file(s) the invocation needs are loaded (each is its own bundle chunk), so `aiboxctl verify`
  * does not pay for compiling the pipeline, scanners or Harbor client.
  */
-import { runCli, type CliDeps } from './app.js';
-import type { RegisterCommands } from './command.js';
+import { runCli } from './app.js';
+import type { ContextDeps } from './context.js';
+import type { DevContext, RegisterCommands } from './command.js';
 import { processStreams } from './output.js';
 
 type Loader = () => Promise<RegisterCommands>;
@@ -12,6 +13,8 @@ type Loader = () => Promise<RegisterCommands>;
 /** Command files of `aiboxctl`, in help order. */
 const ctlModules: Record<string, Loader> = {
   registry: () => import('./commands/registry.js').then((m) => m.registerRegistryCommands),
+  tags: () => import('./commands/tags.js').then((m) => m.registerTagsCommands),
+  inspect: () => import('./commands/inspect.js').then((m) => m.registerInspectCommands),
   signing: () => import('./commands/signing.js').then((m) => m.registerSigningCommands),
   scan: () => import('./commands/scan.js').then((m) => m.registerScanCommands),
   pipeline: () => import('./commands/pipeline.js').then((m) => m.registerPipelineCommands),
@@ -20,8 +23,8 @@ const ctlModules: Record<string, Loader> = {
 /** Which command file defines each top-level `aiboxctl` command. */
 const ctlOwners: Record<string, keyof typeof ctlModules> = {
   registry: 'registry',
-  tags: 'registry',
-  inspect: 'registry',
+  tags: 'tags',
+  inspect: 'inspect',
   keys: 'signing',
   sign: 'signing',
   verify: 'signing',
@@ -57,7 +60,7 @@ export async function ctlCommandsFor(argv: readonly string[]): Promise<RegisterC
 }
 
 /** Command files of `aibox` (developer commands arrive in a later issue). */
-export const devCommands: readonly RegisterCommands[] = [];
+export const devCommands: readonly RegisterCommands<DevContext>[] = [];
 
 // A closed pipe (`aiboxctl tags base | head`) is not an error worth a stack trace.
 for (const stream of [process.stdout, process.stderr]) {
@@ -67,7 +70,7 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-function processDeps(): CliDeps {
+function processDeps(): ContextDeps {
   return {
     io: processStreams,
     env: process.env,
