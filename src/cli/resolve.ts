@@ -85,7 +85,17 @@ export function parseRegistryOption(value: string): TargetCoordinates {
       hint: 'For example: --registry 127.0.0.1:5000/aibox or --registry harbor.internal/aibox',
     });
   }
-  // Validate the host part through the reference grammar.
-  parseReference(`${host}/${project}/x`);
+  // Validate the host part through the reference grammar, reporting it as the flag's error.
+  try {
+    parseReference(`${host}/${project}/x`);
+  } catch (e: unknown) {
+    const rule = e instanceof Error ? e.message.replace(/^invalid reference "[^"]*": /, '') : String(e);
+    throw new AiboxError({
+      code: 'USAGE',
+      message: `invalid --registry "${value}": ${rule}`,
+      hint: 'For example: --registry 127.0.0.1:5000/aibox or --registry harbor.internal/aibox',
+      cause: e,
+    });
+  }
   return { host, project };
 }

@@ -17,7 +17,6 @@ import { verificationError } from '../../signing/verify.js';
 import { signImage, verifyImage } from '../../signing/workflows.js';
 import type { Context, RegisterCommands } from '../command.js';
 import { table } from '../output.js';
-import { resolveImage } from '../resolve.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -199,10 +198,9 @@ Examples:
         const annotations = parseAnnotationFlags(opts.annotation);
         const key = await loadSigningKey(ctx, opts.key);
         const loaded = await ctx.config();
-        const target = await ctx.target();
-        const ref = resolveImage(image, target, { defaultTag: 'latest' });
+        const ref = await ctx.resolveImage(image, { defaultTag: 'latest' });
         const r = await signImage({
-          client: target.client,
+          client: await ctx.registry(),
           ref,
           key,
           signer: loaded.config.signing.identity,
@@ -244,10 +242,9 @@ Examples:
       run(async (ctx, image: string, opts: { key: string[]; annotation: string[]; bundles: boolean }) => {
         const keys = await trustedKeys(ctx, opts.key);
         const annotations = parseAnnotationFlags(opts.annotation);
-        const target = await ctx.target();
-        const ref = resolveImage(image, target, { defaultTag: 'latest' });
+        const ref = await ctx.resolveImage(image, { defaultTag: 'latest' });
         const r = await verifyImage({
-          client: target.client,
+          client: await ctx.registry(),
           ref,
           trustedKeys: keys,
           now: ctx.now(),
