@@ -29,13 +29,13 @@
 #   PROJECT             repository prefix                               (default: aibox)
 #   LOCAL_BASE          the debootstrap base in local storage           (default: localhost/aibox-local-base:bookworm)
 #   IMAGES_DIR          Containerfile dirs                              (default: ../profiles/local/images from here)
-#   RUN_ID              io.aibox.run-id label value, for clean-up       (default: seq-<pid>)
+#   RUN_ID              dev.aibox.run-id label value, for clean-up       (default: seq-<pid>)
 #   PODMAN              podman binary                                   (default: podman)
 #   PODMAN_GLOBAL_ARGS  podman global flags      (default: the local profile's --runtime runc --cgroup-manager cgroupfs)
 #   PODMAN_BUILD_ARGS   extra podman build flags (default: the local profile's --ulimit nofile=1024:1024 --ulimit nproc=1024:1024)
 #   SKOPEO              skopeo binary                                   (default: skopeo)
 #   SEQ_TIMES           optional file: one "variant step ms" line per step is appended (GNU date)
-# Local images it creates: localhost/aibox-bench-seq/<variant>:<tag>, labelled io.aibox.run-id=$RUN_ID.
+# Local images it creates: localhost/aibox-bench-seq/<variant>:<tag>, labelled dev.aibox.run-id=$RUN_ID.
 set -eu
 
 : "${REGISTRY:?REGISTRY=host:port is required}"
@@ -109,8 +109,8 @@ build_push_sign() {
     --label "dev.aibox.min-image-date=" \
     --label "dev.aibox.inputs=$inputs" \
     --label "dev.aibox.scan=skipped" \
-    --label "io.aibox.managed=true" \
-    --label "io.aibox.run-id=$RUN_ID" \
+    --label "dev.aibox.managed=true" \
+    --label "dev.aibox.run-id=$RUN_ID" \
     --pull=never \
     "$IMAGES_DIR/$v" >"$WORK/$v.build.log" 2>&1 || { cat "$WORK/$v.build.log" >&2; exit 1; }
   lap "$v" build

@@ -76,7 +76,7 @@ function podman(args) {
 function cleanImages(registryHost, runId) {
   const ids = new Set();
   if (runId)
-    for (const id of podman(['images', '-q', '--filter', `label=io.aibox.run-id=${runId}`]).stdout.split(
+    for (const id of podman(['images', '-q', '--filter', `label=dev.aibox.run-id=${runId}`]).stdout.split(
       '\n',
     ))
       if (id) ids.add(id);

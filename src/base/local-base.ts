@@ -3,6 +3,7 @@
  * local profile builds its base from a real Debian root filesystem: `debootstrap --variant=minbase <suite>`
  * against the archive the host's apt already uses, then `podman import`. Reused when already in storage.
  */
+import { LABELS } from '../core/labels.js';
 import { createReadStream } from 'node:fs';
 import { access, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -153,9 +154,9 @@ export async function ensureLocalBase(opts: EnsureLocalBaseOptions): Promise<Loc
         '--change',
         'CMD ["/bin/bash"]',
         '--change',
-        'LABEL io.aibox.managed=true',
+        `LABEL ${LABELS.managed}=true`,
         '--change',
-        `LABEL dev.aibox.local-base=${suite}-minbase`,
+        `LABEL ${LABELS.localBase}=${suite}-minbase`,
         '-',
         name,
       ],

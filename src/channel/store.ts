@@ -3,6 +3,7 @@
  * (image-spec v1.1 "artifacts" guidance: artifactType + empty config + one layer holding the JSON) at
  * `<project>/channel:current`. https://github.com/opencontainers/image-spec/blob/v1.1.0/manifest.md#guidelines-for-artifact-usage
  */
+import { LABELS } from '../core/labels.js';
 import { AiboxError, isAiboxError } from '../core/errors.js';
 import { sha256Digest } from '../oci/digest.js';
 import { MediaTypes, parseManifest, type Descriptor, type ImageManifest } from '../oci/manifest.js';
@@ -51,8 +52,8 @@ export function channelManifest(channel: Channel, layer: Descriptor): Uint8Array
     layers: [{ ...layer, annotations: { 'org.opencontainers.image.title': 'channel.json' } }],
     annotations: {
       'org.opencontainers.image.created': channel.issuedAt,
-      'dev.aibox.channel.sequence': String(channel.sequence),
-      'dev.aibox.channel.expires': channel.expiresAt,
+      [LABELS.channelSequence]: String(channel.sequence),
+      [LABELS.channelExpires]: channel.expiresAt,
     },
   };
   return new TextEncoder().encode(JSON.stringify(manifest));

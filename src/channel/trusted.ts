@@ -2,7 +2,7 @@
  * Read the current channel and judge it as a client would: signature by a trusted key, then
  * freshness and shape (`checkChannel`). Shared by `aiboxctl status` and `aiboxctl channel show`.
  */
-import type { RegistryClient } from '../oci/client.js';
+import type { ImageStore } from '../oci/store.js';
 import type { TrustedKey } from '../signing/trust.js';
 import { verifyImage } from '../signing/workflows.js';
 import { checkChannel } from './channel.js';
@@ -19,7 +19,7 @@ export interface TrustedChannel {
 
 /** Fetch `<project>/channel:current` (digest-verified), verify its signature and check it. */
 export async function readTrustedChannel(
-  client: RegistryClient,
+  client: ImageStore,
   host: string,
   project: string,
   trust: readonly TrustedKey[],

@@ -17,7 +17,9 @@ const ctlModules: Record<string, Loader> = {
   inspect: () => import('./commands/inspect.js').then((m) => m.registerInspectCommands),
   signing: () => import('./commands/signing.js').then((m) => m.registerSigningCommands),
   scan: () => import('./commands/scan.js').then((m) => m.registerScanCommands),
-  pipeline: () => import('./commands/pipeline.js').then((m) => m.registerPipelineCommands),
+  rebuild: () => import('./commands/rebuild.js').then((m) => m.registerRebuildCommands),
+  status: () => import('./commands/status.js').then((m) => m.registerStatusCommands),
+  notify: () => import('./commands/notify.js').then((m) => m.registerNotifyCommands),
 };
 
 /** Which command file defines each top-level `aiboxctl` command. */
@@ -30,12 +32,12 @@ const ctlOwners: Record<string, keyof typeof ctlModules> = {
   verify: 'signing',
   'verify-blob': 'signing',
   scan: 'scan',
-  rebuild: 'pipeline',
-  promote: 'pipeline',
-  status: 'pipeline',
-  channel: 'pipeline',
-  'local-base': 'pipeline',
-  notify: 'pipeline',
+  rebuild: 'rebuild',
+  promote: 'rebuild',
+  status: 'status',
+  channel: 'status',
+  'local-base': 'notify',
+  notify: 'notify',
 };
 
 /** Global options that take a value (so their value is not mistaken for the command name). */

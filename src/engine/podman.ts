@@ -3,6 +3,7 @@
  * manager, ulimits, storage roots) come from `EngineSettings` — never hard-coded here. JSON from
  * podman is parsed into declared types at this boundary.
  */
+import { LABELS } from '../core/labels.js';
 import type { Engine } from './engine.js';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,9 +15,9 @@ import { silentLogger, type Logger } from '../core/log.js';
 import { referenceHost, tlsVerifyFor } from './tls.js';
 
 /** Every image and container aibox (or a test) creates carries this label, so one filter cleans up. */
-export const MANAGED_LABEL = 'io.aibox.managed';
+export const MANAGED_LABEL = LABELS.managed;
 /** Optional label grouping everything one run (pipeline, test file) created. */
-export const RUN_ID_LABEL = 'io.aibox.run-id';
+export const RUN_ID_LABEL = LABELS.runId;
 
 export interface BuildOptions {
   readonly contextDir: string;

@@ -2,6 +2,7 @@
  * What makes two builds of a variant "the same" for resuming a run on the same date: the
  * Containerfile, the base digest, the tag and the security metadata. Pure.
  */
+import { LABELS } from '../core/labels.js';
 import { createHash } from 'node:crypto';
 
 export interface BuildInputs {
@@ -26,19 +27,8 @@ export function inputsDigest(i: BuildInputs): string {
   return `sha256:${createHash('sha256').update(canonical).digest('hex')}`;
 }
 
-/** Label keys the pipeline writes on every image (OCI annotations spec + aibox's own). */
-export const LABELS = {
-  created: 'org.opencontainers.image.created',
-  version: 'org.opencontainers.image.version',
-  revision: 'org.opencontainers.image.revision',
-  baseName: 'org.opencontainers.image.base.name',
-  baseDigest: 'org.opencontainers.image.base.digest',
-  variant: 'dev.aibox.variant',
-  mandatoryUpdate: 'dev.aibox.mandatory-update',
-  minImageDate: 'dev.aibox.min-image-date',
-  inputs: 'dev.aibox.inputs',
-  scan: 'dev.aibox.scan',
-} as const;
+/** Label keys the pipeline writes on every image: the one list in core/labels. */
+export { LABELS };
 
 /** The labels of one build, as strings for `podman build --label`. */
 export function imageLabels(i: {

@@ -3,9 +3,9 @@
  * exact bytes, atomic per repository), then publish the signed release channel. Nothing moves
  * unless every variant passed its checks.
  */
-import { AiboxError, describeError } from '../core/errors.js';
+import { AiboxError, describeError, isAiboxError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/log.js';
-import type { RegistryClient } from '../oci/client.js';
+import type { ImageStore } from '../oci/store.js';
 import { buildChannel, type Channel, type ChannelEntry } from '../channel/channel.js';
 import { channelRepository, publishChannel, readChannelIfPresent } from '../channel/store.js';
 import { signImage, verifyImage } from '../signing/workflows.js';
@@ -28,7 +28,7 @@ export interface CheckedCandidate extends PromotionCandidate {
 }
 
 export interface PromotionDeps {
-  readonly client: RegistryClient;
+  readonly store: ImageStore;
   readonly host: string;
   readonly project: string;
   readonly key: SigningKey;
@@ -36,12 +36,16 @@ export interface PromotionDeps {
   readonly trust: readonly TrustedKey[];
   readonly now: () => Date;
   readonly logger?: Logger;
+  /** Promote images whose signed payload records no passed scan (then recorded in the channel entry). */
+  readonly allowUnscanned?: boolean;
 }
 
 /** Check one published date tag: present, signed by a trusted key, not marked as failed. */
 export async function checkCandidate(d: PromotionDeps, c: PromotionCandidate): Promise<CheckedCandidate> {
   const ref = { registry: d.host, repository: c.repository, tag: c.tag };
-  const desc = await describeImage(d.client, ref).catch((e: unknown) => {
+  const desc = await describeImage(d.store, ref).catch((e: unknown) => {
+    // A missing image is a refusal (exit 3); an outage stays an outage (exit 1).
+    if (!isAiboxError(e, 'NOT_FOUND')) throw e;
     throw new AiboxError({
       code: 'POLICY_REFUSED',
       message: `${c.variant}: ${d.host}/${c.repository}:${c.tag} is not publishable: ${describeError(e)}`,
@@ -50,7 +54,7 @@ export async function checkCandidate(d: PromotionDeps, c: PromotionCandidate): P
     });
   });
   const v = await verifyImage({
-    client: d.client,
+    client: d.store,
     ref: { ...ref, digest: desc.digest },
     trustedKeys: d.trust,
     now: d.now(),
@@ -71,6 +75,36 @@ export async function checkCandidate(d: PromotionDeps, c: PromotionCandidate): P
   };
 }
 
+/**
+ * Check every candidate and report every problem at once (one fan-in rule for rebuild and promote).
+ * Refusals (missing, unsigned, unscanned) become one POLICY_REFUSED listing them all; any other failure
+ * (registry outage, timeout) is rethrown with its own code, so an outage exits 1, not 3.
+ */
+export async function checkAll(
+  d: PromotionDeps,
+  candidates: readonly PromotionCandidate[],
+): Promise<CheckedCandidate[]> {
+  const checked: CheckedCandidate[] = [];
+  const refused: string[] = [];
+  for (const c of candidates) {
+    try {
+      checked.push(await checkCandidate(d, c));
+    } catch (e: unknown) {
+      if (!isAiboxError(e, 'POLICY_REFUSED')) throw e;
+      refused.push(e.message);
+    }
+  }
+  if (refused.length > 0) {
+    throw new AiboxError({
+      code: 'POLICY_REFUSED',
+      message: `not promoting: ${refused.join('; ')}`,
+      hint: 'Every variant must be built, scanned and signed for the date before latest moves',
+      details: { refused },
+    });
+  }
+  return checked;
+}
+
 export interface PromotionResult {
   readonly variants: Record<string, { tag: string; digest: string }>;
   readonly channel: { sequence: number; digest: string; channel: Channel };
@@ -86,12 +120,12 @@ export async function promote(
   // Fetch every manifest first, so a read failure moves nothing.
   const manifests = await Promise.all(
     checked.map(async (c) => {
-      const m = await d.client.getManifest({ registry: d.host, repository: c.repository, digest: c.digest });
+      const m = await d.store.getManifest({ registry: d.host, repository: c.repository, digest: c.digest });
       return { c, bytes: m.bytes, mediaType: m.descriptor.mediaType };
     }),
   );
   const channelRepo = channelRepository(d.host, d.project);
-  const prev = await readChannelIfPresent(d.client, channelRepo);
+  const prev = await readChannelIfPresent(d.store, channelRepo);
   const entries: ChannelEntry[] = checked.map((c) => ({
     variant: c.variant,
     tag: c.tag,
@@ -110,14 +144,14 @@ export async function promote(
   const previous = await Promise.all(
     checked.map(async (c) => {
       const ref = { registry: d.host, repository: c.repository, tag: 'latest' };
-      const head = await d.client.headManifest(ref);
-      return head ? { ref, ...(await d.client.getManifest(ref)) } : undefined;
+      const head = await d.store.headManifest(ref);
+      return head ? { ref, ...(await d.store.getManifest(ref)) } : undefined;
     }),
   );
   const moved: typeof manifests = [];
   try {
     for (const m of manifests) {
-      await d.client.putManifest(
+      await d.store.putManifest(
         { registry: d.host, repository: m.c.repository, tag: 'latest' },
         m.bytes,
         m.mediaType,
@@ -126,9 +160,9 @@ export async function promote(
       variants[m.c.variant] = { tag: m.c.tag, digest: m.c.digest };
       log.debug(`promoted ${m.c.repository}:latest → ${m.c.tag} (${m.c.digest})`);
     }
-    const published = await publishChannel(d.client, channelRepo, channel, {
+    const published = await publishChannel(d.store, channelRepo, channel, {
       sign: async (ref) => {
-        await signImage({ client: d.client, ref, key: d.key, signer: d.signer, now: d.now() });
+        await signImage({ client: d.store, ref, key: d.key, signer: d.signer, now: d.now() });
       },
     });
     return { variants, channel: { sequence: channel.sequence, digest: published.digest, channel } };
@@ -136,7 +170,7 @@ export async function promote(
     for (const m of moved) {
       const prev = previous[manifests.indexOf(m)];
       try {
-        if (prev) await d.client.putManifest(prev.ref, prev.bytes, prev.descriptor.mediaType);
+        if (prev) await d.store.putManifest(prev.ref, prev.bytes, prev.descriptor.mediaType);
       } catch (restoreError: unknown) {
         log.error(`could not restore ${m.c.repository}:latest: ${describeError(restoreError)}`);
       }

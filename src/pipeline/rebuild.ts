@@ -10,10 +10,10 @@ import { dirname, resolve } from 'node:path';
 import { AiboxError, describeError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { PlatformConfig } from '../config/schema.js';
-import type { Podman } from '../engine/podman.js';
+import type { Engine } from '../engine/engine.js';
 import { tlsVerifyFor } from '../engine/tls.js';
 import { describeImage } from '../inspect/describe.js';
-import type { RegistryClient } from '../oci/client.js';
+import type { ImageStore } from '../oci/store.js';
 import { copyByDigest } from '../oci/copy.js';
 import { parseReference } from '../oci/reference.js';
 import { runScanGate } from '../scan/gate.js';
@@ -26,11 +26,11 @@ import { imageBuildArgs, imageLabels, inputsDigest, LABELS } from './inputs.js';
 import type { RunPlan, VariantPlan } from './plan.js';
 import type { Progress } from './progress.js';
 import { failureLine, type RunRecord, type StepName, type VariantRecord } from './record.js';
-import { checkCandidate, promote, type CheckedCandidate } from './promote.js';
+import { checkAll, promote } from './promote.js';
 
 export interface RebuildDeps {
-  readonly podman: Podman;
-  readonly client: RegistryClient;
+  readonly engine: Engine;
+  readonly store: ImageStore;
   readonly scanner: Scanner | undefined;
   readonly key: SigningKey;
   readonly trust: readonly TrustedKey[];
@@ -52,6 +52,8 @@ export interface RebuildOptions {
   readonly signer: string;
   readonly replace: boolean;
   readonly promote: boolean;
+  /** The run explicitly allows unscanned images (scan.scanner: none with --allow-unscanned). */
+  readonly allowUnscanned?: boolean;
   /** Security floor for emergency builds (later: CVE triage). */
   readonly mandatoryUpdate?: boolean;
   readonly minImageDate?: string;
@@ -107,7 +109,7 @@ export async function checkContainerfiles(
 
 /** Run the pipeline; returns the final record (also saved). Never throws for a failed variant. */
 export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<RunRecord> {
-  const { client, podman, progress } = deps;
+  const { store, engine, progress } = deps;
   const r = opts.record;
   const files = await checkContainerfiles(opts.plan, opts.configDir);
   const published = new Map<string, string>(); // variant → digest published in this run
@@ -124,7 +126,7 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
         opts.config.engine.tlsVerify,
         opts.config.registry.insecure,
       );
-      p = podman.pull(ref, { tlsVerify });
+      p = engine.pull(ref, { tlsVerify });
       pulls.set(ref, p);
     }
     return p;
@@ -197,13 +199,13 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
       v.inputs = inputs;
 
       // Resume / immutability: is the date tag already there?
-      const existing = await client.headManifest({ ...repo, tag: p.tag });
+      const existing = await store.headManifest({ ...repo, tag: p.tag });
       if (existing) {
-        const desc = await describeImage(client, { ...repo, digest: existing.digest });
+        const desc = await describeImage(store, { ...repo, digest: existing.digest });
         const sameInputs = desc.labels[LABELS.inputs] === inputs;
         if (sameInputs) {
           const ver = await verifyImage({
-            client,
+            client: store,
             ref: { ...repo, digest: existing.digest },
             trustedKeys: deps.trust,
             now: deps.now(),
@@ -244,7 +246,7 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
         scanSkipped: deps.scanner === undefined,
       });
       await step('build', () =>
-        podman.build({
+        engine.build({
           contextDir: dirname(file.path),
           containerfile: file.path,
           tags: [local],
@@ -264,13 +266,13 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
         'stage',
         async () => {
           const staging = { registry: opts.host, repository: `${r.project}/staging/${p.name}` };
-          const { digest } = await podman.push(local, `${opts.host}/${staging.repository}:${r.runId}`, {
+          const { digest } = await engine.push(local, `${opts.host}/${staging.repository}:${r.runId}`, {
             tlsVerify: tlsVerifyFor(opts.host, opts.config.engine.tlsVerify, opts.config.registry.insecure),
             format: 'oci',
           });
-          const copied = await copyByDigest(client, { ...staging, digest }, repo);
+          const copied = await copyByDigest(store, { ...staging, digest }, repo);
           // The staging tag is only a vehicle; a registry with deletes disabled keeps it (harmless).
-          await client.deleteManifest({ ...staging, digest }).catch(() => undefined);
+          await store.deleteManifest({ ...staging, digest }).catch(() => undefined);
           return copied;
         },
         (s) => `${s.digest} (${s.mounted} mounted, ${s.present} present, ${s.uploaded} uploaded)`,
@@ -318,14 +320,14 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
       // 5. The date tag: PUT the exact staged bytes under it.
       await step(
         'tag',
-        () => client.putManifest({ ...repo, tag: p.tag }, staged.bytes, staged.mediaType),
+        () => store.putManifest({ ...repo, tag: p.tag }, staged.bytes, staged.mediaType),
         () => p.tag,
       );
 
       // 6. Sign, 7. verify what the registry now serves.
       await step('sign', () =>
         signImage({
-          client,
+          client: store,
           ref: { ...repo, digest: staged.digest },
           key: deps.key,
           signer: opts.signer,
@@ -340,7 +342,7 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
         'verify',
         async () => {
           const ver = await verifyImage({
-            client,
+            client: store,
             ref: { ...repo, tag: p.tag },
             trustedKeys: deps.trust,
             now: deps.now(),
@@ -378,7 +380,7 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
   // Build images are removed once, at the end: removing one while a sibling builds on shared
   // intermediate layers breaks that build (podman 4.3).
   const removeBuilt = () =>
-    podman.rmi(opts.plan.variants.map(buildImageName), { force: true }).catch(() => undefined);
+    engine.rmi(opts.plan.variants.map(buildImageName), { force: true }).catch(() => undefined);
   try {
     for (const stage of opts.plan.stages) {
       // A variant whose parent failed in this run is not built.
@@ -403,7 +405,7 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
   if (failed.length === 0 && opts.promote) {
     try {
       const pdeps = {
-        client,
+        store,
         host: opts.host,
         project: r.project,
         key: deps.key,
@@ -411,10 +413,12 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
         trust: deps.trust,
         now: deps.now,
         logger: deps.logger,
+        allowUnscanned: opts.allowUnscanned ?? false,
       };
-      const checked: CheckedCandidate[] = [];
-      for (const p of opts.plan.variants)
-        checked.push(await checkCandidate(pdeps, { variant: p.name, repository: p.repository, tag: p.tag }));
+      const checked = await checkAll(
+        pdeps,
+        opts.plan.variants.map((p) => ({ variant: p.name, repository: p.repository, tag: p.tag })),
+      );
       const pr = await promote(pdeps, checked);
       r.promoted = true;
       r.promotion = { variants: pr.variants };
@@ -461,18 +465,18 @@ async function resolveBase(
     const ref = parseReference(p.base.image);
     const name = `${ref.registry}/${ref.repository}`;
     if (ref.registry === 'localhost') {
-      if (!(await deps.podman.imageExists(p.base.image))) {
+      if (!(await deps.engine.imageExists(p.base.image))) {
         throw new AiboxError({
           code: 'NOT_FOUND',
           message: `base image ${p.base.image} is not in local Podman storage`,
           hint: "Create it with 'aiboxctl local-base' (debootstrap), or set baseImage to a registry image",
         });
       }
-      const info = await deps.podman.inspectImage(p.base.image);
+      const info = await deps.engine.inspectImage(p.base.image);
       return { name, digest: info.digest, pullRef: `${name}@${info.digest}`, local: true };
     }
     if (ref.digest) return { name, digest: ref.digest, pullRef: `${name}@${ref.digest}`, local: false };
-    const head = await deps.client.headManifest(ref);
+    const head = await deps.store.headManifest(ref);
     if (!head) {
       throw new AiboxError({
         code: 'NOT_FOUND',
@@ -488,7 +492,7 @@ async function resolveBase(
   let digest = published.get(p.base.variant);
   if (!digest) {
     const parentTag = formatTag({ prefix: parentPlan.tagPrefix, date: opts.plan.date });
-    const head = await deps.client.headManifest({ registry: opts.host, repository, tag: parentTag });
+    const head = await deps.store.headManifest({ registry: opts.host, repository, tag: parentTag });
     if (!head) {
       throw new AiboxError({
         code: 'NOT_FOUND',

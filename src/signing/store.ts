@@ -5,7 +5,7 @@
  */
 import { isAiboxError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/log.js';
-import type { RegistryClient } from '../oci/client.js';
+import type { ImageStore } from '../oci/store.js';
 import { formatReference, type Reference } from '../oci/reference.js';
 import { BUNDLE_ARTIFACT_TYPE } from './bundle.js';
 import { MAX_PAYLOAD_BYTES, SIMPLE_SIGNING_MEDIA_TYPE } from './payload.js';
@@ -34,10 +34,7 @@ function sigRef(ref: DigestRef): Reference {
 }
 
 /** The `.sig` manifest bytes, or null when the tag does not exist. */
-export async function readSignatureManifest(
-  client: RegistryClient,
-  ref: DigestRef,
-): Promise<Uint8Array | null> {
+export async function readSignatureManifest(client: ImageStore, ref: DigestRef): Promise<Uint8Array | null> {
   try {
     return (await client.getManifest(sigRef(ref))).bytes;
   } catch (e: unknown) {
@@ -48,7 +45,7 @@ export async function readSignatureManifest(
 
 /** Payload blobs of the simple-signing layers (deduplicated, fetched in parallel, 4 MiB cap). */
 export async function readPayloads(
-  client: RegistryClient,
+  client: ImageStore,
   ref: DigestRef,
   sigManifest: Uint8Array,
   logger: Logger = silentLogger,
@@ -83,7 +80,7 @@ export async function readPayloads(
 
 /** Sigstore bundles attached to the image as referrers (API, else the referrers tag schema). */
 export async function readBundles(
-  client: RegistryClient,
+  client: ImageStore,
   ref: DigestRef,
   logger: Logger = silentLogger,
 ): Promise<BundleBytes[]> {
@@ -128,7 +125,7 @@ export async function readBundles(
 
 /** Everything the verification core needs, fetched concurrently. */
 export async function readSignatureMaterial(
-  client: RegistryClient,
+  client: ImageStore,
   ref: DigestRef,
   opts: { bundles?: boolean; logger?: Logger } = {},
 ): Promise<SignatureMaterial> {
@@ -147,7 +144,7 @@ export async function readSignatureMaterial(
  * concurrent signers can race, the last PUT wins). Blobs first, then the manifest.
  */
 export async function appendSignature(
-  client: RegistryClient,
+  client: ImageStore,
   ref: DigestRef,
   existing: Uint8Array | null,
   layer: NewSignatureLayer,

@@ -1,10 +1,10 @@
 /**
  * Sign and verify an image in a registry: resolve the tag, fetch signature material, call the pure
- * core, append. Receives its ports (RegistryClient, keys, clock); constructs none.
+ * core, append. Receives its ports (ImageStore, keys, clock); constructs none.
  */
 import { AiboxError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/log.js';
-import type { RegistryClient } from '../oci/client.js';
+import type { ImageStore } from '../oci/store.js';
 import { formatReference, repositoryName, type Reference } from '../oci/reference.js';
 import { encodeBase64 } from './encoding.js';
 import { signBytes, type SigningKey } from './keys.js';
@@ -21,7 +21,7 @@ import type { TrustedKey } from './trust.js';
 import { verifyImageSignatures, type VerifyResult } from './verify.js';
 
 /** Tag → digest (HEAD); a digest reference is checked to exist. Missing image = NOT_FOUND. */
-export async function resolveDigest(client: RegistryClient, ref: Reference): Promise<DigestRef> {
+export async function resolveDigest(client: ImageStore, ref: Reference): Promise<DigestRef> {
   const d = await client.headManifest(ref);
   if (!d) {
     throw new AiboxError({
@@ -34,7 +34,7 @@ export async function resolveDigest(client: RegistryClient, ref: Reference): Pro
 }
 
 export interface SignImageInput {
-  readonly client: RegistryClient;
+  readonly client: ImageStore;
   readonly ref: Reference;
   readonly key: SigningKey;
   readonly signer: string;
@@ -111,7 +111,7 @@ export async function signImage(input: SignImageInput): Promise<SignImageResult>
 }
 
 export interface VerifyImageInput {
-  readonly client: RegistryClient;
+  readonly client: ImageStore;
   readonly ref: Reference;
   readonly trustedKeys: readonly TrustedKey[];
   readonly now: Date;

@@ -85,7 +85,7 @@ describe('tags and inspect against a real registry', () => {
     expect(r.code, r.stderr).toBe(0);
     const d = JSON.parse(r.stdout) as Record<string, unknown>;
     expect(d.digest).toBe(pushedDigest);
-    expect(d.labels).toMatchObject({ [LABEL]: 'foundation', 'io.aibox.managed': 'true' });
+    expect(d.labels).toMatchObject({ [LABEL]: 'foundation', 'dev.aibox.managed': 'true' });
     expect(d.platform).toBe('linux/amd64');
     expect(String(d.created)).toMatch(/^\d{4}-\d{2}-\d{2}T/);
     expect(d.mediaType).toMatch(/manifest/);

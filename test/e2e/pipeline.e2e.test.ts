@@ -166,7 +166,7 @@ describe('aiboxctl rebuild: the five local-profile variants', () => {
         'org.opencontainers.image.revision': REVISION,
         'dev.aibox.variant': v,
         'dev.aibox.scan': 'skipped',
-        'io.aibox.managed': 'true',
+        'dev.aibox.managed': 'true',
       });
       expect(Date.parse(d.labels['org.opencontainers.image.created']!), v).toBeGreaterThan(
         Date.now() - 3_600_000,

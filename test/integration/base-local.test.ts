@@ -69,7 +69,7 @@ describe('ensureLocalBase (debootstrap + podman import)', () => {
       'image',
       'inspect',
       '--format',
-      '{{index .Labels "io.aibox.managed"}}',
+      '{{index .Labels "dev.aibox.managed"}}',
       name,
     ]);
     expect(labels.stdout.trim()).toBe('true');

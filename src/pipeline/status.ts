@@ -1,0 +1,158 @@
+/**
+ * Runbook §1 "Verification" as one workflow: per variant the latest tag, digest, age, signature
+ * (verified with the trusted keys), scan (asked of the scanner, or recorded at signing) and security
+ * floor, against the signed channel. Returns plain rows; the CLI renders them.
+ */
+import { describeError } from '../core/errors.js';
+import type { PlatformConfig } from '../config/schema.js';
+import { readTrustedChannel, type TrustedChannel } from '../channel/trusted.js';
+import { describeImage } from '../inspect/describe.js';
+import type { ImageStore } from '../oci/store.js';
+import { evaluateScan } from '../scan/policy.js';
+import type { Scanner } from '../scan/scanner.js';
+import type { TrustedKey } from '../signing/trust.js';
+import { verifyImage } from '../signing/workflows.js';
+import { repositoryFor } from '../tags/tags.js';
+import { LABELS } from './inputs.js';
+
+export interface VariantStatus {
+  variant: string;
+  tag: string | null;
+  digest: string | null;
+  created: string | null;
+  ageDays: number | null;
+  signature: { ok: boolean; signer?: string; detail?: string };
+  scan: string;
+  scanSummary?: Record<string, number>;
+  scanBlocking?: string[];
+  floor: { mandatoryUpdate: boolean; minImageDate: string | null } | null;
+  /** latest is the digest the trusted channel names for this variant. */
+  inChannel: boolean;
+  ok: boolean;
+}
+
+export interface StatusReport {
+  readonly ok: boolean;
+  readonly variants: VariantStatus[];
+  readonly channel: { sequence: number; digest: string; expiresAt: string } | null;
+  /** Why the channel is not trusted (signature, freshness, rollback), or null. */
+  readonly channelProblem: string | null;
+}
+
+export interface StatusDeps {
+  readonly store: ImageStore;
+  readonly host: string;
+  readonly project: string;
+  readonly config: PlatformConfig;
+  readonly trust: readonly TrustedKey[];
+  /** Ask this scanner about latest now; undefined = show the result recorded at signing. */
+  readonly scanner: Scanner | undefined;
+  readonly now: Date;
+  /** Image age that fails the check (runbook §7 alert: 30 days). */
+  readonly maxAgeDays: number;
+  /** Read the channel as a client would (default: readTrustedChannel). */
+  readonly readChannel?: () => Promise<TrustedChannel>;
+}
+
+/** The status of every configured variant against the trusted channel. */
+export async function pipelineStatus(d: StatusDeps): Promise<StatusReport> {
+  let trusted: TrustedChannel | undefined;
+  let channelProblem: string | undefined;
+  try {
+    trusted = await (
+      d.readChannel ?? (() => readTrustedChannel(d.store, d.host, d.project, d.trust, d.now))
+    )();
+    if (trusted.problems.length > 0) channelProblem = trusted.problems.join('; ');
+  } catch (e: unknown) {
+    channelProblem = describeError(e);
+  }
+  // Floors and digests are taken only from a channel whose signature verifies.
+  const channel = trusted?.signatureValid ? trusted.read.channel : undefined;
+  const rows: VariantStatus[] = [];
+  for (const name of Object.keys(d.config.variants)) rows.push(await variantStatus(d, name, channel));
+  const ok = rows.every((r) => r.ok) && !channelProblem;
+  return {
+    ok,
+    variants: rows,
+    channel: trusted
+      ? {
+          sequence: trusted.read.channel.sequence,
+          digest: trusted.read.digest,
+          expiresAt: trusted.read.channel.expiresAt,
+        }
+      : null,
+    channelProblem: channelProblem ?? null,
+  };
+}
+
+async function variantStatus(
+  d: StatusDeps,
+  name: string,
+  channel: TrustedChannel['read']['channel'] | undefined,
+): Promise<VariantStatus> {
+  const repo = { registry: d.host, repository: repositoryFor(d.project, name) };
+  const st: VariantStatus = {
+    variant: name,
+    tag: null,
+    digest: null,
+    created: null,
+    ageDays: null,
+    signature: { ok: false },
+    scan: 'unknown',
+    floor: null,
+    inChannel: false,
+    ok: false,
+  };
+  try {
+    const desc = await describeImage(d.store, { ...repo, tag: 'latest' });
+    st.digest = desc.digest;
+    st.tag = desc.labels[LABELS.version] ?? null;
+    st.created = desc.labels[LABELS.created] || desc.created || null;
+    st.ageDays = st.created ? Math.floor((d.now.getTime() - Date.parse(st.created)) / 86_400_000) : null;
+    const v = await verifyImage({
+      client: d.store,
+      ref: { ...repo, digest: desc.digest },
+      trustedKeys: d.trust,
+      now: d.now,
+    });
+    const newest = v.verified[0];
+    st.signature = v.ok
+      ? { ok: true, ...(newest ? { signer: newest.signer } : {}) }
+      : { ok: false, detail: v.rejected.map((x) => x.reason).join('; ') || 'no signatures' };
+    const scanAnn = v.verified
+      .map((x) => (x.payload?.optional as Record<string, unknown> | null | undefined)?.[LABELS.scan])
+      .find((x) => typeof x === 'string');
+    st.scan = typeof scanAnn === 'string' ? scanAnn : (desc.labels[LABELS.scan] ?? 'unknown');
+    if (d.scanner) {
+      // Runbook §1 "Check Trivy scan results": ask the scanner (Trivy or Harbor) about latest now.
+      try {
+        const ev = evaluateScan(
+          await d.scanner.scan({ reference: `${d.host}/${repo.repository}`, digest: desc.digest }),
+          d.config.scan,
+          d.now,
+        );
+        const b = ev.summary.bySeverity;
+        st.scan = `${ev.passed ? 'passed' : 'refused'} (C${b.CRITICAL} H${b.HIGH} M${b.MEDIUM} L${b.LOW})`;
+        st.scanSummary = { ...b };
+        if (!ev.passed) st.scanBlocking = ev.blocking.map((f) => f.id);
+      } catch (e: unknown) {
+        st.scan = `error: ${describeError(e)}`;
+      }
+    }
+    const cv = channel?.variants[name];
+    st.floor = cv ? { mandatoryUpdate: cv.mandatoryUpdate, minImageDate: cv.minImageDate } : null;
+    st.inChannel = cv ? cv.digest === desc.digest : false;
+    st.ok =
+      st.signature.ok &&
+      !/^(refused|error)/.test(st.scan) &&
+      (st.ageDays === null || st.ageDays <= d.maxAgeDays) &&
+      st.inChannel;
+    if (!st.inChannel)
+      st.signature.detail = `${st.signature.detail ? `${st.signature.detail}; ` : ''}${
+        channel ? "latest is not the channel's digest" : 'no trusted channel to compare with'
+      }`;
+  } catch (e: unknown) {
+    st.signature = { ok: false, detail: describeError(e) };
+  }
+  return st;
+}
