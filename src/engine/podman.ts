@@ -37,6 +37,16 @@ export interface BuildOptions {
   readonly onProgress?: ((line: string) => void) | undefined;
 }
 
+export interface ImportOptions {
+  /** A tar stream of the root filesystem. */
+  readonly input: NodeJS.ReadableStream;
+  /** Name of the image to create, e.g. localhost/aibox-local-base:host. */
+  readonly reference: string;
+  /** Containerfile instructions to apply, e.g. `CMD ["/bin/bash"]`, `LABEL k=v`. */
+  readonly changes?: readonly string[];
+  readonly timeoutMs?: number;
+}
+
 export interface PushOptions {
   /** default: engine.tlsVerify, else auto by host (off for loopback) */
   readonly tlsVerify?: boolean | undefined;
@@ -361,6 +371,19 @@ export class Podman implements Engine {
       ...(opts.time !== undefined ? [`--time=${opts.time}`] : []),
       container,
     ]);
+  }
+
+  /**
+   * Create an image from a root filesystem tarball streamed on stdin (`podman import - NAME`),
+   * with Containerfile instructions applied (`--change`); the image carries the managed label.
+   */
+  async importImage(opts: ImportOptions): Promise<{ imageId: string }> {
+    const changes = [...(opts.changes ?? []), `LABEL ${MANAGED_LABEL}=true`];
+    await this.#run(['import', ...changes.flatMap((c) => ['--change', c]), '-', opts.reference], {
+      inputStream: opts.input,
+      timeoutMs: opts.timeoutMs ?? 10 * 60_000,
+    });
+    return { imageId: (await this.inspectImage(opts.reference)).id };
   }
 
   /** Remove local images (names or ids). */

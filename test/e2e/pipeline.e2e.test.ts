@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { createExec } from '../../src/adapters/exec.js';
 import { ensureLocalBase } from '../../src/base/local-base.js';
+import { Podman } from '../../src/engine/podman.js';
 import type { RunRecord } from '../../src/pipeline/record.js';
 import { cosignVerify, getCosign } from '../helpers/cosign.js';
 import { LOCAL_PROFILE, testEngineSettings } from '../helpers/engine.js';
@@ -40,7 +41,7 @@ let first: RunRecord;
 
 beforeAll(async () => {
   // The debootstrap base: ≈45 s the first time on this machine, reused afterwards.
-  await ensureLocalBase({ engine: testEngineSettings(), exec: createExec() });
+  await ensureLocalBase({ engine: new Podman(testEngineSettings(), createExec()), exec: createExec() });
   reg = await startRegistry();
   work = await mkdtemp(join(tmpdir(), 'aibox-pipeline-e2e-'));
   keys = await generateKeys(join(work, 'keys'), PASSWORD);

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { ensureLocalBase } from '../../base/local-base.js';
 import { AiboxError } from '../../core/errors.js';
+import { Podman } from '../../engine/podman.js';
 import { notifierFromConfig } from '../../notify/factory.js';
 import { pipelineFailedNotice } from '../../notify/messages.js';
 import type { RegisterCommands } from '../command.js';
@@ -18,7 +19,7 @@ export const registerNotifyCommands: RegisterCommands = (program: Command, run) 
       run(async (ctx, flags: { force: boolean }) => {
         const { config } = await ctx.config();
         const b = await ensureLocalBase({
-          engine: config.engine,
+          engine: new Podman(config.engine, ctx.exec, ctx.logger),
           exec: ctx.exec,
           logger: ctx.logger,
           force: flags.force,
