@@ -3,19 +3,11 @@
  * against the current registry target. Pure: no I/O.
  */
 import { AiboxError } from '../core/errors.js';
-import { parseReference, type Reference } from '../oci/reference.js';
+import { hasRegistryHost, parseReference, type Reference } from '../oci/reference.js';
 
 export interface TargetCoordinates {
   readonly host: string;
   readonly project: string;
-}
-
-/** True when the first path component names a registry host (docker's rule: '.', ':' or localhost). */
-function hasHost(input: string): boolean {
-  const slash = input.indexOf('/');
-  if (slash < 0) return false;
-  const first = input.slice(0, slash);
-  return first.includes('.') || first.includes(':') || first === 'localhost';
 }
 
 /**
@@ -35,7 +27,7 @@ export function resolveImage(
     });
   }
   let full: string;
-  if (hasHost(input)) full = input;
+  if (hasRegistryHost(input)) full = input;
   else if (input.includes('/')) full = `${target.host}/${input}`;
   else full = `${target.host}/${target.project}/${input}`;
   const ref = parseReference(full);
