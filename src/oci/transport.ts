@@ -32,6 +32,8 @@ export interface HttpRequest {
    * response's Content-Length) at `minBytesPerSecond`, on top of the base deadline.
    */
   readonly bulk?: boolean;
+  /** Return a 3xx as it is instead of following it (health probes). */
+  readonly noRedirects?: boolean;
 }
 
 export interface HttpResponse {
@@ -472,7 +474,7 @@ export class Transport {
         );
       }
       const location = header(res, 'location');
-      if (!REDIRECTS.has(status) || location === undefined) return res;
+      if (!REDIRECTS.has(status) || location === undefined || req.noRedirects) return res;
       await discard(res);
       if (hop >= MAX_REDIRECTS) {
         throw new AiboxError({
