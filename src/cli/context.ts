@@ -61,7 +61,12 @@ export function createContext(global: GlobalOptions, deps: ContextDeps): Context
       if (!up.alreadyRunning) logger.info(`Started the embedded registry at ${up.host}`);
       host = up.host;
     }
-    const client = createRegistryClient({ insecureHosts: reg.insecure, logger, env: { ...env } });
+    const client = createRegistryClient({
+      insecureHosts: reg.insecure,
+      logger,
+      env: { ...env },
+      deadlineMs: reg.requestTimeoutSeconds * 1000,
+    });
     opened = { client, host, project };
     return opened;
   });

@@ -52,6 +52,8 @@ export interface RegistrySettings {
   host: string | null;
   project: string;
   insecure: string[];
+  /** overall deadline of one registry request, body included (blobs get more, by size) */
+  requestTimeoutSeconds: number;
 }
 
 export interface PlatformConfig {
@@ -111,6 +113,14 @@ const registrySchema = z
       .array(host)
       .default(() => [])
       .describe('Hosts allowed over plain HTTP (loopback is always allowed)'),
+    requestTimeoutSeconds: z
+      .int()
+      .min(1)
+      .max(3600)
+      .default(60)
+      .describe(
+        'Overall deadline of one registry request until its body is read, in seconds; blob transfers get 1 s more per MiB',
+      ),
   })
   .prefault({});
 
