@@ -78,11 +78,7 @@ describe('architecture rules', () => {
       .map((s) => s.path)
       .sort();
     // The registry side (client and the embedded registry's probe) is on node:http, no fetch().
-    expect(fetchers).toEqual([
-      'notify/slack.ts',
-      'scan/harbor-transport.ts',
-      'signing/vault.ts',
-    ]);
+    expect(fetchers).toEqual(['notify/slack.ts', 'scan/harbor-transport.ts', 'signing/vault.ts']);
   });
 
   it('keeps the CLI at the top: nothing outside src/cli imports it', () => {
