@@ -10,6 +10,7 @@
 import { z } from 'zod';
 import { AiboxError } from '../core/errors.js';
 import { isCalendarDate } from '../core/dates.js';
+import { TAG_PATTERN } from '../oci/reference.js';
 
 export const CHANNEL_ARTIFACT_TYPE = 'application/vnd.aibox.channel.v1+json';
 /** Repository (under the registry project) and tag the channel is published at. */
@@ -77,7 +78,7 @@ export interface BuildChannelOptions {
 // ------------------------------------------------------------------ value rules
 
 const VARIANT_RE = /^[a-z][a-z0-9-]{0,63}$/;
-const TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+const TAG_RE = TAG_PATTERN;
 const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
 const RFC3339_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 const CVE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;

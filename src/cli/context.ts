@@ -34,13 +34,19 @@ function once<T>(f: () => Promise<T>): () => Promise<T> {
   return () => (p ??= f());
 }
 
+/** The registry settings the client is made from (platform and developer config both have them). */
+interface ClientSettings {
+  readonly insecure: readonly string[];
+  readonly requestTimeoutSeconds: number;
+}
+
 /** What both programs share: streams, logger, exec, clock; `open` tracks the client to close. */
 function baseContext(
   global: GlobalOptions,
   deps: ContextDeps,
 ): {
   base: Omit<BaseContext, 'dispose'>;
-  client: (insecure: () => Promise<readonly string[]>) => () => Promise<RegistryClient>;
+  client: (settings: () => Promise<ClientSettings>) => () => Promise<RegistryClient>;
   dispose: () => Promise<void>;
 } {
   const logger = streamLogger(global.debug ? 'debug' : 'info', deps.io.err);
@@ -55,13 +61,15 @@ function baseContext(
     interactive: deps.interactive ?? false,
   };
   let opened: RegistryClient | undefined;
-  const client = (insecure: () => Promise<readonly string[]>) =>
+  const client = (settings: () => Promise<ClientSettings>) =>
     once(async () => {
-      const [{ createRegistryClient }, insecureHosts] = await Promise.all([
-        import('../oci/client.js'),
-        insecure(),
-      ]);
-      opened = createRegistryClient({ insecureHosts, logger, env: { ...deps.env } });
+      const [{ createRegistryClient }, reg] = await Promise.all([import('../oci/client.js'), settings()]);
+      opened = createRegistryClient({
+        insecureHosts: reg.insecure,
+        logger,
+        env: { ...deps.env },
+        deadlineMs: reg.requestTimeoutSeconds * 1000,
+      });
       return opened;
     });
   return { base, client, dispose: async () => void (await opened?.close()) };
@@ -79,7 +87,7 @@ export function createContext(global: GlobalOptions, deps: ContextDeps): Context
       cwd: deps.cwd,
     });
   });
-  const registry = client(async () => (await config()).config.registry.insecure);
+  const registry = client(async () => (await config()).config.registry);
   // Where short names resolve: --registry, else the config; host undefined = the embedded registry.
   const coordinates = once(async (): Promise<{ host: string | undefined; project: string }> => {
     if (global.registry) return parseRegistryOption(global.registry);
@@ -132,7 +140,7 @@ export function createDevContext(global: GlobalOptions, deps: ContextDeps): DevC
   return {
     ...base,
     config,
-    registry: client(async () => (await config()).config.registry.insecure),
+    registry: client(async () => (await config()).config.registry),
     dispose,
   };
 }

@@ -3,19 +3,11 @@
  * against the current registry target. Pure: no I/O.
  */
 import { AiboxError } from '../core/errors.js';
-import { parseReference, type Reference } from '../oci/reference.js';
+import { hasRegistryHost, parseReference, type Reference } from '../oci/reference.js';
 
 export interface TargetCoordinates {
   readonly host: string;
   readonly project: string;
-}
-
-/** True when the first path component names a registry host (docker's rule: '.', ':' or localhost). */
-function hasHost(input: string): boolean {
-  const slash = input.indexOf('/');
-  if (slash < 0) return false;
-  const first = input.slice(0, slash);
-  return first.includes('.') || first.includes(':') || first === 'localhost';
 }
 
 export interface ResolveOptions {
@@ -38,7 +30,7 @@ export function resolveImage(input: string, target: TargetCoordinates, opts: Res
     });
   }
   let full: string;
-  if (hasHost(input)) full = input;
+  if (hasRegistryHost(input)) full = input;
   else if (input.includes('/')) full = `${target.host}/${input}`;
   else full = `${target.host}/${target.project}/${input}`;
   const ref = parseReference(full);
@@ -55,7 +47,7 @@ export function resolveImage(input: string, target: TargetCoordinates, opts: Res
 
 /** Whether an image the user typed names its registry host, so it resolves without any target. */
 export function namesRegistry(input: string): boolean {
-  return hasHost(input);
+  return hasRegistryHost(input);
 }
 
 /** A stand-in host for checking a short name before the real host is known (nothing is contacted). */

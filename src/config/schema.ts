@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { isCalendarDate } from '../core/dates.js';
 import { AiboxError } from '../core/errors.js';
+import { tagPattern } from '../oci/reference.js';
 
 export interface EngineSettings {
   /** podman binary (name on PATH or absolute path) */
@@ -51,6 +52,8 @@ export interface RegistrySettings {
   host: string | null;
   project: string;
   insecure: string[];
+  /** overall deadline of one registry request, body included (blobs get more, by size) */
+  requestTimeoutSeconds: number;
 }
 
 export interface PlatformConfig {
@@ -77,7 +80,7 @@ export interface DeveloperConfig {
 /** Variant names: lowercase letters, digits and '-', starting with a letter (also the repository name). */
 export const VARIANT_NAME = /^[a-z][a-z0-9-]*$/;
 /** OCI tag characters; the prefix leaves room for `-YYYYMMDD-cve-YYYY-NNNNNNN` within 128 chars. */
-export const TAG_PREFIX = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,79}$/;
+export const TAG_PREFIX = tagPattern(80);
 const HOST =
   /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/;
 const PROJECT = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/;
@@ -110,6 +113,14 @@ const registrySchema = z
       .array(host)
       .default(() => [])
       .describe('Hosts allowed over plain HTTP (loopback is always allowed)'),
+    requestTimeoutSeconds: z
+      .int()
+      .min(1)
+      .max(3600)
+      .default(60)
+      .describe(
+        'Overall deadline of one registry request until its body is read, in seconds; blob transfers get 1 s more per MiB',
+      ),
   })
   .prefault({});
 

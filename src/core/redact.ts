@@ -28,8 +28,11 @@ function secretForms(value: string): string[] {
   const forms = [value];
   const enc = encodeURIComponent(value);
   if (enc !== value) forms.push(enc);
-  if (value.length >= 8)
-    forms.push(btoa(String.fromCharCode(...new TextEncoder().encode(value))).replace(/=+$/, ''));
+  if (value.length >= 8) {
+    // Padded (as in a Basic header) and unpadded; longest-first masking takes the padded one whole.
+    const b64 = btoa(String.fromCharCode(...new TextEncoder().encode(value)));
+    forms.push(b64, b64.replace(/=+$/, ''));
+  }
   return forms;
 }
 

@@ -6,6 +6,7 @@
  */
 import { AiboxError, describeError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/log.js';
+import { RETRY_STATUSES, nextRetry, type RetryPolicy } from '../core/retry.js';
 import { isLoopbackRegistry } from '../oci/reference.js';
 import type { Notice, Notifier } from './notifier.js';
 
@@ -142,6 +143,16 @@ export class SlackNotifier implements Notifier {
   /** Post one notice, retrying 429/5xx/network errors up to the attempt limit. */
   async notify(notice: Notice): Promise<void> {
     const body = JSON.stringify(toSlackPayload(notice));
+    const policy: RetryPolicy = {
+      attempts: this.#attempts,
+      baseMs: 1000,
+      capMs: 60_000,
+      maxRetryAfterMs: this.#maxRetryAfterMs,
+      jitter: false,
+    };
+    // A webhook POST is not idempotent, but a notice posted twice beats an on-call page lost, so
+    // the notifier opts in to retries (core/retry's idempotency rule is the caller's statement).
+    const idempotent = true;
     for (let attempt = 1; ; attempt++) {
       let res: Response;
       try {
@@ -155,9 +166,10 @@ export class SlackNotifier implements Notifier {
       } catch (e: unknown) {
         // undici may name the URL in its message; never pass the raw error on.
         const why = this.#redact(describeError(e));
-        if (attempt < this.#attempts) {
+        const next = nextRetry(policy, attempt, idempotent, { kind: 'network', transient: true }, Date.now());
+        if (next.retry) {
           this.#logger.debug(`Slack webhook ${this.#shown}: ${why}; retrying`);
-          await this.#sleep(1000 * 2 ** (attempt - 1));
+          await this.#sleep(next.waitMs);
           continue;
         }
         throw this.#fail(
@@ -170,18 +182,20 @@ export class SlackNotifier implements Notifier {
         this.#logger.debug(`Posted "${notice.title}" to Slack webhook ${this.#shown}`);
         return;
       }
-      const retryable = res.status === 429 || res.status >= 500;
-      if (retryable && attempt < this.#attempts) {
-        const after = Number(res.headers.get('retry-after'));
-        const wait =
-          Number.isFinite(after) && after >= 0 && res.headers.has('retry-after')
-            ? after * 1000
-            : 1000 * 2 ** (attempt - 1);
-        if (wait <= this.#maxRetryAfterMs) {
-          this.#logger.debug(`Slack webhook ${this.#shown} answered ${res.status}; retrying in ${wait} ms`);
-          await this.#sleep(wait);
-          continue;
-        }
+      const retryable = RETRY_STATUSES.has(res.status);
+      const next = nextRetry(
+        policy,
+        attempt,
+        idempotent,
+        { kind: 'status', status: res.status, retryAfter: res.headers.get('retry-after') ?? undefined },
+        Date.now(),
+      );
+      if (next.retry) {
+        this.#logger.debug(
+          `Slack webhook ${this.#shown} answered ${res.status}; retrying in ${next.waitMs} ms`,
+        );
+        await this.#sleep(next.waitMs);
+        continue;
       }
       throw this.#fail(
         `Slack webhook ${this.#shown} refused "${notice.title}" with ${res.status}${text ? ` ${text}` : ''}${

@@ -4,6 +4,7 @@
  */
 import { AiboxError } from '../core/errors.js';
 import { isCalendarDay } from '../core/dates.js';
+import { TAG_PATTERN } from '../oci/reference.js';
 
 export interface ParsedTag {
   /** build date, YYYY-MM-DD */
@@ -20,7 +21,7 @@ export type VariantLike = string | { readonly displayName: string };
 const CVE = /^CVE-(\d{4})-(\d{4,})$/i;
 const SIGNATURE = /^sha256-[0-9a-f]{64}\.(sig|att|sbom)$/;
 const REFERRERS = /^sha256-[0-9a-f]{64}$/;
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+const TAG = TAG_PATTERN;
 
 function invalid(message: string, hint: string, details: Record<string, unknown>): AiboxError {
   return new AiboxError({ code: 'INVALID_TAG', message, hint, details });

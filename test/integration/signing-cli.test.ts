@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/app.js';
 import { registerSigningCommands } from '../../src/cli/commands/signing.js';
 import { createRegistryClient, type RegistryClient } from '../../src/oci/client.js';
+import { copyByDigest } from '../../src/oci/copy.js';
 import { dssePae } from '../../src/signing/bundle.js';
 import { encodeBase64 } from '../../src/signing/encoding.js';
 import { loadPrivateKey } from '../../src/signing/keys.js';
@@ -186,72 +187,105 @@ describe('trust store and rotation', () => {
   });
 });
 
+/**
+ * Attach a cosign v3 style DSSE bundle (by key k1) for `digest` to `repository` as a referrer,
+ * through the referrers tag schema; `subjectName` is the repository the statement names.
+ */
+async function attachBundle(repository: string, digest: string, subjectName: string): Promise<void> {
+  const d = digest;
+  const key = await loadPrivateKey(await readFile(join(dir, 'k1/cosign.key'), 'utf8'), PW, 'k1');
+  const stmt = new TextEncoder().encode(
+    JSON.stringify({
+      _type: 'https://in-toto.io/Statement/v1',
+      subject: [{ name: subjectName, digest: { sha256: d.slice(7) } }],
+      predicateType: 'https://sigstore.dev/cosign/sign/v1',
+      predicate: {},
+    }),
+  );
+  const sig = cryptoSign('sha256', dssePae('application/vnd.in-toto+json', stmt), {
+    key: key.privateKey,
+    dsaEncoding: 'der',
+  });
+  const bundle = new TextEncoder().encode(
+    JSON.stringify({
+      mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+      verificationMaterial: { publicKey: { hint: '' }, tlogEntries: [] },
+      dsseEnvelope: {
+        payload: encodeBase64(stmt),
+        payloadType: 'application/vnd.in-toto+json',
+        signatures: [{ sig: encodeBase64(sig), keyid: '' }],
+      },
+    }),
+  );
+  const ref = { registry: reg.host, repository };
+  const empty = new TextEncoder().encode('{}');
+  await client.pushBlob(ref, bundle);
+  await client.pushBlob(ref, empty);
+  const bundleType = 'application/vnd.dev.sigstore.bundle.v0.3+json';
+  const m = new TextEncoder().encode(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      artifactType: bundleType,
+      config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha256(empty), size: 2 },
+      layers: [{ mediaType: bundleType, digest: sha256(bundle), size: bundle.byteLength }],
+      subject: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: d, size: 1 },
+    }),
+  );
+  const md = await client.putManifest(
+    { ...ref, digest: sha256(m) },
+    m,
+    'application/vnd.oci.image.manifest.v1+json',
+  );
+  const index = new TextEncoder().encode(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: [
+        {
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          digest: md.digest,
+          size: md.size,
+          artifactType: bundleType,
+        },
+      ],
+    }),
+  );
+  await client.putManifest(
+    { ...ref, tag: d.replace(':', '-') },
+    index,
+    'application/vnd.oci.image.index.v1+json',
+  );
+}
+
 describe('cosign v3 Sigstore bundles (referrers tag fallback on distribution 2.8)', () => {
+  it('does not verify an image and its bundle copied to another repository (the .sig rule)', async () => {
+    const d = await pushTinyImage(client, reg.host, 'aibox/dev-experimental', 'v1', 'copied');
+    await attachBundle('aibox/dev-experimental', d, `${reg.host}/aibox/dev-experimental`);
+    // The copy: same manifest, same bundle bytes, now in aibox/prodbase.
+    const copied = await copyByDigest(
+      client,
+      { registry: reg.host, repository: 'aibox/dev-experimental', digest: d },
+      { registry: reg.host, repository: 'aibox/prodbase' },
+    );
+    expect(copied.digest).toBe(d);
+    await client.putManifest(
+      { registry: reg.host, repository: 'aibox/prodbase', tag: 'v1' },
+      copied.bytes,
+      copied.mediaType,
+    );
+    await attachBundle('aibox/prodbase', d, `${reg.host}/aibox/dev-experimental`);
+
+    const original = await ctl(['verify', '--key', 'k1/cosign.pub', 'dev-experimental:v1']);
+    expect(original.code, original.err).toBe(0);
+    const copy = await ctl(['verify', '--key', 'k1/cosign.pub', 'prodbase:v1']);
+    expect(copy.code).toBe(12);
+    expect(copy.err).toMatch(/names repository .*aibox\/dev-experimental, not .*aibox\/prodbase/);
+  });
+
   it('verifies a DSSE bundle attached as a referrer, with no .sig tag', async () => {
     const d = await pushTinyImage(client, reg.host, 'aibox/v3', 'v1', 'v3');
-    const key = await loadPrivateKey(await readFile(join(dir, 'k1/cosign.key'), 'utf8'), PW, 'k1');
-    const stmt = new TextEncoder().encode(
-      JSON.stringify({
-        _type: 'https://in-toto.io/Statement/v1',
-        subject: [{ name: `${reg.host}/aibox/v3`, digest: { sha256: d.slice(7) } }],
-        predicateType: 'https://sigstore.dev/cosign/sign/v1',
-        predicate: {},
-      }),
-    );
-    const sig = cryptoSign('sha256', dssePae('application/vnd.in-toto+json', stmt), {
-      key: key.privateKey,
-      dsaEncoding: 'der',
-    });
-    const bundle = new TextEncoder().encode(
-      JSON.stringify({
-        mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
-        verificationMaterial: { publicKey: { hint: '' }, tlogEntries: [] },
-        dsseEnvelope: {
-          payload: encodeBase64(stmt),
-          payloadType: 'application/vnd.in-toto+json',
-          signatures: [{ sig: encodeBase64(sig), keyid: '' }],
-        },
-      }),
-    );
-    const ref = { registry: reg.host, repository: 'aibox/v3' };
-    const empty = new TextEncoder().encode('{}');
-    await client.pushBlob(ref, bundle);
-    await client.pushBlob(ref, empty);
-    const bundleType = 'application/vnd.dev.sigstore.bundle.v0.3+json';
-    const m = new TextEncoder().encode(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: 'application/vnd.oci.image.manifest.v1+json',
-        artifactType: bundleType,
-        config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha256(empty), size: 2 },
-        layers: [{ mediaType: bundleType, digest: sha256(bundle), size: bundle.byteLength }],
-        subject: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: d, size: 1 },
-      }),
-    );
-    const md = await client.putManifest(
-      { ...ref, digest: sha256(m) },
-      m,
-      'application/vnd.oci.image.manifest.v1+json',
-    );
-    const index = new TextEncoder().encode(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: 'application/vnd.oci.image.index.v1+json',
-        manifests: [
-          {
-            mediaType: 'application/vnd.oci.image.manifest.v1+json',
-            digest: md.digest,
-            size: md.size,
-            artifactType: bundleType,
-          },
-        ],
-      }),
-    );
-    await client.putManifest(
-      { ...ref, tag: d.replace(':', '-') },
-      index,
-      'application/vnd.oci.image.index.v1+json',
-    );
+    await attachBundle('aibox/v3', d, `${reg.host}/aibox/v3`);
 
     const ok = await ctl(['--json', 'verify', '--key', 'k1/cosign.pub', 'v3:v1']);
     expect(ok.code, ok.err).toBe(0);
