@@ -35,6 +35,7 @@ const PURE = [
   'oci/link.ts',
   'tags/tags.ts',
   'config/schema.ts',
+  'config/model.ts',
   'signing/payload.ts',
   'signing/verify.ts',
   'signing/envelope.ts',
