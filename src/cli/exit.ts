@@ -16,9 +16,9 @@ export type ExitName = keyof typeof EXIT;
 /** What each exit code means, for --help, docs/exit-codes.md and the README (scripts/gen-docs.mjs). */
 export const EXIT_MEANING: Readonly<Record<ExitName, string>> = {
   OK: 'success',
-  FAILURE: 'failure (registry, engine, I/O; a failed pipeline step or status check)',
-  USAGE: 'usage or configuration error (bad reference, bad tag, config typo)',
-  POLICY: 'refused by policy (e.g. a scan gate)',
+  FAILURE: 'failure (registry, engine, I/O)',
+  USAGE: 'usage or configuration error',
+  POLICY: 'refused by policy',
   NO_SIGNATURES: 'no signatures found (as cosign)',
   SIGNATURE_TAG_NOT_FOUND: 'image tag not found (as cosign)',
   NO_MATCHING_SIGNATURE: 'no matching signature (as cosign)',
