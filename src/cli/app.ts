@@ -7,7 +7,7 @@ import { AiboxError } from '../core/errors.js';
 import type { Context, GlobalOptions, RegisterCommands, Run } from './command.js';
 import { createContext, type ContextDeps } from './context.js';
 import { EXIT, EXIT_MEANING, type ExitName } from './exit.js';
-import { printError, printOutcome, type Streams } from './output.js';
+import { printError, printOutcome } from './output.js';
 import { VERSION } from './version.js';
 
 export type ProgramName = 'aiboxctl' | 'aibox';
@@ -56,7 +56,14 @@ export function buildProgram(
       ),
     )
     .showHelpAfterError('(add --help for usage and examples)')
-    .configureOutput({ writeOut: (s) => deps.io.out(s), writeErr: (s) => deps.io.err(s) })
+    .configureOutput({
+      writeOut: (s) => {
+        deps.io.out(s);
+      },
+      writeErr: (s) => {
+        deps.io.err(s);
+      },
+    })
     .exitOverride()
     .addHelpText('after', exitCodesHelp());
   if (name === 'aiboxctl') {
@@ -70,7 +77,7 @@ export function buildProgram(
   const run: Run =
     (action) =>
     async (...args) => {
-      const cmd = args[args.length - 1] as unknown as Command;
+      const cmd = args[args.length - 1] as Command;
       const g = cmd.optsWithGlobals<{
         json?: boolean;
         debug?: boolean;
@@ -98,8 +105,12 @@ export function buildProgram(
   // Every subcommand inherits output config and exit override for usage errors.
   const width = deps.helpWidth;
   const output = {
-    writeOut: (s: string) => deps.io.out(s),
-    writeErr: (s: string) => deps.io.err(s),
+    writeOut: (s: string) => {
+      deps.io.out(s);
+    },
+    writeErr: (s: string) => {
+      deps.io.err(s);
+    },
     ...(width ? { getOutHelpWidth: () => width, getErrHelpWidth: () => width } : {}),
   };
   program.configureOutput(output);

@@ -19,7 +19,7 @@ const END = (name: string) => `<!-- END GENERATED ${name} -->`;
 export function errorCodesIn(errorsTs: string): string[] {
   const union = /export type ErrorCode =([\s\S]*?);/.exec(errorsTs)?.[1];
   if (!union) throw new Error('src/core/errors.ts: no `export type ErrorCode = …;` union found');
-  return [...union.replace(/\/\/.*$/gm, '').matchAll(/'([A-Z0-9_]+)'/g)].map((m) => m[1]!);
+  return [...union.replace(/\/\/.*$/gm, '').matchAll(/'([A-Z0-9_]+)'/g)].flatMap((m) => (m[1] ? [m[1]] : []));
 }
 
 /** The exit-code table: code, meaning, and every error code that exits with it. */

@@ -70,8 +70,8 @@ function parseYaml(text: string, file: string): { doc: Document; lc: LineCounter
     throw new AiboxError({
       code: 'CONFIG_INVALID',
       message:
-        lines.length === 1
-          ? lines[0]!
+        lines.length === 1 && lines[0] !== undefined
+          ? lines[0]
           : `${file}: ${lines.length} YAML syntax errors:\n  ${lines.join('\n  ')}`,
       hint: 'Fix the YAML syntax at the given line (indentation, quoting, duplicate keys)',
       details: { source: file, problems: lines },

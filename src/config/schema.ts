@@ -33,7 +33,7 @@ const ULIMIT = /^[a-z]+=(?:-1|[0-9]+)(?::(?:-1|[0-9]+))?$/;
 const CVE_OR_ID = /^\S+$/;
 
 /** A schema type the validator accepts (mini and classic share the core). */
-export type Schema<T = unknown> = z.ZodMiniType<T, unknown>;
+export type Schema<T = unknown> = z.ZodMiniType<T>;
 
 // Small helpers so the schema reads like the classic API it replaced (`.default().describe()`).
 const described = <S extends z.ZodMiniType>(s: S, description: string): S => s.check(z.describe(description));
@@ -140,7 +140,7 @@ const variantsSchema = z._default(
         if (cycle) {
           ctx.addIssue({
             code: 'custom',
-            path: [cycle[0]!, 'from'],
+            path: [cycle[0] ?? '', 'from'],
             message: `variants form a cycle: ${cycle.join(' -> ')}`,
           });
         }
@@ -325,7 +325,8 @@ function editDistance(a: string, b: string): number {
       let v = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
       if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
         v = Math.min(v, at(i - 2, j - 2) + 1);
-      d[i]![j] = v;
+      const row = d[i];
+      if (row) row[j] = v;
     }
   }
   return at(a.length, b.length);
@@ -347,7 +348,9 @@ function show(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'a mapping';
-  return String(v);
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' || v === undefined)
+    return String(v);
+  return typeof v;
 }
 
 function typeName(v: unknown): string {

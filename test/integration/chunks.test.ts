@@ -25,7 +25,8 @@ interface Meta {
 }
 
 let dir: string;
-let reg: TestRegistry;
+let reg: TestRegistry | undefined;
+let host = '';
 let meta: Meta;
 let traceN = 0;
 
@@ -61,10 +62,11 @@ beforeAll(async () => {
   meta = JSON.parse(await readFile(join(ROOT, 'dist/meta.json'), 'utf8')) as Meta;
   dir = await mkdtemp(join(tmpdir(), 'aibox-chunks-'));
   reg = await startRegistry();
+  host = reg.host;
   const client = createRegistryClient();
   try {
-    await pushTinyImage(client, reg.host, 'aibox/chunks', 'v1', 'chunks');
-    await pushTinyImage(client, reg.host, 'aibox/chunks', 'v2', 'chunks2');
+    await pushTinyImage(client, host, 'aibox/chunks', 'v1', 'chunks');
+    await pushTinyImage(client, host, 'aibox/chunks', 'v2', 'chunks2');
   } finally {
     await client.close();
   }
@@ -94,7 +96,7 @@ describe('chunks each command loads', () => {
   );
 
   describe('sign and verify with --registry', () => {
-    const regArgs = () => ['--registry', `${reg.host}/aibox`];
+    const regArgs = () => ['--registry', `${host}/aibox`];
 
     it('sign without a config file: no zod, no yaml, nothing of the pipeline, scanners or podman', async () => {
       const r = await loaded('aiboxctl', [

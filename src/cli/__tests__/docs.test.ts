@@ -49,15 +49,15 @@ describe('markdown links', () => {
   for (const file of markdownFiles(root)) {
     const text = readFileSync(file, 'utf8').replace(/```[\s\S]*?```/g, '');
     for (const m of text.matchAll(/\[[^\]]*\]\(([^)\s]+)(?:\s+"[^"]*")?\)/g)) {
-      const target = m[1]!;
+      const target = m[1] ?? '';
       if (/^(https?:|mailto:|#)/.test(target)) continue;
-      const path = decodeURI(target.split('#')[0]!);
+      const path = decodeURI(target.split('#')[0] ?? '');
       if (!existsSync(join(dirname(file), path))) broken.push(`${relative(root, file)}: ${target}`);
     }
     // A file named in a code span (`docs/signing.md`, `/some/where/x.md`) must be in the repository
     // too: relative to the file or to the repository root, never outside it.
     for (const m of text.matchAll(/`([^`\s]+\.md)(?:#[^`]*)?`/g)) {
-      const path = m[1]!;
+      const path = m[1] ?? '';
       const inRepo = !isAbsolute(path) && [dirname(file), root].some((d) => existsSync(join(d, path)));
       if (!inRepo) broken.push(`${relative(root, file)}: \`${path}\``);
     }
