@@ -98,7 +98,12 @@ const dir = await mkdtemp(join(tmpdir(), 'aibox-bench-startup-'));
 const reg = await startRegistry();
 const client = createRegistryClient();
 try {
-  const env = { HOME: dir, COSIGN_PASSWORD: PW, XDG_DATA_HOME: join(dir, 'xdg'), XDG_CONFIG_HOME: join(dir, 'xdgc') };
+  const env = {
+    HOME: dir,
+    COSIGN_PASSWORD: PW,
+    XDG_DATA_HOME: join(dir, 'xdg'),
+    XDG_CONFIG_HOME: join(dir, 'xdgc'),
+  };
   const ctl = (root) => join(root, 'dist/aiboxctl.mjs');
   const g = timed([ctl(ROOT), 'keys', 'generate', '--output-dir', dir], env);
   void g;
@@ -133,7 +138,8 @@ try {
       run: () => timed([ctl(root), ...regFlag, 'verify', '--key', pub, 'bench:v1'], env).ms,
     };
     cases[s('verify, local profile config')] = {
-      run: () => timed([ctl(root), '--config', CONFIG, ...regFlag, 'verify', '--key', pub, 'bench:v1'], env).ms,
+      run: () =>
+        timed([ctl(root), '--config', CONFIG, ...regFlag, 'verify', '--key', pub, 'bench:v1'], env).ms,
     };
     cases[s('config load (in-process)')] = {
       run: () => Number(timed([probes[name], CONFIG], env).out),
@@ -141,7 +147,8 @@ try {
     };
     cases[s('sign, local profile config')] = {
       pre: nextSignTag,
-      run: (tag) => timed([ctl(root), '--config', CONFIG, ...regFlag, 'sign', '--key', key, `bench-sign:${tag}`], env).ms,
+      run: (tag) =>
+        timed([ctl(root), '--config', CONFIG, ...regFlag, 'sign', '--key', key, `bench-sign:${tag}`], env).ms,
     };
   }
 
@@ -163,7 +170,10 @@ try {
     const signBudget = nodeMs + scryptMs + 40;
     targets[name] = {
       aiboxVersionRatio: { value: round(med[s('aibox --version')] / nodeMs, 3), target: '≤ 1.15' },
-      verifyWithConfigRatio: { value: round(med[s('verify, local profile config')] / nodeMs, 3), target: '≤ 1.5' },
+      verifyWithConfigRatio: {
+        value: round(med[s('verify, local profile config')] / nodeMs, 3),
+        target: '≤ 1.5',
+      },
       configLoadMs: { value: round(med[s('config load (in-process)')], 2), target: '≤ 10' },
       signMs: {
         value: round(med[s('sign, local profile config')]),
@@ -195,11 +205,15 @@ try {
   writeResults('startup', out);
   console.log(`start-up, ${RUNS} runs each, interleaved (median ms; ratio to node -e 0):`);
   for (const [k, v] of Object.entries(med))
-    console.log(`  ${k.padEnd(44)} ${v.toFixed(1).padStart(7)}${cases[k].inProcess ? '' : `  ${(v / nodeMs).toFixed(2)}×`}`);
+    console.log(
+      `  ${k.padEnd(44)} ${v.toFixed(1).padStart(7)}${cases[k].inProcess ? '' : `  ${(v / nodeMs).toFixed(2)}×`}`,
+    );
   for (const [name, t] of Object.entries(targets)) {
     console.log(`targets (${name}):`);
     for (const [k, v] of Object.entries(t))
-      console.log(`  ${k.padEnd(24)} ${String(v.value).padStart(8)}  ${v.target}  ${v.met ? 'met' : 'NOT met'}`);
+      console.log(
+        `  ${k.padEnd(24)} ${String(v.value).padStart(8)}  ${v.target}  ${v.met ? 'met' : 'NOT met'}`,
+      );
   }
   console.log('results: bench/results/startup.json');
 } finally {
