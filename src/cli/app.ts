@@ -6,7 +6,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { AiboxError } from '../core/errors.js';
 import type { GlobalOptions, ProgramContexts, RegisterCommands, Run } from './command.js';
 import { createContext, createDevContext, type ContextDeps } from './context.js';
-import { EXIT } from './exit.js';
+import { EXIT, EXIT_MEANING, type ExitName } from './exit.js';
 import { printError, printOutcome, type Streams } from './output.js';
 import { VERSION } from './version.js';
 
@@ -15,6 +15,8 @@ export type ProgramName = 'aiboxctl' | 'aibox';
 export interface CliDeps<C = ProgramContexts['aiboxctl']> extends ContextDeps {
   /** Override how a Context is made (tests). */
   readonly makeContext?: (global: GlobalOptions, deps: ContextDeps) => C;
+  /** Wrap help at this width instead of the terminal's (generated docs). */
+  readonly helpWidth?: number;
 }
 
 /** Each program builds its own context: aiboxctl the platform one, aibox the developer one. */
@@ -32,15 +34,13 @@ const descriptions: Record<ProgramName, string> = {
   aibox: 'Developer tool for aibox sandboxes: set up, update, check and start your sandbox container.',
 };
 
-const exitCodesHelp = `
-Exit codes:
-  0   success
-  1   failure (registry, engine, I/O)
-  2   usage or configuration error
-  3   refused by policy
-  10  no signatures found (as cosign)
-  11  image tag not found (as cosign)
-  12  no matching signature (as cosign)`;
+/** The "Exit codes" section of --help, from the one table in exit.ts (as docs/exit-codes.md is). */
+export function exitCodesHelp(): string {
+  const rows = (Object.keys(EXIT) as ExitName[]).map(
+    (name) => `  ${String(EXIT[name]).padEnd(3)} ${EXIT_MEANING[name]}`,
+  );
+  return `\nExit codes:\n${rows.join('\n')}`;
+}
 
 /** Build the commander program with global options; `register` adds the commands. */
 export function buildProgram<N extends ProgramName>(
@@ -64,9 +64,16 @@ export function buildProgram<N extends ProgramName>(
       ),
     )
     .showHelpAfterError('(add --help for usage and examples)')
-    .configureOutput({ writeOut: (s) => deps.io.out(s), writeErr: (s) => deps.io.err(s) })
+    .configureOutput({
+      writeOut: (s) => {
+        deps.io.out(s);
+      },
+      writeErr: (s) => {
+        deps.io.err(s);
+      },
+    })
     .exitOverride()
-    .addHelpText('after', exitCodesHelp);
+    .addHelpText('after', exitCodesHelp());
   if (name === 'aiboxctl') {
     program.option(
       '--registry <host/project>',
@@ -78,7 +85,7 @@ export function buildProgram<N extends ProgramName>(
   const run: Run<ProgramContexts[N]> =
     (action) =>
     async (...args) => {
-      const cmd = args[args.length - 1] as unknown as Command;
+      const cmd = args[args.length - 1] as Command;
       const g = cmd.optsWithGlobals<{
         json?: boolean;
         debug?: boolean;
@@ -104,8 +111,19 @@ export function buildProgram<N extends ProgramName>(
     };
   for (const register of registers) register(program, run);
   // Every subcommand inherits output config and exit override for usage errors.
+  const width = deps.helpWidth;
+  const output = {
+    writeOut: (s: string) => {
+      deps.io.out(s);
+    },
+    writeErr: (s: string) => {
+      deps.io.err(s);
+    },
+    ...(width ? { getOutHelpWidth: () => width, getErrHelpWidth: () => width } : {}),
+  };
+  program.configureOutput(output);
   const inherit = (c: Command) => {
-    c.configureOutput({ writeOut: (s) => deps.io.out(s), writeErr: (s) => deps.io.err(s) });
+    c.configureOutput(output);
     c.exitOverride();
     c.showHelpAfterError('(add --help for usage and examples)');
     c.commands.forEach(inherit);

@@ -11,7 +11,21 @@ export const EXIT = {
   NO_MATCHING_SIGNATURE: 12,
 } as const;
 
-const byCode: Partial<Record<ErrorCode, number>> = {
+export type ExitName = keyof typeof EXIT;
+
+/** What each exit code means, for --help, docs/exit-codes.md and the README (scripts/gen-docs.mjs). */
+export const EXIT_MEANING: Readonly<Record<ExitName, string>> = {
+  OK: 'success',
+  FAILURE: 'failure (registry, engine, I/O)',
+  USAGE: 'usage or configuration error',
+  POLICY: 'refused by policy',
+  NO_SIGNATURES: 'no signatures found (as cosign)',
+  SIGNATURE_TAG_NOT_FOUND: 'image tag not found (as cosign)',
+  NO_MATCHING_SIGNATURE: 'no matching signature (as cosign)',
+};
+
+/** The exit code of every error code that does not exit 1 (everything else is EXIT.FAILURE). */
+export const EXIT_BY_CODE: Readonly<Partial<Record<ErrorCode, number>>> = {
   USAGE: EXIT.USAGE,
   INVALID_REFERENCE: EXIT.USAGE,
   INVALID_TAG: EXIT.USAGE,
@@ -26,6 +40,6 @@ const byCode: Partial<Record<ErrorCode, number>> = {
 
 /** Map any thrown value to a process exit code. */
 export function exitCodeFor(e: unknown): number {
-  if (e instanceof AiboxError) return byCode[e.code] ?? EXIT.FAILURE;
+  if (e instanceof AiboxError) return EXIT_BY_CODE[e.code] ?? EXIT.FAILURE;
   return EXIT.FAILURE;
 }

@@ -38,6 +38,7 @@ const PURE = [
   'oci/memory-store.ts',
   'tags/tags.ts',
   'config/schema.ts',
+  'config/model.ts',
   'signing/payload.ts',
   'signing/verify.ts',
   'signing/envelope.ts',

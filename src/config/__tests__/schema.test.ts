@@ -46,7 +46,7 @@ describe('defaultPlatformConfig', () => {
   it('returns a fresh object each time (callers may not corrupt the defaults)', () => {
     const a = defaultPlatformConfig();
     a.scan.failOn.push('HIGH');
-    a.variants.base!.tagPrefix = 'x';
+    Object.assign(a.variants.base ?? {}, { tagPrefix: 'x' });
     const b = defaultPlatformConfig();
     expect(b.scan.failOn).toEqual(['CRITICAL']);
     expect(b.variants.base?.tagPrefix).toBe('24.04');
