@@ -287,9 +287,10 @@ export async function runPromote(
       allowUnscanned: req.allowUnscanned,
     };
     // An interrupted promotion is completed first, whatever today's candidates turn out to be.
-    await completePendingPromotion(d);
+    const completed = await completePendingPromotion(d);
     const checked = await checkAll(d, promotionCandidates(plan));
-    return { date: plan.date, ...(await promote(d, checked)) };
+    const result = await promote(d, checked);
+    return { date: plan.date, ...result, ...(completed ? { completed: completed.sequence } : {}) };
   } finally {
     await lock.release();
   }

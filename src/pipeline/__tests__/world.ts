@@ -12,6 +12,8 @@ import { channelRepository, readChannel } from '../../channel/store.js';
 import { validatePlatformConfig, type PlatformConfig } from '../../config/schema.js';
 import type { Logger } from '../../core/log.js';
 import { MemoryImageStore } from '../../oci/memory-store.js';
+import type { Reference } from '../../oci/reference.js';
+import type { ImageStore } from '../../oci/store.js';
 import { publicKeyMaterial, type SigningKey } from '../../signing/keys.js';
 import type { TrustedKey } from '../../signing/trust.js';
 import { signImage, verifyImage } from '../../signing/workflows.js';
@@ -51,9 +53,48 @@ export interface World {
   readonly dir: string;
   readonly warnings: string[];
   readonly deps: RunDeps;
+  /** Every successful write through the workflows' store, in order (what `forks` replays). */
+  readonly writes: readonly Write[];
+  /** The clock's current time (ms). */
+  clock(): number;
   /** Whether the scanner port is given at all (false = scan.scanner: none). */
   scanning: boolean;
   dispose(): Promise<void>;
+}
+
+type Write = readonly ['pushBlob' | 'putManifest' | 'mountBlob' | 'deleteManifest', readonly unknown[]];
+
+/** The store the workflows see: the memory store, with every successful write logged (for `fork`). */
+function recording(store: MemoryImageStore, log: Write[]): ImageStore {
+  const write =
+    <A extends unknown[], R>(op: Write[0], f: (...a: A) => Promise<R>) =>
+    async (...a: A): Promise<R> => {
+      const r = await f(...a);
+      log.push([op, a]);
+      return r;
+    };
+  return {
+    headManifest: (r) => store.headManifest(r),
+    getManifest: (r) => store.getManifest(r),
+    putManifest: write('putManifest', (r: Reference, b: Uint8Array, m: string) => store.putManifest(r, b, m)),
+    deleteManifest: write('deleteManifest', (r: Reference) => store.deleteManifest(r)),
+    headBlob: (r, d) => store.headBlob(r, d),
+    getBlob: (r, d, o) => store.getBlob(r, d, o),
+    pushBlob: write('pushBlob', (r: Reference, d: Uint8Array, o?: { mediaType?: string }) =>
+      store.pushBlob(r, d, o),
+    ),
+    mountBlob: write('mountBlob', (r: Reference, f: string, d: string) => store.mountBlob(r, f, d)),
+    listTags: (r) => store.listTags(r),
+    catalog: (h) => store.catalog(h),
+    referrers: (r, o) => store.referrers(r, o),
+  };
+}
+
+interface Shared {
+  readonly dir: string;
+  readonly config: PlatformConfig;
+  readonly t: number;
+  readonly writes: readonly Write[];
 }
 
 /** A fresh world; nothing published yet. */
@@ -73,8 +114,27 @@ export async function newWorld(): Promise<World> {
       tool: { tagPrefix: '2-24.04', from: 'base', containerfile: 'tool/Containerfile' },
     },
   });
+  const w = await makeWorld({ dir, config, t: Date.parse('2026-01-08T02:00:00Z'), writes: [] });
+  w.dispose = () => rm(dir, { recursive: true, force: true });
+  return w;
+}
+
+/**
+ * Forks of a world as it is now: each a new memory store holding the same content (the writes so far are
+ * replayed), the same clock and files. Milliseconds each, so a test can start from one state for every k.
+ */
+export function forks(w: World): () => Promise<World> {
+  const shared: Shared = { dir: w.dir, config: w.config, t: w.clock(), writes: [...w.writes] };
+  return () => makeWorld(shared);
+}
+
+async function makeWorld(sh: Shared): Promise<World> {
   const store = new MemoryImageStore();
-  const engine = new FakeEngine(store);
+  for (const [op, args] of sh.writes) await (store[op] as (...a: unknown[]) => Promise<unknown>)(...args);
+  store.resetCalls();
+  const writes: Write[] = [...sh.writes];
+  const port = recording(store, writes);
+  const engine = new FakeEngine(port);
   engine.addLocalImage('localhost/aibox-local-base:test', 'debootstrap');
   const scanner = new FakeScanner();
   const key = testKey();
@@ -85,31 +145,33 @@ export async function newWorld(): Promise<World> {
     warn: (m) => warnings.push(m),
     error: (m) => warnings.push(m),
   };
-  let t = Date.parse('2026-01-08T02:00:00Z');
+  let t = sh.t;
   const world: World = {
     store,
     engine,
     scanner,
     key,
-    config,
-    dir,
+    config: sh.config,
+    dir: sh.dir,
     warnings,
+    writes,
+    clock: () => t,
     scanning: true,
     deps: {
-      config,
-      configDir: dir,
-      target: async () => ({ store, host: HOST, project: PROJECT }),
+      config: sh.config,
+      configDir: sh.dir,
+      target: async () => ({ store: port, host: HOST, project: PROJECT }),
       engine,
       scanner: () => (world.scanning ? scanner : undefined),
       notifier: undefined,
       key: { spec: undefined, load: async () => key },
       trustedKeys: async () => [],
-      dataDir: join(dir, 'data'),
+      dataDir: join(sh.dir, 'data'),
       logger,
       now: () => new Date((t += 1000)),
       progress: () => ({ step() {}, note() {}, done() {} }),
     },
-    dispose: () => rm(dir, { recursive: true, force: true }),
+    dispose: async () => {},
   };
   return world;
 }
