@@ -4,6 +4,7 @@
  * whose Containerfiles live in a temp dir. `runRebuild` / `runPromote` run exactly as the CLI runs them.
  */
 import { generateKeyPairSync } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -99,7 +100,8 @@ interface Shared {
 
 /** A fresh world; nothing published yet. */
 export async function newWorld(): Promise<World> {
-  const dir = await mkdtemp(join(tmpdir(), 'aibox-world-'));
+  // Run records are saved after every step: keep them in memory-backed storage where there is one.
+  const dir = await mkdtemp(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'aibox-world-'));
   for (const v of VARIANTS) {
     await mkdir(join(dir, v), { recursive: true });
     await writeFile(join(dir, v, 'Containerfile'), CONTAINERFILE(v));
