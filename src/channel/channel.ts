@@ -43,7 +43,12 @@ export interface ChannelVariant {
   readonly minImageCreated: string | null;
   /** The vulnerability behind the floor, for the SECURITY UPDATE REQUIRED message. */
   readonly cve?: ChannelCve;
+  /** The scan gate at promotion: passed, or explicitly allowed unscanned (`--allow-unscanned`). Absent in older documents. */
+  readonly scan?: ChannelScan;
 }
+
+/** What a promotion recorded about a variant's scan: `passed`, or `unscanned` (allowed explicitly). */
+export type ChannelScan = 'passed' | 'unscanned';
 
 export interface Channel {
   readonly schemaVersion: 1;
@@ -64,6 +69,8 @@ export interface ChannelEntry {
   readonly minImageDate?: string;
   readonly minImageCreated?: string;
   readonly cve?: ChannelCve;
+  /** The scan gate at promotion (recorded in the document when given). */
+  readonly scan?: ChannelScan;
 }
 
 export interface BuildChannelOptions {
@@ -121,6 +128,7 @@ const variantSchema = z
     minImageDate: calendarDate.nullable(),
     minImageCreated: rfc3339.nullable(),
     cve: cveSchema.optional(),
+    scan: z.enum(['passed', 'unscanned']).optional(),
   })
   .superRefine((v, ctx) => {
     if ((v.minImageDate === null) !== (v.minImageCreated === null)) {
@@ -222,6 +230,7 @@ export function serializeChannel(channel: Channel): Uint8Array {
       minImageDate: v.minImageDate,
       minImageCreated: v.minImageCreated,
       ...(v.cve ? { cve: { id: v.cve.id, cvss: v.cve.cvss } } : {}),
+      ...(v.scan ? { scan: v.scan } : {}),
     };
   }
   const doc = {
@@ -337,6 +346,8 @@ export function buildChannel(
       throw invalidChannel(where, `created "${e.created}" is not an RFC 3339 date-time`);
     if (e.cve && !cveSchema.safeParse(e.cve).success)
       throw invalidChannel(where, 'cve needs an id and a CVSS score 0-10');
+    if (e.scan !== undefined && e.scan !== 'passed' && e.scan !== 'unscanned')
+      throw invalidChannel(where, 'scan must be "passed" or "unscanned"');
 
     const old = prev?.variants[e.variant];
     const floor = mergeFloor(old, entryFloor(e), lower.has(e.variant));
@@ -355,6 +366,7 @@ export function buildChannel(
       minImageDate: floor.minImageDate,
       minImageCreated: floor.minImageCreated,
       ...(floor.cve ? { cve: floor.cve } : {}),
+      ...(e.scan ? { scan: e.scan } : {}),
     };
   }
   const sequence = (prev?.sequence ?? 0) + 1;

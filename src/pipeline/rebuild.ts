@@ -26,7 +26,7 @@ import { imageBuildArgs, imageLabels, inputsDigest, LABELS } from './inputs.js';
 import type { RunPlan, VariantPlan } from './plan.js';
 import type { Progress } from './progress.js';
 import { failureLine, type RunRecord, type StepName, type VariantRecord } from './record.js';
-import { checkAll, promote } from './promote.js';
+import { checkAll, promote, promotionCandidates } from './promote.js';
 
 export interface RebuildDeps {
   readonly engine: Engine;
@@ -415,10 +415,7 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
         logger: deps.logger,
         allowUnscanned: opts.allowUnscanned ?? false,
       };
-      const checked = await checkAll(
-        pdeps,
-        opts.plan.variants.map((p) => ({ variant: p.name, repository: p.repository, tag: p.tag })),
-      );
+      const checked = await checkAll(pdeps, promotionCandidates(opts.plan));
       const pr = await promote(pdeps, checked);
       r.promoted = true;
       r.promotion = { variants: pr.variants };

@@ -19,7 +19,13 @@ import { acquirePipelineLock } from './lock.js';
 import { ActivityMeter } from './meter.js';
 import { planRun, utcDate } from './plan.js';
 import type { Progress } from './progress.js';
-import { checkAll, promote, type PromotionResult } from './promote.js';
+import {
+  checkAll,
+  completePendingPromotion,
+  promote,
+  promotionCandidates,
+  type PromotionResult,
+} from './promote.js';
 import { newRunId, recordPath, saveRecord } from './records.js';
 import { newRunRecord, type RunRecord } from './record.js';
 import { rebuild } from './rebuild.js';
@@ -280,11 +286,11 @@ export async function runPromote(
       logger: deps.logger,
       allowUnscanned: req.allowUnscanned,
     };
-    const checked = await checkAll(
-      d,
-      plan.variants.map((p) => ({ variant: p.name, repository: p.repository, tag: p.tag })),
-    );
-    return { date: plan.date, ...(await promote(d, checked)) };
+    // An interrupted promotion is completed first, whatever today's candidates turn out to be.
+    const completed = await completePendingPromotion(d);
+    const checked = await checkAll(d, promotionCandidates(plan));
+    const result = await promote(d, checked);
+    return { date: plan.date, ...result, ...(completed ? { completed: completed.sequence } : {}) };
   } finally {
     await lock.release();
   }

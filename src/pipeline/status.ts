@@ -5,6 +5,7 @@
  */
 import { describeError } from '../core/errors.js';
 import type { PlatformConfig } from '../config/schema.js';
+import { channelRepository, readChannel } from '../channel/store.js';
 import { readTrustedChannel, type TrustedChannel } from '../channel/trusted.js';
 import { describeImage } from '../inspect/describe.js';
 import type { ImageStore } from '../oci/store.js';
@@ -14,6 +15,7 @@ import type { TrustedKey } from '../signing/trust.js';
 import { verifyImage } from '../signing/workflows.js';
 import { repositoryFor } from '../tags/tags.js';
 import { LABELS } from './inputs.js';
+import { PENDING_TAG } from './promote.js';
 
 export interface VariantStatus {
   variant: string;
@@ -37,6 +39,8 @@ export interface StatusReport {
   readonly channel: { sequence: number; digest: string; expiresAt: string } | null;
   /** Why the channel is not trusted (signature, freshness, rollback), or null. */
   readonly channelProblem: string | null;
+  /** A promotion recorded at `channel:pending` and not completed (newer than current), or null. */
+  readonly pendingPromotion: { sequence: number; digest: string } | null;
 }
 
 export interface StatusDeps {
@@ -72,6 +76,7 @@ export async function pipelineStatus(d: StatusDeps): Promise<StatusReport> {
   for (const name of Object.keys(d.config.variants)) rows.push(await variantStatus(d, name, channel));
   const ok = rows.every((r) => r.ok) && !channelProblem;
   return {
+    pendingPromotion: await pendingPromotion(d, trusted),
     ok,
     variants: rows,
     channel: trusted
@@ -83,6 +88,23 @@ export async function pipelineStatus(d: StatusDeps): Promise<StatusReport> {
       : null,
     channelProblem: channelProblem ?? null,
   };
+}
+
+/** An interrupted promotion, so the operator knows a re-run of `aiboxctl promote` completes it. */
+async function pendingPromotion(
+  d: StatusDeps,
+  trusted: TrustedChannel | undefined,
+): Promise<{ sequence: number; digest: string } | null> {
+  const repo = channelRepository(d.host, d.project);
+  try {
+    const head = await d.store.headManifest({ ...repo, tag: PENDING_TAG });
+    if (!head || head.digest === trusted?.read.digest) return null;
+    const read = await readChannel(d.store, repo, { digest: head.digest });
+    if (trusted && read.channel.sequence <= trusted.read.channel.sequence) return null;
+    return { sequence: read.channel.sequence, digest: head.digest };
+  } catch {
+    return null; // an unreadable intent is ignored by promote too
+  }
 }
 
 async function variantStatus(
@@ -119,10 +141,20 @@ async function variantStatus(
     st.signature = v.ok
       ? { ok: true, ...(newest ? { signer: newest.signer } : {}) }
       : { ok: false, detail: v.rejected.map((x) => x.reason).join('; ') || 'no signatures' };
-    const scanAnn = v.verified
-      .map((x) => (x.payload?.optional as Record<string, unknown> | null | undefined)?.[LABELS.scan])
-      .find((x) => typeof x === 'string');
-    st.scan = typeof scanAnn === 'string' ? scanAnn : (desc.labels[LABELS.scan] ?? 'unknown');
+    // Only a scan recorded in a verified signature counts; an unscanned image is OK only when its promotion
+    // explicitly allowed it (the channel entry for this digest says `unscanned`).
+    const recorded = v.verified
+      .map((x) => x.payload?.optional?.[LABELS.scan])
+      .filter((x): x is string => typeof x === 'string');
+    const cv = channel?.variants[name];
+    let scanOk = recorded.includes('passed');
+    if (scanOk) st.scan = 'passed';
+    else if (cv?.scan === 'unscanned' && cv.digest === desc.digest) {
+      st.scan = 'UNSCANNED (allowed)';
+      scanOk = true;
+    } else {
+      st.scan = `NOT SCANNED (${recorded[0] ?? desc.labels[LABELS.scan] ?? 'no scan recorded'})`;
+    }
     if (d.scanner) {
       // Runbook §1 "Check Trivy scan results": ask the scanner (Trivy or Harbor) about latest now.
       try {
@@ -133,20 +165,17 @@ async function variantStatus(
         );
         const b = ev.summary.bySeverity;
         st.scan = `${ev.passed ? 'passed' : 'refused'} (C${b.CRITICAL} H${b.HIGH} M${b.MEDIUM} L${b.LOW})`;
+        scanOk = ev.passed;
         st.scanSummary = { ...b };
         if (!ev.passed) st.scanBlocking = ev.blocking.map((f) => f.id);
       } catch (e: unknown) {
         st.scan = `error: ${describeError(e)}`;
+        scanOk = false;
       }
     }
-    const cv = channel?.variants[name];
     st.floor = cv ? { mandatoryUpdate: cv.mandatoryUpdate, minImageDate: cv.minImageDate } : null;
     st.inChannel = cv ? cv.digest === desc.digest : false;
-    st.ok =
-      st.signature.ok &&
-      !/^(refused|error)/.test(st.scan) &&
-      (st.ageDays === null || st.ageDays <= d.maxAgeDays) &&
-      st.inChannel;
+    st.ok = st.signature.ok && scanOk && (st.ageDays === null || st.ageDays <= d.maxAgeDays) && st.inChannel;
     if (!st.inChannel)
       st.signature.detail = `${st.signature.detail ? `${st.signature.detail}; ` : ''}${
         channel ? "latest is not the channel's digest" : 'no trusted channel to compare with'

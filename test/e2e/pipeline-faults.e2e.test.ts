@@ -207,7 +207,7 @@ describe('scan gate', RUNS, () => {
     });
     const skipped = await cli(cfg.trivy)(['status', '--key', keys.pub, '--no-scan', '--json']);
     expect((JSON.parse(skipped.stdout) as { variants: { scan: string }[] }).variants[0]!.scan).toBe(
-      'skipped',
+      'UNSCANNED (allowed)',
     );
   });
 

@@ -147,7 +147,8 @@ describe('aiboxctl rebuild: the five local-profile variants', () => {
       expect(x, x.variant).toMatchObject({
         ok: true,
         tag: tagOf(x.variant as keyof typeof PREFIX),
-        scan: 'skipped',
+        // Unscanned (scan.scanner: none with --allow-unscanned), recorded as allowed in the channel entry.
+        scan: 'UNSCANNED (allowed)',
         signature: { ok: true },
       });
       expect(x.digest).toBe(first.variants[x.variant]!.digest);

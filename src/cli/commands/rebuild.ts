@@ -66,8 +66,12 @@ async function promoteCommand(ctx: Context, flags: PromoteFlags) {
       date: pr.date,
       promoted: pr.variants,
       channel: { sequence: pr.channel.sequence, digest: pr.channel.digest },
+      ...(pr.completed !== undefined ? { completed: pr.completed } : {}),
     },
     text: [
+      ...(pr.completed !== undefined
+        ? [`completed the interrupted promotion of channel sequence ${pr.completed} first`]
+        : []),
       table(
         ['VARIANT', 'TAG', 'DIGEST'],
         Object.entries(pr.variants).map(([v, x]) => [v, x.tag, x.digest]),

@@ -55,6 +55,11 @@ function renderStatus(r: StatusReport): string {
     r.channel
       ? `channel: sequence ${r.channel.sequence}, expires ${r.channel.expiresAt}${r.channelProblem ? ` — PROBLEM: ${r.channelProblem}` : ''}`
       : `channel: PROBLEM: ${r.channelProblem ?? 'missing'}`,
+    ...(r.pendingPromotion
+      ? [
+          `WARNING: an interrupted promotion (channel sequence ${r.pendingPromotion.sequence}) is recorded at channel:pending; run 'aiboxctl promote' to complete it`,
+        ]
+      : []),
   ].join('\n');
 }
 
