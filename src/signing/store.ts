@@ -29,6 +29,14 @@ function sigRef(ref: DigestRef): Reference {
   return { registry: ref.registry, repository: ref.repository, tag: signatureTag(ref.digest) };
 }
 
+/**
+ * An outage (registry unreachable, deadline passed) is not "this signature is unreadable": it must
+ * surface with its own code (exit 1), never turn into "no valid signature" (exit 12 or a refusal).
+ */
+function rethrowOutage(e: unknown): void {
+  if (isAiboxError(e, 'REGISTRY_UNREACHABLE') || isAiboxError(e, 'TIMEOUT')) throw e;
+}
+
 function why(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
@@ -54,6 +62,7 @@ export async function readPayload(
   try {
     return await store.getBlob(ref, layer.digest, { maxBytes: MAX_PAYLOAD_BYTES });
   } catch (e: unknown) {
+    rethrowOutage(e);
     logger.debug(`signature payload ${layer.digest} of ${formatReference(ref)} unavailable: ${why(e)}`);
     return undefined;
   }
@@ -69,6 +78,7 @@ export async function listBundleReferrers(
     const { descriptors } = await store.referrers(ref, { artifactType: BUNDLE_ARTIFACT_TYPE });
     return descriptors.slice(0, MAX_BUNDLES);
   } catch (e: unknown) {
+    rethrowOutage(e);
     logger.debug(`referrers of ${formatReference(ref)} unavailable: ${why(e)}`);
     return [];
   }
@@ -104,6 +114,7 @@ export async function readBundle(
       bytes: await store.getBlob(ref, layer.digest, { maxBytes: MAX_BUNDLE_BYTES }),
     };
   } catch (e: unknown) {
+    rethrowOutage(e);
     return `bundle referrer unreadable: ${why(e)}`;
   }
 }

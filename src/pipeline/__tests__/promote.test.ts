@@ -120,10 +120,8 @@ describe('promote', () => {
           () => undefined,
           (e: unknown) => e,
         );
-        // An outage keeps its code (exit 1). Known exception until the signature read path stops turning an
-        // unreadable payload into "no valid signature" (see the it.fails case below).
-        if (err && !/has no valid signature/.test(String(err)))
-          expect(isAiboxError(err, 'REGISTRY_UNREACHABLE'), `k=${k}: ${String(err)}`).toBe(true);
+        // An outage keeps its code (exit 1), wherever it happens (signature payloads included).
+        if (err) expect(isAiboxError(err, 'REGISTRY_UNREACHABLE'), `k=${k}: ${String(err)}`).toBe(true);
         expectOldOrNew(await published(w), old, next);
         await promote(w, NEW);
         expectConverged(await published(w), next);
@@ -175,32 +173,29 @@ describe('promote', () => {
     });
   });
 
-  // The signature read path (src/signing/store.ts, oci slice) logs and drops a payload blob it cannot fetch, so an
-  // outage there reads as "no valid signature" and promote refuses (exit 3) instead of failing (exit 1).
-  it.fails(
-    'an outage while reading a signature payload is an outage, not a refusal (known: signing read path)',
-    async () => {
-      const { fork } = await staged();
-      const w = await fork();
-      // Fail once: the first blob read right after a `.sig` manifest (a signature payload).
-      let afterSig = false;
-      let failed = false;
-      w.store.setHooks({
-        beforeCall: (op, ref) => {
-          if (!failed && afterSig && op === 'getBlob') {
-            failed = true;
-            throw new AiboxError({
-              code: 'REGISTRY_UNREACHABLE',
-              message: `getBlob ${ref}: connection refused`,
-            });
-          }
-          afterSig = op === 'getManifest' && ref.endsWith('.sig');
-        },
-      });
-      const err = await promote(w, NEW).catch((e: unknown) => e);
-      expect(isAiboxError(err, 'REGISTRY_UNREACHABLE'), String(err)).toBe(true);
-    },
-  );
+  // The signature read path once logged and dropped a payload blob it could not fetch, so an outage there read as
+  // "no valid signature" and promote refused (exit 3) instead of failing (exit 1).
+  it('an outage while reading a signature payload is an outage, not a refusal', async () => {
+    const { fork } = await staged();
+    const w = await fork();
+    // Fail once: the first blob read right after a `.sig` manifest (a signature payload).
+    let afterSig = false;
+    let failed = false;
+    w.store.setHooks({
+      beforeCall: (op, ref) => {
+        if (!failed && afterSig && op === 'getBlob') {
+          failed = true;
+          throw new AiboxError({
+            code: 'REGISTRY_UNREACHABLE',
+            message: `getBlob ${ref}: connection refused`,
+          });
+        }
+        afterSig = op === 'getManifest' && ref.endsWith('.sig');
+      },
+    });
+    const err = await promote(w, NEW).catch((e: unknown) => e);
+    expect(isAiboxError(err, 'REGISTRY_UNREACHABLE'), String(err)).toBe(true);
+  });
 
   it('ignores an intent that is not signed by a trusted key: nothing moves on its behalf', async () => {
     const { w, old, next } = await staged();
