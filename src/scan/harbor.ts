@@ -3,8 +3,9 @@
  * until the scan ends (bounded), then reads the vulnerability addition. Endpoints: harbor.md §3.
  * A scan that ends in Error/Stopped, never ends, or cannot be read throws: the gate fails closed.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { AiboxError } from '../core/errors.js';
+import { safeParseEn } from '../core/zod-en.js';
 import { silentLogger, type Logger } from '../core/log.js';
 import { parseReference } from '../oci/reference.js';
 import { harborRepositorySegment, type HarborTransport } from './harbor-transport.js';
@@ -29,13 +30,13 @@ const ACCEPT_VULNERABILITIES = HARBOR_REPORT_MIME_TYPES.join(', ');
 const FINAL_FAILURES = new Set(['Error', 'Stopped']);
 
 const artifactSchema = z.object({
-  digest: z.string().optional(),
-  scan_overview: z
-    .record(
+  digest: z.optional(z.string()),
+  scan_overview: z.nullish(
+    z.record(
       z.string(),
-      z.object({ scan_status: z.string().optional(), report_id: z.string().optional() }).nullish(),
-    )
-    .nullish(),
+      z.nullish(z.object({ scan_status: z.optional(z.string()), report_id: z.optional(z.string()) })),
+    ),
+  ),
 });
 
 /** Scans through Harbor's REST API (its configured scanner, usually Trivy). */
@@ -87,7 +88,7 @@ export class HarborScanner implements Scanner {
         headers: { 'x-accept-vulnerabilities': ACCEPT_VULNERABILITIES },
         expect: [200],
       });
-      const parsed = artifactSchema.safeParse(res.body);
+      const parsed = safeParseEn(artifactSchema, res.body);
       if (!parsed.success) {
         throw new AiboxError({
           code: 'SCAN_FAILED',

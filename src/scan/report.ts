@@ -5,7 +5,8 @@
  * and the rule broken; they never return a partial report, because the gate must fail closed.
  * Shapes: /work/shared/reference/trivy.md §2-§6 and harbor.md §3.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import { safeParseEn } from '../core/zod-en.js';
 import { AiboxError } from '../core/errors.js';
 
 export const SEVERITIES = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'UNKNOWN'] as const;
@@ -83,7 +84,7 @@ function pathOf(path: readonly PropertyKey[]): string {
   return out || '(top level)';
 }
 
-function firstIssue(err: z.ZodError): string {
+function firstIssue(err: z.core.$ZodError): string {
   const issue = err.issues[0];
   if (!issue) return 'does not match the expected shape';
   return `${pathOf(issue.path)}: ${issue.message}`;
@@ -99,20 +100,20 @@ function parseJson(text: string, source: string, what: string, hint: string): un
   }
 }
 
-const score = z.number().min(0).max(10);
-const optString = z.string().optional();
+const score = z.number().check(z.minimum(0), z.maximum(10));
+const optString = z.optional(z.string());
 /** Per-source CVSS map, identical in Trivy reports and Harbor's vendor_attributes. */
-const cvssMap = z
-  .record(
+const cvssMap = z.optional(
+  z.record(
     z.string(),
     z.object({
-      V2Score: score.optional(),
-      V3Score: score.optional(),
-      V40Score: score.optional(),
+      V2Score: z.optional(score),
+      V3Score: z.optional(score),
+      V40Score: z.optional(score),
       V3Vector: optString,
     }),
-  )
-  .optional();
+  ),
+);
 
 function toCvss(m: z.infer<typeof cvssMap>): Record<string, CvssEntry> {
   const out: Record<string, CvssEntry> = {};
@@ -148,25 +149,36 @@ function finish(base: Pick<ScanReport, 'scanner' | 'image' | 'digest'>, all: rea
 
 // ------------------------------------------------------------------------------------- Trivy
 
-const trivySeverity = z.string().transform((s, ctx) => {
+/** A string mapped to a Severity, or a custom issue at the string's path. */
+const severityFrom = (map: (s: string) => Severity | undefined, allowed: string) =>
+  z.pipe(
+    z.string(),
+    z.transform((s: string, ctx) => {
+      const severity = map(s);
+      if (severity !== undefined) return severity;
+      ctx.issues.push({
+        code: 'custom',
+        message: `severity "${s.slice(0, 40)}" is not one of ${allowed}`,
+        input: s,
+      });
+      return z.NEVER;
+    }),
+  );
+
+const trivySeverity = severityFrom((s) => {
   const up = s.toUpperCase();
-  if (up === '') return 'UNKNOWN' as const; // trivy coerces empty to UNKNOWN (filter.go)
-  if ((SEVERITIES as readonly string[]).includes(up)) return up as Severity;
-  ctx.addIssue({
-    code: 'custom',
-    message: `severity "${s.slice(0, 40)}" is not one of ${SEVERITIES.join(', ')}`,
-  });
-  return z.NEVER;
-});
+  if (up === '') return 'UNKNOWN'; // trivy coerces empty to UNKNOWN (filter.go)
+  return (SEVERITIES as readonly string[]).includes(up) ? (up as Severity) : undefined;
+}, SEVERITIES.join(', '));
 
 const trivyVulnerability = z.object({
-  VulnerabilityID: z.string().min(1, 'must be a non-empty string'),
+  VulnerabilityID: z.string().check(z.minLength(1, 'must be a non-empty string')),
   PkgName: z.string(),
   PkgPath: optString,
   InstalledVersion: z.string(),
   FixedVersion: optString,
   Status: optString,
-  Severity: trivySeverity.optional(),
+  Severity: z.optional(trivySeverity),
   Title: optString,
   PrimaryURL: optString,
   CVSS: cvssMap,
@@ -175,21 +187,21 @@ const trivyVulnerability = z.object({
 const trivyReportSchema = z.object({
   SchemaVersion: z.literal(2),
   ArtifactName: optString,
-  Metadata: z
-    .object({
+  Metadata: z.optional(
+    z.object({
       ImageID: optString,
-      RepoDigests: z.array(z.string()).optional(),
-    })
-    .optional(),
-  Results: z
-    .array(
+      RepoDigests: z.optional(z.array(z.string())),
+    }),
+  ),
+  Results: z.nullish(
+    z.array(
       z.object({
         Target: optString,
         Class: optString,
-        Vulnerabilities: z.array(trivyVulnerability).nullish(),
+        Vulnerabilities: z.nullish(z.array(trivyVulnerability)),
       }),
-    )
-    .nullish(),
+    ),
+  ),
 });
 
 const TRIVY_HINT =
@@ -213,7 +225,7 @@ export function parseTrivyReport(text: string, source = 'trivy'): ScanReport {
       'Use a Trivy release that writes SchemaVersion 2 (0.20 or later), or upgrade aibox',
     );
   }
-  const parsed = trivyReportSchema.safeParse(raw);
+  const parsed = safeParseEn(trivyReportSchema, raw);
   if (!parsed.success) fail(source, what, firstIssue(parsed.error), TRIVY_HINT);
   const r = parsed.data;
 
@@ -258,46 +270,42 @@ export const HARBOR_REPORT_MIME_TYPES = [
 ] as const;
 
 /** Harbor capitalises severities; `None`/`Negligible` count as LOW (a documented policy choice). */
-const harborSeverity = z.string().transform((s, ctx) => {
+const harborSeverity = severityFrom((s) => {
   switch (s) {
     case 'Critical':
-      return 'CRITICAL' as const;
+      return 'CRITICAL';
     case 'High':
-      return 'HIGH' as const;
+      return 'HIGH';
     case 'Medium':
-      return 'MEDIUM' as const;
+      return 'MEDIUM';
     case 'Low':
     case 'Negligible':
     case 'None':
-      return 'LOW' as const;
+      return 'LOW';
     case 'Unknown':
     case '':
-      return 'UNKNOWN' as const;
+      return 'UNKNOWN';
     default:
-      ctx.addIssue({
-        code: 'custom',
-        message: `severity "${s.slice(0, 40)}" is not one of None, Unknown, Negligible, Low, Medium, High, Critical`,
-      });
-      return z.NEVER;
+      return undefined;
   }
-});
+}, 'None, Unknown, Negligible, Low, Medium, High, Critical');
 
 const harborItem = z.object({
-  id: z.string().min(1, 'must be a non-empty string'),
+  id: z.string().check(z.minLength(1, 'must be a non-empty string')),
   package: z.string(),
   version: z.string(),
-  fix_version: z.string().nullish(),
+  fix_version: z.nullish(z.string()),
   severity: harborSeverity,
-  status: z.string().nullish(),
-  description: z.string().nullish(),
-  links: z.array(z.string()).nullish(),
-  artifact_digests: z.array(z.string()).nullish(),
-  vendor_attributes: z.object({ CVSS: cvssMap }).nullish(),
-  preferred_cvss: z.object({ score_v3: score.nullish(), score_v2: score.nullish() }).nullish(),
+  status: z.nullish(z.string()),
+  description: z.nullish(z.string()),
+  links: z.nullish(z.array(z.string())),
+  artifact_digests: z.nullish(z.array(z.string())),
+  vendor_attributes: z.nullish(z.object({ CVSS: cvssMap })),
+  preferred_cvss: z.nullish(z.object({ score_v3: z.nullish(score), score_v2: z.nullish(score) })),
 });
 
 const harborReport = z.object({
-  vulnerabilities: z.array(harborItem).nullish(),
+  vulnerabilities: z.nullish(z.array(harborItem)),
 });
 
 const HARBOR_HINT =
@@ -332,7 +340,7 @@ export function parseHarborReport(
       HARBOR_HINT,
     );
   }
-  const parsed = harborReport.safeParse(map[mime]);
+  const parsed = safeParseEn(harborReport, map[mime]);
   if (!parsed.success) fail(source, what, `${JSON.stringify(mime)}.${firstIssue(parsed.error)}`, HARBOR_HINT);
   const findings: Finding[] = (parsed.data.vulnerabilities ?? []).map((v) => {
     const cvss = toCvss(v.vendor_attributes?.CVSS);

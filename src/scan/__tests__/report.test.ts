@@ -192,6 +192,23 @@ describe('parseTrivyReport', () => {
     });
   });
 
+  // zod/mini installs no locale; the English messages come from the per-parse error map
+  // (src/core/zod-en.ts), word for word what classic zod wrote.
+  it.each([
+    ['{"SchemaVersion":2,"Results":{}}', 'Results: Invalid input: expected array, received object'],
+    ['{"SchemaVersion":2,"ArtifactName":3}', 'ArtifactName: Invalid input: expected string, received number'],
+    [
+      '{"SchemaVersion":2,"Results":[{"Vulnerabilities":[{"VulnerabilityID":"C","PkgName":"a","InstalledVersion":"1","CVSS":{"nvd":{"V3Score":11}}}]}]}',
+      'Results[0].Vulnerabilities[0].CVSS.nvd.V3Score: Too big: expected number to be <=10',
+    ],
+    [
+      '{"SchemaVersion":2,"Results":[{"Vulnerabilities":[{"PkgName":"a"}]}]}',
+      'Results[0].Vulnerabilities[0].VulnerabilityID: Invalid input: expected string, received undefined',
+    ],
+  ])('words schema problems in English: %s', (text, rule) => {
+    expect(failure(() => parseTrivyReport(text)).message).toBe(`invalid Trivy report from trivy: ${rule}`);
+  });
+
   describe('property: untrusted input', () => {
     const check = (text: string) => {
       try {
