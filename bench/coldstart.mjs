@@ -6,9 +6,9 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 30);
 const res = compare(
   {
     'node -e 0': () => timeRun(node, ['-e', '0']),
-    'aibox --version': () => timeRun(node, ['dist/aibox.mjs', '--version']),
-    'aiboxctl --version': () => timeRun(node, ['dist/aiboxctl.mjs', '--version']),
-    'aiboxctl --help': () => timeRun(node, ['dist/aiboxctl.mjs', '--help']),
+    'aibox --version': () => timeRun(node, ['dist/aibox.cjs', '--version']),
+    'aiboxctl --version': () => timeRun(node, ['dist/aiboxctl.cjs', '--version']),
+    'aiboxctl --help': () => timeRun(node, ['dist/aiboxctl.cjs', '--help']),
   },
   RUNS,
 );

@@ -36,7 +36,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 3));
 const RETRIES = Number(process.env.BENCH_RETRIES ?? 5); // failed attempts are retried and listed in the results
 const CONFIG = join(ROOT, 'profiles/local/aibox.yaml');
-const CTL = join(ROOT, 'dist/aiboxctl.mjs');
+const CTL = join(ROOT, 'dist/aiboxctl.cjs');
 const SCRIPT = join(ROOT, 'bench/pipeline-sequential.sh');
 const WARMUP = Math.max(0, Number(process.env.BENCH_WARMUP ?? 1));
 // The local base the profile builds FROM, read from the profile itself so the two never drift.

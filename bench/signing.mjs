@@ -46,11 +46,11 @@ function run(cmd, args, env) {
 
 /** The shipped bundle when it has the signing commands; else an identical esbuild bundle of the runner + signing commands. */
 async function aiboxctlCommand(dir) {
-  const dist = join(ROOT, 'dist/aiboxctl.mjs');
+  const dist = join(ROOT, 'dist/aiboxctl.cjs');
   if (existsSync(dist)) {
     const probe = await run(process.execPath, [dist, '--help'], {});
     if (/\n\s+verify-blob /.test(probe.out) && /\n\s+keys /.test(probe.out))
-      return { argv: [process.execPath, dist], note: 'dist/aiboxctl.mjs (npm run build)' };
+      return { argv: [process.execPath, dist], note: 'dist/aiboxctl.cjs (npm run build)' };
   }
   const entry = `import { runCli } from './src/cli/app.ts';
 import { registerSigningCommands } from './src/cli/commands/signing.ts';
@@ -73,7 +73,7 @@ process.exitCode = await runCli('aiboxctl', [registerSigningCommands], process.a
   });
   return {
     argv: [process.execPath, outfile],
-    note: 'dist/aiboxctl.mjs did not yet register the signing commands; used an esbuild bundle of src/cli/app.ts + src/cli/commands/signing.ts with the same settings as scripts/build.mjs',
+    note: 'dist/aiboxctl.cjs did not yet register the signing commands; used an esbuild bundle of src/cli/app.ts + src/cli/commands/signing.ts with the same settings as scripts/build.mjs',
   };
 }
 

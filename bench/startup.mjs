@@ -4,7 +4,10 @@
 //   - `aiboxctl verify --key PUB IMAGE` with a config file (the local profile)  ≤ 1.5 × `node -e 0`
 //   - config load (import of the loader + read + parse + validate the local profile, cold process) ≤ 10 ms
 //   - `aiboxctl sign --key KEY IMAGE`            ≤ `node -e 0` + scrypt + 40 ms
-// plus, for context: `aiboxctl --version`, `aiboxctl --help`, verify without a config file.
+// plus, for context: `aiboxctl --version`, `aiboxctl --help`, verify without a config file, and
+// verify without the V8 code cache (AIBOX_CODE_CACHE=off: the first run after an install, or CI
+// with a fresh HOME). Every other case runs with the cache warm (the untimed warm-up fills it under
+// the bench's own HOME), as a developer's machine has it from the second run on.
 //
 //   node --import tsx bench/startup.mjs [--baseline DIR]
 //
@@ -19,11 +22,11 @@
 // Writes bench/results/startup.json.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { build, transform } from 'esbuild';
 import { createRegistryClient } from '../src/oci/client.ts';
 import { pushTinyImage } from '../test/helpers/cosign.ts';
 import { startRegistry } from '../test/helpers/registry.ts';
@@ -39,9 +42,14 @@ const round = (x, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 const bi = process.argv.indexOf('--baseline');
 const baselineRoot = bi > 0 ? resolve(process.argv[bi + 1] ?? '') : undefined;
 const trees = { ours: ROOT, ...(baselineRoot ? { baseline: baselineRoot } : {}) };
+// The entry files: dist/*.cjs since the code-cache round, dist/*.mjs before (a baseline may be older).
+const bin = (root, name) =>
+  existsSync(join(root, `dist/${name}.cjs`))
+    ? join(root, `dist/${name}.cjs`)
+    : join(root, `dist/${name}.mjs`);
 for (const [name, root] of Object.entries(trees)) {
-  if (!existsSync(join(root, 'dist/aiboxctl.mjs'))) {
-    if (name === 'baseline') throw new Error(`${root}/dist/aiboxctl.mjs missing: build the baseline first`);
+  if (!existsSync(bin(root, 'aiboxctl'))) {
+    if (name === 'baseline') throw new Error(`${root}/dist/aiboxctl.cjs missing: build the baseline first`);
     const b = spawnSync(node, ['scripts/build.mjs'], { cwd: ROOT, stdio: 'inherit' });
     if (b.status !== 0) throw new Error('node scripts/build.mjs failed');
   }
@@ -60,18 +68,29 @@ function timed(args, env) {
   return { ms, out: r.stdout };
 }
 
-// The config-load probe: the loader imported as its own chunk (as the CLI does), then one load of
-// the local profile; prints the in-process time. Bundled from each tree's src with the CLI settings.
+// The config-load probe: the config loader imported as its own chunk (as the CLI does), then one
+// load of the local profile; prints the in-process time. Bundled from each tree's src with the CLI's
+// settings: where the tree has the chunk loader (src/cli/loader.ts), the chunks are CommonJS and
+// load through it with the code cache, exactly as the CLI loads them (the timer includes the
+// loader's start); otherwise (an older baseline) as ESM chunks, as that CLI did.
 async function buildConfigProbe(root, outdir) {
-  const entry = `const t0 = performance.now();
-const { loadPlatformConfig } = await import(${JSON.stringify(join(root, 'src/config/load.ts'))});
+  const withLoader = existsSync(join(root, 'src/cli/loader.ts'));
+  const load = JSON.stringify(join(root, 'src/config/load.ts'));
+  const probe = withLoader
+    ? `export async function run(path) {
+  const { loadPlatformConfig } = await import(${load});
+  const loaded = await loadPlatformConfig({ path, env: {}, cwd: process.cwd() });
+  if (!loaded.config.variants.base) throw new Error('config not loaded');
+}`
+    : `const t0 = performance.now();
+const { loadPlatformConfig } = await import(${load});
 const loaded = await loadPlatformConfig({ path: process.argv[2], env: {}, cwd: process.cwd() });
 if (!loaded.config.variants.base) throw new Error('config not loaded');
 process.stdout.write(String(performance.now() - t0));`;
-  await build({
-    stdin: { contents: entry, resolveDir: root, loader: 'ts', sourcefile: 'config-probe.ts' },
+  const out = await build({
+    stdin: { contents: probe, resolveDir: root, loader: 'ts', sourcefile: 'config-probe.ts' },
     outdir,
-    outExtension: { '.js': '.mjs' },
+    outExtension: { '.js': withLoader ? '.cjs' : '.mjs' },
     entryNames: 'config-probe',
     bundle: true,
     splitting: true,
@@ -79,13 +98,49 @@ process.stdout.write(String(performance.now() - t0));`;
     platform: 'node',
     target: 'node20',
     minify: true,
-    banner: {
-      js: "import { createRequire as __r } from 'node:module'; const require = __r(import.meta.url);",
-    },
+    write: !withLoader,
+    ...(withLoader
+      ? {}
+      : {
+          banner: {
+            js: "import { createRequire as __r } from 'node:module'; const require = __r(import.meta.url);",
+          },
+        }),
     define: { __AIBOX_VERSION__: '"bench"' },
     logLevel: 'warning',
   });
-  return join(outdir, 'config-probe.mjs');
+  if (!withLoader) return join(outdir, 'config-probe.mjs');
+  // As scripts/build.mjs does: every ESM chunk rewritten to CommonJS, then a runner that loads
+  // them with the tree's ChunkLoader.
+  await mkdir(outdir, { recursive: true });
+  for (const f of out.outputFiles) {
+    const cjs = await transform(f.text, {
+      format: 'cjs',
+      platform: 'node',
+      target: 'node20',
+      minify: true,
+      supported: { 'dynamic-import': false },
+    });
+    await writeFile(f.path, cjs.code);
+  }
+  const runner = `import { ChunkLoader } from ${JSON.stringify(join(root, 'src/cli/loader.ts'))};
+const t0 = performance.now();
+const loader = new ChunkLoader(${JSON.stringify(outdir)}, process.env);
+void loader.require('config-probe.cjs').run(process.argv[2]).then(() => {
+  process.stdout.write(String(performance.now() - t0));
+  loader.save();
+});`;
+  await build({
+    stdin: { contents: runner, resolveDir: root, loader: 'ts', sourcefile: 'config-runner.ts' },
+    outfile: join(outdir, 'config-runner.cjs'),
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node20',
+    minify: true,
+    logLevel: 'warning',
+  });
+  return join(outdir, 'config-runner.cjs');
 }
 
 // scrypt as the key file needs it (N=32768, r=8, p=1), in a fresh process: the sign target's budget.
@@ -104,7 +159,7 @@ try {
     XDG_DATA_HOME: join(dir, 'xdg'),
     XDG_CONFIG_HOME: join(dir, 'xdgc'),
   };
-  const ctl = (root) => join(root, 'dist/aiboxctl.mjs');
+  const ctl = (root) => bin(root, 'aiboxctl');
   const g = timed([ctl(ROOT), 'keys', 'generate', '--output-dir', dir], env);
   void g;
   const key = join(dir, 'cosign.key');
@@ -131,7 +186,7 @@ try {
   cases['scrypt N=32768 (in-process)'] = { run: () => Number(timed([scryptFile], env).out), inProcess: true };
   for (const [name, root] of Object.entries(trees)) {
     const s = (k) => (name === 'ours' ? k : `${k} [${name}]`);
-    cases[s('aibox --version')] = { run: () => timed([join(root, 'dist/aibox.mjs'), '--version'], env).ms };
+    cases[s('aibox --version')] = { run: () => timed([bin(root, 'aibox'), '--version'], env).ms };
     cases[s('aiboxctl --version')] = { run: () => timed([ctl(root), '--version'], env).ms };
     cases[s('aiboxctl --help')] = { run: () => timed([ctl(root), '--help'], env).ms };
     cases[s('verify, no config file')] = {
@@ -141,6 +196,15 @@ try {
       run: () =>
         timed([ctl(root), '--config', CONFIG, ...regFlag, 'verify', '--key', pub, 'bench:v1'], env).ms,
     };
+    // First run after an install or upgrade, or a CI job with a fresh HOME: no code cache.
+    if (existsSync(join(root, 'src/cli/loader.ts')))
+      cases[s('verify, local profile config, no code cache')] = {
+        run: () =>
+          timed([ctl(root), '--config', CONFIG, ...regFlag, 'verify', '--key', pub, 'bench:v1'], {
+            ...env,
+            AIBOX_CODE_CACHE: 'off',
+          }).ms,
+      };
     cases[s('config load (in-process)')] = {
       run: () => Number(timed([probes[name], CONFIG], env).out),
       inProcess: true,

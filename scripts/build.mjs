@@ -1,12 +1,17 @@
-// Bundles the two CLIs with esbuild into dist/ (ESM). Two passes, so `--version` loads nothing but
-// the entry file:
-//   1. src/cli/main.ts -> dist/chunks/main.mjs, code-split: every command file and heavy module
-//      (config parser, HTTP client, pipeline) is its own chunk, loaded only when a command needs it;
-//   2. the entries src/cli/aiboxctl.ts and src/cli/aibox.ts -> dist/*.mjs, each one self-contained
-//      file that answers `--version` itself and otherwise imports ./chunks/main.mjs at run time.
+// Bundles the two CLIs with esbuild into dist/. Two passes, so `--version` loads nothing but the
+// entry file and every other command compiles only the chunks it uses, once (V8 code cache):
+//   1. src/cli/main.ts -> dist/chunks/main.cjs, code-split: every command file and heavy module
+//      (config parser, HTTP client, pipeline) is its own chunk, loaded only when a command needs it.
+//      esbuild splits ESM only, so each chunk is then rewritten to CommonJS (imports between chunks
+//      become `require('./chunk-….cjs')`, dynamic ones `Promise.resolve().then(() => require(…))`):
+//      CommonJS source can be compiled by `vm.Script` with cached data, which ESM cannot in Node 20
+//      (src/cli/loader.ts loads the chunks and keeps the cache);
+//   2. the entries src/cli/aiboxctl.ts and src/cli/aibox.ts -> dist/*.cjs, each one self-contained
+//      CommonJS file (no ESM loader start-up) that answers `--version` itself and otherwise loads
+//      ./chunks/main.cjs through the loader, which is bundled into it.
 // dist/meta.json maps every output file to the sources in it (test/integration/chunks.test.ts).
-import { build } from 'esbuild';
-import { chmodSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { build, transform } from 'esbuild';
+import { chmodSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 // Build beside dist/ and swap it in, so a concurrent reader never sees a half-written bundle.
@@ -14,13 +19,11 @@ const tmp = `dist.tmp-${process.pid}`;
 rmSync(tmp, { recursive: true, force: true });
 const common = {
   outdir: tmp,
-  outExtension: { '.js': '.mjs' },
+  outExtension: { '.js': '.cjs' },
   bundle: true,
-  format: 'esm',
   platform: 'node',
   target: 'node20',
   minify: true,
-  sourcemap: 'linked',
   metafile: true,
   define: { __AIBOX_VERSION__: JSON.stringify(pkg.version) },
   logLevel: 'warning',
@@ -28,34 +31,45 @@ const common = {
 const chunks = await build({
   ...common,
   entryPoints: { 'chunks/main': 'src/cli/main.ts' },
+  format: 'esm',
   splitting: true,
   chunkNames: 'chunks/[name]-[hash]',
-  // CommonJS dependencies (commander, yaml) call require() for node builtins.
-  banner: {
-    js: "import { createRequire as __aiboxCreateRequire } from 'node:module';\nconst require = __aiboxCreateRequire(import.meta.url);",
-  },
+  // Inline, so the CommonJS rewrite below reads it and maps back to src/ in one step.
+  sourcemap: 'inline',
 });
-// The entries' only import of the rest: `import('./main.js')`, kept as a run-time import.
-const mainExternal = {
-  name: 'main-external',
-  setup(b) {
-    b.onResolve({ filter: /^\.\/main\.js$/ }, () => ({ path: './chunks/main.mjs', external: true }));
-  },
-};
+for (const name of readdirSync(`${tmp}/chunks`)) {
+  const file = `${tmp}/chunks/${name}`;
+  const out = await transform(readFileSync(file, 'utf8'), {
+    format: 'cjs',
+    platform: 'node',
+    target: 'node20',
+    minify: true,
+    sourcemap: 'external',
+    sourcefile: name,
+    // `import()` becomes `Promise.resolve().then(() => require(…))`: still lazy, through the loader.
+    supported: { 'dynamic-import': false },
+    logLevel: 'warning',
+  });
+  writeFileSync(file, `${out.code}//# sourceMappingURL=${name}.map\n`);
+  writeFileSync(`${file}.map`, out.map);
+}
 const entries = await build({
   ...common,
   entryPoints: { aiboxctl: 'src/cli/aiboxctl.ts', aibox: 'src/cli/aibox.ts' },
+  format: 'cjs',
+  sourcemap: 'linked',
   banner: { js: '#!/usr/bin/env node' },
-  plugins: [mainExternal],
 });
-for (const f of ['aiboxctl', 'aibox']) chmodSync(`${tmp}/${f}.mjs`, 0o755);
+for (const f of ['aiboxctl', 'aibox']) chmodSync(`${tmp}/${f}.cjs`, 0o755);
 
 const outputs = {};
 for (const r of [chunks, entries])
   for (const [file, out] of Object.entries(r.metafile.outputs)) {
     if (file.endsWith('.map')) continue;
-    outputs[file.slice(tmp.length + 1)] = {
-      bytes: out.bytes,
+    const name = file.slice(tmp.length + 1);
+    outputs[name] = {
+      // the size on disk, after the CommonJS rewrite
+      bytes: readFileSync(`${tmp}/${name}`).length,
       inputs: Object.keys(out.inputs).sort(),
       imports: out.imports.map((i) => ({ path: i.path.replace(`${tmp}/`, ''), kind: i.kind })),
     };

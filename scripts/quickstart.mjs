@@ -45,13 +45,13 @@ if (!existsSync(pwFile)) {
 }
 const env = { ...process.env, COSIGN_PASSWORD: readFileSync(pwFile, 'utf8').trim() };
 
-const ctl = (...args) => [process.execPath, join(root, 'dist/aiboxctl.mjs'), '--config', configPath, ...args];
+const ctl = (...args) => [process.execPath, join(root, 'dist/aiboxctl.cjs'), '--config', configPath, ...args];
 function step(title, argv, { allowFail = false, capture = false } = {}) {
   process.stdout.write(
     `\n\x1b[1m== ${title}\x1b[0m\n$ ${argv
       .map((a) => (a.includes(' ') ? `'${a}'` : a))
       .join(' ')
-      .replace(`${process.execPath} ${join(root, 'dist/aiboxctl.mjs')}`, 'aiboxctl')}\n`,
+      .replace(`${process.execPath} ${join(root, 'dist/aiboxctl.cjs')}`, 'aiboxctl')}\n`,
   );
   const r = spawnSync(argv[0], argv.slice(1), {
     env,
@@ -122,5 +122,5 @@ if (trivy) step('Check scan results', ctl('scan', 'base:latest'), { allowFail: t
 step('Status of every variant: latest, digest, age, signature, scan, security floor', ctl('status'));
 step('The signed release channel developers trust', ctl('channel', 'show'));
 process.stdout.write(
-  `\nDone. Config: ${configPath}\nTry: node dist/aiboxctl.mjs --config ${configPath} inspect java:latest\nStop the registry: node dist/aiboxctl.mjs --config ${configPath} registry down\n`,
+  `\nDone. Config: ${configPath}\nTry: node dist/aiboxctl.cjs --config ${configPath} inspect java:latest\nStop the registry: node dist/aiboxctl.cjs --config ${configPath} registry down\n`,
 );

@@ -1,5 +1,6 @@
 /**
- * `aibox` entry point (developers). `--version` answers before anything else is loaded.
+ * `aibox` entry point (developers; bundled to dist/aibox.cjs). `--version` answers before anything
+ * else is loaded; everything else loads the chunks through ./boot.ts.
  */
 import { VERSION } from './version.js';
 
@@ -7,6 +8,5 @@ const args = process.argv.slice(2);
 if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
   process.stdout.write(`${VERSION}\n`);
 } else {
-  const { mainDev } = await import('./main.js');
-  process.exitCode = await mainDev(args);
+  void import('./boot.js').then((b) => b.boot('mainDev', args));
 }

@@ -103,7 +103,7 @@ function promoteVia(date: string, onChild: (c: ChildProcess) => void): Promise<C
     const child = spawn(
       process.execPath,
       [
-        `${ROOT}/dist/aiboxctl.mjs`,
+        `${ROOT}/dist/aiboxctl.cjs`,
         '--config',
         config,
         '--registry',

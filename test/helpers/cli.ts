@@ -20,7 +20,7 @@ export function runBin(
   opts: { env?: Record<string, string | undefined>; cwd?: string; input?: string } = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [`${ROOT}/dist/${bin}.mjs`, ...args], {
+    const child = spawn(process.execPath, [`${ROOT}/dist/${bin}.cjs`, ...args], {
       cwd: opts.cwd ?? ROOT,
       env: { PATH: process.env.PATH, HOME: process.env.HOME, ...opts.env } as NodeJS.ProcessEnv,
       stdio: ['pipe', 'pipe', 'pipe'],
