@@ -5,7 +5,7 @@
 //   - config load (import of the loader + read + parse + validate the local profile, cold process) ≤ 10 ms
 //   - `aiboxctl sign --key KEY IMAGE`            ≤ `node -e 0` + scrypt + 40 ms
 // plus, for context: `aiboxctl --version`, `aiboxctl --help`, verify without a config file, and
-// verify without the V8 code cache (AIBOX_CODE_CACHE=off: the first run after an install, or CI
+// verify without the V8 code cache (AIBOX_STARTUP_CACHE=off: the first run after an install, or CI
 // with a fresh HOME). Every other case runs with the cache warm (the untimed warm-up fills it under
 // the bench's own HOME), as a developer's machine has it from the second run on.
 //
@@ -106,7 +106,7 @@ process.stdout.write(String(performance.now() - t0));`;
             js: "import { createRequire as __r } from 'node:module'; const require = __r(import.meta.url);",
           },
         }),
-    define: { __AIBOX_VERSION__: '"bench"' },
+    define: { __AIBOX_VERSION__: '"bench"', __AIBOX_BUILD_ID__: JSON.stringify(`bench-${process.pid}`) },
     logLevel: 'warning',
   });
   if (!withLoader) return join(outdir, 'config-probe.mjs');
@@ -202,7 +202,7 @@ try {
         run: () =>
           timed([ctl(root), '--config', CONFIG, ...regFlag, 'verify', '--key', pub, 'bench:v1'], {
             ...env,
-            AIBOX_CODE_CACHE: 'off',
+            AIBOX_STARTUP_CACHE: 'off',
           }).ms,
       };
     cases[s('config load (in-process)')] = {

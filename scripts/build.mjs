@@ -11,9 +11,25 @@
 //      ./chunks/main.cjs through the loader, which is bundled into it.
 // dist/meta.json maps every output file to the sources in it (test/integration/chunks.test.ts).
 import { build, transform } from 'esbuild';
+import { createHash } from 'node:crypto';
 import { chmodSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+// The build id: a hash of every source file and the locked dependencies. It keys the parsed-config
+// cache (src/config/load.ts), so a changed schema or parser never reads what an older build stored.
+const buildId = (() => {
+  const h = createHash('sha256');
+  const walk = (dir) => {
+    for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const path = `${dir}/${e.name}`;
+      if (e.isDirectory()) walk(path);
+      else if (e.name.endsWith('.ts')) h.update(path).update('\0').update(readFileSync(path)).update('\0');
+    }
+  };
+  walk('src');
+  for (const f of ['package.json', 'package-lock.json']) h.update(f).update('\0').update(readFileSync(f));
+  return h.digest('hex').slice(0, 32);
+})();
 // Build beside dist/ and swap it in, so a concurrent reader never sees a half-written bundle.
 const tmp = `dist.tmp-${process.pid}`;
 rmSync(tmp, { recursive: true, force: true });
@@ -25,7 +41,7 @@ const common = {
   target: 'node20',
   minify: true,
   metafile: true,
-  define: { __AIBOX_VERSION__: JSON.stringify(pkg.version) },
+  define: { __AIBOX_VERSION__: JSON.stringify(pkg.version), __AIBOX_BUILD_ID__: JSON.stringify(buildId) },
   logLevel: 'warning',
 };
 const chunks = await build({

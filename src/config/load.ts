@@ -1,6 +1,14 @@
 /**
  * Find and read config files (edge: fs + env). Platform: --config, then AIBOX_CONFIG, then
  * ./aibox.yaml, else built-in defaults. Developer: $XDG_CONFIG_HOME/aibox/config.yaml.
+ *
+ * Parsing is pure and deterministic (text in, config out), so a bundled build remembers what it
+ * parsed: a config that validated is stored, structured-cloned, in the per-user private cache
+ * (`$XDG_CACHE_HOME/aibox/config-cache`, src/adapters/private-cache.ts) under the SHA-256 of the
+ * build id and the exact text, and the next load of the same text by the same build skips yaml and
+ * zod altogether (issue 8 §4: config load ≤ 10 ms). A text that fails validation is never stored,
+ * so every error is reported by the parser, word for word as without the cache. Source runs (tests,
+ * tsx) have no build id and always parse; `AIBOX_STARTUP_CACHE=off` disables it.
  */
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
@@ -14,8 +22,60 @@ import {
 } from './model.js';
 
 // The parser (yaml + the zod schema) is its own bundle chunk, loaded only when there is a file to
-// parse: without one, the defaults are a constant and a command starts without compiling either.
+// parse and the parsed-config cache does not have it: without one, the defaults are a constant and
+// a command starts without compiling either.
 const parser = () => import('./parse.js');
+
+declare const __AIBOX_BUILD_ID__: string | undefined;
+/** Identifies this build's parser and schema (scripts/build.mjs); undefined in source runs. */
+const BUILD_ID: string | undefined = typeof __AIBOX_BUILD_ID__ === 'string' ? __AIBOX_BUILD_ID__ : undefined;
+
+type Kind = 'platform' | 'developer';
+type ConfigOf<K extends Kind> = K extends 'platform' ? PlatformConfig : DeveloperConfig;
+
+/**
+ * Parse `text` as a `kind` config, through the parsed-config cache when this is a bundled build.
+ * `cacheId` overrides the build id (tests).
+ */
+async function parseCached<K extends Kind>(
+  kind: K,
+  text: string,
+  file: string,
+  env: Env,
+  cacheId: string | undefined = BUILD_ID,
+): Promise<ConfigOf<K>> {
+  const cached = cacheId ? await openConfigCache(env, cacheId, kind, text) : undefined;
+  const hit = cached?.get();
+  if (hit) return hit as ConfigOf<K>;
+  const p = await parser();
+  const config = (kind === 'platform' ? p.parsePlatformConfigText : p.parseDeveloperConfigText)(text, file);
+  cached?.put(config);
+  return config as ConfigOf<K>;
+}
+
+async function openConfigCache(env: Env, cacheId: string, kind: Kind, text: string) {
+  const [{ cacheKey, PrivateCache }, v8] = await Promise.all([
+    import('../adapters/private-cache.js'),
+    import('node:v8'),
+  ]);
+  const cache = new PrivateCache(env, 'config-cache');
+  if (!cache.enabled) return undefined;
+  const key = cacheKey('aibox-config', cacheId, kind, text);
+  return {
+    get(): unknown {
+      const data = cache.read(key);
+      if (!data) return undefined;
+      try {
+        return v8.deserialize(data) as unknown;
+      } catch {
+        return undefined;
+      }
+    },
+    put(config: unknown): void {
+      cache.write([[key, v8.serialize(config)]]);
+    },
+  };
+}
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -79,6 +139,8 @@ export async function loadPlatformConfig(opts: {
   readonly path?: string | undefined;
   readonly env: Env;
   readonly cwd: string;
+  /** Parsed-config cache id; default this build's (none in source runs). Tests. */
+  readonly cacheId?: string | undefined;
 }): Promise<LoadedConfig> {
   const explicit = opts.path ? { path: opts.path, how: '--config' } : undefined;
   const fromEnv = opts.env.AIBOX_CONFIG ? { path: opts.env.AIBOX_CONFIG, how: 'AIBOX_CONFIG' } : undefined;
@@ -89,8 +151,14 @@ export async function loadPlatformConfig(opts: {
     if (given) throw notFound(path, given.how);
     return { config: defaultPlatformConfig(), path: undefined, dir: opts.cwd };
   }
-  const { parsePlatformConfigText } = await parser();
-  return { config: parsePlatformConfigText(text, shown(path, opts.cwd)), path, dir: dirname(path) };
+  const config = await parseCached(
+    'platform',
+    text,
+    shown(path, opts.cwd),
+    opts.env,
+    opts.cacheId ?? BUILD_ID,
+  );
+  return { config, path, dir: dirname(path) };
 }
 
 /** Load the developer's config (`--config`, AIBOX_DEVELOPER_CONFIG, else ~/.config/aibox/config.yaml, else defaults). */
@@ -98,6 +166,8 @@ export async function loadDeveloperConfig(opts: {
   readonly path?: string | undefined;
   readonly env: Env;
   readonly home?: string | undefined;
+  /** Parsed-config cache id; default this build's (none in source runs). Tests. */
+  readonly cacheId?: string | undefined;
 }): Promise<{ config: DeveloperConfig; path: string | undefined }> {
   const given = opts.path
     ? { path: opts.path, how: '--config' }
@@ -110,8 +180,7 @@ export async function loadDeveloperConfig(opts: {
     if (given) throw notFound(path, given.how);
     return { config: defaultDeveloperConfig(), path: undefined };
   }
-  const { parseDeveloperConfigText } = await parser();
-  return { config: parseDeveloperConfigText(text, path), path };
+  return { config: await parseCached('developer', text, path, opts.env, opts.cacheId ?? BUILD_ID), path };
 }
 
 /** The embedded registry's data dir: `embedded.dataDir` (relative to the config file) or `$XDG_DATA_HOME/aibox/registry`. */

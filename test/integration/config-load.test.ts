@@ -1,4 +1,5 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { serialize } from 'node:v8';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +10,7 @@ import {
   loadDeveloperConfig,
   loadPlatformConfig,
 } from '../../src/config/load.js';
+import { cacheKey, PrivateCache } from '../../src/adapters/private-cache.js';
 import { isAiboxError } from '../../src/core/errors.js';
 import { LOCAL_PROFILE, testEngineSettings } from '../helpers/engine.js';
 
@@ -116,6 +118,80 @@ describe('config loading (real files)', () => {
       await mkdir(join(home, '.config', 'aibox'), { recursive: true });
       await writeFile(join(home, '.config', 'aibox', 'config.yaml'), 'variant: node\n');
       expect((await loadDeveloperConfig({ env: {}, home })).config.variant).toBe('node');
+    });
+  });
+  // src/config/load.ts: a bundled build stores what validated, keyed by build id + exact text.
+  describe('parsed-config cache', () => {
+    let n = 0;
+    const setup = () => {
+      const env = { XDG_CACHE_HOME: join(dir, `cache-${n++}`) };
+      const cacheDir = join(env.XDG_CACHE_HOME, 'aibox', 'config-cache');
+      return { env, cacheDir };
+    };
+    const text = async () => readFile(LOCAL_PROFILE, 'utf8');
+
+    it('returns exactly what the parser returns, on the storing load and on the cached one', async () => {
+      const { env, cacheDir } = setup();
+      const fresh = await loadPlatformConfig({ path: LOCAL_PROFILE, env, cwd: dir });
+      const first = await loadPlatformConfig({ path: LOCAL_PROFILE, env, cwd: dir, cacheId: 'b1' });
+      expect(await readdir(cacheDir)).toHaveLength(1);
+      const second = await loadPlatformConfig({ path: LOCAL_PROFILE, env, cwd: dir, cacheId: 'b1' });
+      expect(first).toStrictEqual(fresh);
+      expect(second).toStrictEqual(fresh);
+      const devFile = join(dir, 'dev-cache.yaml');
+      await writeFile(devFile, 'variant: java\nregistry:\n  host: harbor.internal\n');
+      const devFresh = await loadDeveloperConfig({ path: devFile, env });
+      await loadDeveloperConfig({ path: devFile, env, cacheId: 'b1' });
+      expect(await loadDeveloperConfig({ path: devFile, env, cacheId: 'b1' })).toStrictEqual(devFresh);
+    });
+
+    it('serves a stored entry without parsing, only to the same build, and ignores a corrupt one', async () => {
+      const { env, cacheDir } = setup();
+      const real = await loadPlatformConfig({ path: LOCAL_PROFILE, env, cwd: dir, cacheId: 'b1' });
+      // Replace the stored entry by a well-formed one holding a different config: a load that
+      // returns it did not parse.
+      const key = cacheKey('aibox-config', 'b1', 'platform', await text());
+      const planted = { ...real.config, registry: { ...real.config.registry, project: 'from-the-cache' } };
+      new PrivateCache(env, 'config-cache').write([[key, serialize(planted)]]);
+      const hit = await loadPlatformConfig({ path: LOCAL_PROFILE, env, cwd: dir, cacheId: 'b1' });
+      expect(hit.config.registry.project).toBe('from-the-cache');
+      // Another build never reads it.
+      const other = await loadPlatformConfig({ path: LOCAL_PROFILE, env, cwd: dir, cacheId: 'b2' });
+      expect(other.config).toStrictEqual(real.config);
+      // A flipped byte: the entry reads as absent and the file is parsed again.
+      const file = join(cacheDir, `${key}.bin`);
+      const buf = await readFile(file);
+      buf[buf.length - 3] = (buf[buf.length - 3] ?? 0) ^ 0xff;
+      await writeFile(file, buf);
+      const again = await loadPlatformConfig({ path: LOCAL_PROFILE, env, cwd: dir, cacheId: 'b1' });
+      expect(again.config).toStrictEqual(real.config);
+    });
+
+    it("never stores a config that fails validation: the error is the parser's, every time", async () => {
+      const { env, cacheDir } = setup();
+      const bad = join(dir, 'bad-cache.yaml');
+      await writeFile(bad, 'registry:\n  project: Not_Valid\n');
+      const messages: string[] = [];
+      for (const cacheId of [undefined, 'b1', 'b1']) {
+        const e: unknown = await loadPlatformConfig({ path: bad, env, cwd: dir, cacheId }).catch(
+          (x: unknown) => x,
+        );
+        expect(isAiboxError(e) && e.code).toBe('CONFIG_INVALID');
+        messages.push((e as Error).message);
+      }
+      expect(new Set(messages).size).toBe(1);
+      expect(await readdir(cacheDir).catch(() => [])).toEqual([]);
+    });
+
+    it('is off with AIBOX_STARTUP_CACHE=off', async () => {
+      const { env, cacheDir } = setup();
+      await loadPlatformConfig({
+        path: LOCAL_PROFILE,
+        env: { ...env, AIBOX_STARTUP_CACHE: 'off' },
+        cwd: dir,
+        cacheId: 'b1',
+      });
+      expect(await readdir(cacheDir).catch(() => 'absent')).toBe('absent');
     });
   });
 });
