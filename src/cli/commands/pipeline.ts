@@ -21,6 +21,7 @@ import { LABELS } from '../../pipeline/inputs.js';
 import { acquirePipelineLock } from '../../pipeline/lock.js';
 import { ActivityMeter } from '../../pipeline/meter.js';
 import { planRun, utcDate } from '../../pipeline/plan.js';
+import { parseDateInput } from '../../core/dates.js';
 import { lineProgress, renderTable, ttyProgress } from '../../pipeline/progress.js';
 import { checkCandidate, promote } from '../../pipeline/promote.js';
 import { failureLine, newRunRecord, type RunRecord } from '../../pipeline/record.js';
@@ -112,7 +113,7 @@ async function rebuildCommand(ctx: Context, flags: RebuildFlags) {
 async function runRebuild(ctx: Context, flags: RebuildFlags, now: Date, runId: string) {
   const loaded = await ctx.config();
   const config = loaded.config;
-  const date = flags.date ?? utcDate(now);
+  const date = parseDateInput(flags.date ?? utcDate(now));
   const plan = planRun(config, { date, variants: flags.variant });
   if (config.scan.scanner === 'none' && !flags.allowUnscanned) {
     throw new AiboxError({
@@ -244,7 +245,10 @@ async function notifyFailure(
 async function promoteCommand(ctx: Context, flags: { date?: string; variant: string[]; key?: string }) {
   const loaded = await ctx.config();
   const now = ctx.now();
-  const plan = planRun(loaded.config, { date: flags.date ?? utcDate(now), variants: flags.variant });
+  const plan = planRun(loaded.config, {
+    date: parseDateInput(flags.date ?? utcDate(now)),
+    variants: flags.variant,
+  });
   const key = await signingKeyChecked(ctx, flags.key);
   const trust = await pipelineTrust(ctx, key);
   const target = await ctx.target();
@@ -470,7 +474,7 @@ export const registerPipelineCommands: RegisterCommands = (program: Command, run
     .description(
       'the weekly pipeline: build, scan, stage, tag, sign and verify every variant, then promote latest and publish the channel',
     )
-    .option('--date <YYYY-MM-DD>', 'date of the tags (default: today, UTC)')
+    .option('--date <YYYY-MM-DD>', 'date of the tags, YYYY-MM-DD or YYYYMMDD (default: today, UTC)')
     .option(
       '--variant <name>',
       'only this variant (repeatable); its base variant must be published for the date',
@@ -501,7 +505,10 @@ Examples:
     .description(
       'check every variant of a date (present, signed by a trusted key), then move latest and publish the signed channel',
     )
-    .option('--date <YYYY-MM-DD>', 'date of the tags to promote (default: today, UTC)')
+    .option(
+      '--date <YYYY-MM-DD>',
+      'date of the tags to promote, YYYY-MM-DD or YYYYMMDD (default: today, UTC)',
+    )
     .option('--variant <name>', 'only these variants (repeatable)', collect, [])
     .option('--key <key>', 'signing key for the channel (default: signing.key)')
     .addHelpText('after', '\nExample:\n  $ aiboxctl promote --date 2026-02-22')

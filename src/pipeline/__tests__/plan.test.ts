@@ -36,7 +36,7 @@ describe('planRun', () => {
     );
   });
 
-  it.each(['2026-02-30', '20260221', '2026-2-1', ''])('rejects the date %j', (date) => {
+  it.each(['2026-02-30', '20260230', '2026-0221', '2026-2-1', ''])('rejects the date %j', (date) => {
     expect(() => planRun(config, { date })).toThrow(AiboxError);
   });
 
@@ -54,7 +54,7 @@ describe('planRun', () => {
       fc.property(fc.string(), (s) => {
         try {
           compactDate(s);
-          expect(s).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+          expect(s).toMatch(/^\d{4}-\d{2}-\d{2}$|^\d{8}$/);
         } catch (e: unknown) {
           expect(e).toBeInstanceOf(AiboxError);
         }
