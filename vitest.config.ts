@@ -8,6 +8,8 @@ export default defineConfig({
     hookTimeout: 180_000,
     // Integration files each start their own registry; two workers match the 2-core CI machine.
     pool: 'forks',
+    // GitHub's workflow parser imports its JSON schema without an import attribute: let Vite load it.
+    server: { deps: { inline: ['@actions/workflow-parser'] } },
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
   },
 });

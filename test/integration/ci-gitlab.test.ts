@@ -34,7 +34,7 @@ const JOBS = [
 
 let w: CiWorld;
 let run: { code: number; output: string };
-let published: PublishedCheck;
+let published: PublishedCheck | undefined;
 
 beforeAll(async () => {
   w = await startCiWorld('ci-gitlab');
@@ -93,19 +93,21 @@ describe('GitLab: the weekly-rebuild template under gitlab-ci-local', () => {
   });
 
   it('promoted latest to the date tag of every variant and published channel sequence 1', () => {
+    expect(published).toBeDefined();
     for (const v of CI_VARIANTS) {
-      const [dated, latest] = published.digests[v]!;
+      const [dated, latest] = published!.digests[v]!;
       expect(dated, v).toMatch(/^sha256:[0-9a-f]{64}$/);
       expect(latest, v).toBe(dated);
-      expect(published.channel.variants[v]?.digest, v).toBe(dated);
+      expect(published!.channel.variants[v]?.digest, v).toBe(dated);
     }
-    expect(published.channel.sequence).toBe(1);
-    expect(published.channel.signatureValid).toBe(true);
+    expect(published!.channel.sequence).toBe(1);
+    expect(published!.channel.signatureValid).toBe(true);
   });
 
   it('real cosign verifies every latest and the channel', (ctx) => {
-    if (published.cosign === null) return ctx.skip();
-    expect(Object.values(published.cosign)).toHaveLength(CI_VARIANTS.length + 1);
-    for (const [ref, code] of Object.entries(published.cosign)) expect(code, ref).toBe(0);
+    expect(published).toBeDefined();
+    if (published!.cosign === null) return ctx.skip();
+    expect(Object.values(published!.cosign)).toHaveLength(CI_VARIANTS.length + 1);
+    for (const [ref, code] of Object.entries(published!.cosign)) expect(code, ref).toBe(0);
   });
 });
