@@ -50,7 +50,11 @@ if [ -n "$missing" ]; then
   fi
 fi
 
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# npm ci deletes node_modules first: never run it on a node_modules that is a symlink (a tree shared with other
+# checkouts, e.g. git worktrees); only when it is missing, or a real directory older than the lockfile.
+if [ -L node_modules ]; then
+  : # shared node_modules: maintained where it lives
+elif [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   step "installing npm dependencies (npm ci)" npm ci --no-audit --no-fund
 fi
 # npm skips install scripts of dependencies not listed in package.json "allowScripts"; re2 (a native module
