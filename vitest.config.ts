@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     include: ['src/**/__tests__/*.test.ts', 'test/**/*.test.ts'],
     globalSetup: ['test/global-setup.ts'],
+    setupFiles: ['test/setup/has-assertions.ts'],
     testTimeout: 60_000,
     hookTimeout: 180_000,
     // Integration files each start their own registry; two workers match the 2-core CI machine.

@@ -203,8 +203,9 @@ describe('aiboxctl rebuild: the five local-profile variants', () => {
         expect(rec.steps.find((s) => s.name === step)?.status, `${v} ${step}`).toBe('skipped');
       expect(await tagDigest(reg.url, `aibox/${v}`, 'latest'), v).toBe(first.variants[v]!.digest);
     }
-    expect(r.stderr).not.toMatch(/Run: \S*podman\b[^\n]* build /);
-    expect(again.timings!.wallMs).toBeLessThan(20_000);
+    // Resumed means no work redone (counted in the debug log of every spawn), not "fast": no timing assert.
+    expect(r.stderr).toMatch(/Run: /);
+    expect(r.stderr).not.toMatch(/Run: \S*podman\b[^\n]* (build|push) /);
     // The channel is re-published (next sequence) with the same digests, and still verifies.
     expect(again.channel?.sequence).toBe(2);
     const ch = await cli(['channel', 'show', '--key', keys.pub]);
