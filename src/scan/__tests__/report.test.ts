@@ -199,6 +199,7 @@ describe('parseTrivyReport', () => {
         assertConsistent(r);
       } catch (e: unknown) {
         if (!isAiboxError(e, 'SCAN_FAILED')) throw e;
+        expect(isAiboxError(e, 'SCAN_FAILED')).toBe(true);
       }
     };
     it('any JSON value either parses into a consistent report or fails with SCAN_FAILED', () => {
