@@ -50,6 +50,13 @@ if [ -n "$missing" ]; then
   fi
 fi
 
+# re2 is built by node-gyp, which downloads node's headers unless told where they are: use the installed ones
+# (e.g. /usr/include/node from Debian's or NodeSource's package) so an offline machine can build it too.
+node_prefix="$(dirname "$(dirname "$(command -v node)")")"
+if [ -z "${npm_config_nodedir:-}" ] && [ -f "$node_prefix/include/node/common.gypi" ]; then
+  export npm_config_nodedir="$node_prefix"
+fi
+
 # npm ci deletes node_modules first: never run it on a node_modules that is a symlink (a tree shared with other
 # checkouts, e.g. git worktrees); only when it is missing, or a real directory older than the lockfile.
 if [ -L node_modules ]; then
