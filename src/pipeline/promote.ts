@@ -7,8 +7,9 @@ import { AiboxError, describeError, isAiboxError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/log.js';
 import type { ImageStore } from '../oci/store.js';
 import { buildChannel, type Channel, type ChannelEntry } from '../channel/channel.js';
-import { channelRepository, publishChannel, readChannelIfPresent } from '../channel/store.js';
-import { signImage, verifyImage } from '../signing/workflows.js';
+import { publishOnBase, resolveChannelBase, type ChannelPublisherDeps } from '../channel/publisher.js';
+import type { ChannelStateStore } from '../channel/state.js';
+import { verifyImage } from '../signing/workflows.js';
 import type { SigningKey } from '../signing/keys.js';
 import type { TrustedKey } from '../signing/trust.js';
 import { describeImage } from '../inspect/describe.js';
@@ -38,6 +39,8 @@ export interface PromotionDeps {
   readonly logger?: Logger;
   /** Promote images whose signed payload records no passed scan (then recorded in the channel entry). */
   readonly allowUnscanned?: boolean;
+  /** This machine's record of the last channel published and seen (src/channel/state.ts). */
+  readonly channelState: ChannelStateStore;
 }
 
 /** Check one published date tag: present, signed by a trusted key, not marked as failed. */
@@ -124,8 +127,9 @@ export async function promote(
       return { c, bytes: m.bytes, mediaType: m.descriptor.mediaType };
     }),
   );
-  const channelRepo = channelRepository(d.host, d.project);
-  const prev = await readChannelIfPresent(d.store, channelRepo);
+  // The previous channel is verified (signature, history, local state) before anything moves.
+  const cd: ChannelPublisherDeps = { ...d, state: d.channelState };
+  const base = await resolveChannelBase(cd);
   const entries: ChannelEntry[] = checked.map((c) => ({
     variant: c.variant,
     tag: c.tag,
@@ -139,7 +143,7 @@ export async function promote(
         }
       : {}),
   }));
-  const channel = buildChannel(prev?.channel ?? null, entries, d.now());
+  const channel = buildChannel(base.prev?.channel ?? null, entries, d.now());
   // Remember where each `latest` pointed, to put it back if any later move or the channel fails.
   const previous = await Promise.all(
     checked.map(async (c) => {
@@ -160,11 +164,7 @@ export async function promote(
       variants[m.c.variant] = { tag: m.c.tag, digest: m.c.digest };
       log.debug(`promoted ${m.c.repository}:latest → ${m.c.tag} (${m.c.digest})`);
     }
-    const published = await publishChannel(d.store, channelRepo, channel, {
-      sign: async (ref) => {
-        await signImage({ client: d.store, ref, key: d.key, signer: d.signer, now: d.now() });
-      },
-    });
+    const published = await publishOnBase(cd, base, channel);
     return { variants, channel: { sequence: channel.sequence, digest: published.digest, channel } };
   } catch (e: unknown) {
     for (const m of moved) {

@@ -10,6 +10,7 @@ import { dirname, resolve } from 'node:path';
 import { AiboxError, describeError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { PlatformConfig } from '../config/schema.js';
+import type { ChannelStateStore } from '../channel/state.js';
 import type { Engine } from '../engine/engine.js';
 import { tlsVerifyFor } from '../engine/tls.js';
 import { describeImage } from '../inspect/describe.js';
@@ -39,6 +40,8 @@ export interface RebuildDeps {
   readonly now: () => Date;
   /** Persist the record (called after every change). */
   readonly save: (r: RunRecord) => Promise<void>;
+  /** This machine's record of the last channel published and seen (promotion verifies against it). */
+  readonly channelState: ChannelStateStore;
 }
 
 export interface RebuildOptions {
@@ -414,6 +417,7 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
         now: deps.now,
         logger: deps.logger,
         allowUnscanned: opts.allowUnscanned ?? false,
+        channelState: deps.channelState,
       };
       const checked = await checkAll(
         pdeps,

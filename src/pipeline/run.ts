@@ -5,6 +5,7 @@
  * Notifier) and settings; constructs none.
  */
 import { join } from 'node:path';
+import { fileChannelState } from '../channel/state-file.js';
 import { AiboxError, describeError, isAiboxError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { PlatformConfig } from '../config/schema.js';
@@ -202,6 +203,7 @@ async function runRebuildInner(deps: RunDeps, req: RebuildRequest, now: Date, ru
         progress: deps.progress(() => record),
         now: deps.now,
         save: (r) => saveRecord(runsDir, r),
+        channelState: fileChannelState(deps.dataDir),
       },
       {
         config,
@@ -279,6 +281,7 @@ export async function runPromote(
       now: deps.now,
       logger: deps.logger,
       allowUnscanned: req.allowUnscanned,
+      channelState: fileChannelState(deps.dataDir),
     };
     const checked = await checkAll(
       d,
