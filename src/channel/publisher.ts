@@ -211,7 +211,7 @@ export async function resolveChannelBase(d: ChannelPublisherDeps): Promise<Chann
     if (last) {
       throw rejected(
         `refusing to publish: ${where} is missing, but ${describeLast(last)} was published`,
-        repairHint(d, last),
+        `${repairHint(d, last)}. If the registry was reset on purpose, remove the "${channelStateKey(d.host, d.project)}" entry from this machine's $XDG_DATA_HOME/aibox/channel-state.json first`,
         { found: null, last: { sequence: last.sequence, digest: last.digest, source: last.source } },
       );
     }
