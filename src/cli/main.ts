@@ -19,6 +19,7 @@ const ctlModules: Record<string, Loader> = {
   scan: () => import('./commands/scan.js').then((m) => m.registerScanCommands),
   rebuild: () => import('./commands/rebuild.js').then((m) => m.registerRebuildCommands),
   status: () => import('./commands/status.js').then((m) => m.registerStatusCommands),
+  channel: () => import('./commands/channel.js').then((m) => m.registerChannelCommands),
   notify: () => import('./commands/notify.js').then((m) => m.registerNotifyCommands),
 };
 
@@ -35,7 +36,7 @@ const ctlOwners: Record<string, keyof typeof ctlModules> = {
   rebuild: 'rebuild',
   promote: 'rebuild',
   status: 'status',
-  channel: 'status',
+  channel: 'channel',
   'local-base': 'notify',
   notify: 'notify',
 };

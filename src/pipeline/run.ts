@@ -5,6 +5,7 @@
  * Notifier) and settings; constructs none.
  */
 import { join } from 'node:path';
+import { fileChannelState } from '../channel/state-file.js';
 import { AiboxError, describeError, isAiboxError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { PlatformConfig } from '../config/schema.js';
@@ -208,6 +209,7 @@ async function runRebuildInner(deps: RunDeps, req: RebuildRequest, now: Date, ru
         progress: deps.progress(() => record),
         now: deps.now,
         save: (r) => saveRecord(runsDir, r),
+        channelState: fileChannelState(deps.dataDir),
       },
       {
         config,
@@ -285,6 +287,7 @@ export async function runPromote(
       now: deps.now,
       logger: deps.logger,
       allowUnscanned: req.allowUnscanned,
+      channelState: fileChannelState(deps.dataDir),
     };
     // An interrupted promotion is completed first, whatever today's candidates turn out to be.
     const completed = await completePendingPromotion(d);
