@@ -5,7 +5,7 @@
  * Notifier) and settings; constructs none.
  */
 import { join } from 'node:path';
-import { fileChannelState } from '../channel/state-file.js';
+import type { ChannelStateStore } from '../channel/state.js';
 import { AiboxError, describeError, isAiboxError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { PlatformConfig } from '../config/schema.js';
@@ -29,7 +29,7 @@ import {
 } from './promote.js';
 import { newRunId, recordPath, saveRecord } from './records.js';
 import { newRunRecord, type RunRecord } from './record.js';
-import { rebuild } from './rebuild.js';
+import { rebuild, sweepStaging } from './rebuild.js';
 
 /** The registry a run publishes to. */
 export interface RunTarget {
@@ -61,6 +61,8 @@ export interface RunDeps {
   readonly trustedKeys: () => Promise<TrustedKey[]>;
   /** `$XDG_DATA_HOME/aibox`: locks/ and runs/ live here. */
   readonly dataDir: string;
+  /** This machine's record of the last channel published and seen (channel-state.json in the data dir). */
+  readonly channelState: ChannelStateStore;
   readonly logger: Logger;
   readonly now: () => Date;
   /** Live progress (a TTY table or CI lines), given access to the record as it changes. */
@@ -209,7 +211,7 @@ async function runRebuildInner(deps: RunDeps, req: RebuildRequest, now: Date, ru
         progress: deps.progress(() => record),
         now: deps.now,
         save: (r) => saveRecord(runsDir, r),
-        channelState: fileChannelState(deps.dataDir),
+        channelState: deps.channelState,
       },
       {
         config,
@@ -287,12 +289,18 @@ export async function runPromote(
       now: deps.now,
       logger: deps.logger,
       allowUnscanned: req.allowUnscanned,
-      channelState: fileChannelState(deps.dataDir),
+      channelState: deps.channelState,
     };
     // An interrupted promotion is completed first, whatever today's candidates turn out to be.
     const completed = await completePendingPromotion(d);
     const checked = await checkAll(d, promotionCandidates(plan));
     const result = await promote(d, checked);
+    // CI fan-in: the per-variant runs left their staging manifests for this promotion to sweep.
+    await sweepStaging(target.store, target.host, target.project, plan.variants, {
+      step: () => {},
+      note: (line) => deps.logger.info(line),
+      done: () => {},
+    });
     return { date: plan.date, ...result, ...(completed ? { completed: completed.sequence } : {}) };
   } finally {
     await lock.release();

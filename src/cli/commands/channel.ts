@@ -7,11 +7,12 @@ import { channelRepository } from '../../channel/store.js';
 import { readTrustedChannel } from '../../channel/trusted.js';
 import { dataDir } from '../../config/load.js';
 import { AiboxError } from '../../core/errors.js';
-import { runChannelRepair, type ChannelRepairRun } from '../../pipeline/channel-repair.js';
+import { runChannelRepair } from '../../pipeline/channel-repair.js';
 import { loadTrust } from '../../signing/keyring.js';
 import type { Context, RegisterCommands } from '../command.js';
 import { runDeps } from '../compose.js';
 import { EXIT } from '../exit.js';
+import { renderRepair } from '../render-repair.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -64,37 +65,6 @@ export function parseSequence(s: string): number {
     });
   }
   return n;
-}
-
-function renderRepair(r: ChannelRepairRun): string {
-  const p = r.plan;
-  const cur =
-    p.current.state === 'absent'
-      ? 'absent'
-      : p.current.state === 'verified'
-        ? `sequence ${p.current.sequence} (${p.current.digest}), signature valid`
-        : `${p.current.digest}: NOT TRUSTED: ${p.current.reason}`;
-  const lines = [
-    `channel:        ${r.channel}`,
-    `current:        ${cur}`,
-    `last published: ${p.last ? `sequence ${p.last.sequence} (${p.last.digest}, ${p.last.source})` : 'unknown'}`,
-    `from:           sequence ${p.from.sequence} (${p.from.digest}, ${p.from.source === 'history' ? `history seq-${p.from.sequence}` : 'current'}), signature valid`,
-    `publishes:      sequence ${p.next.sequence}, expires ${p.next.expiresAt}, variants ${Object.keys(p.next.variants).sort().join(', ')}`,
-    ...Object.keys(p.next.variants)
-      .sort()
-      .map((name) => {
-        const v = p.next.variants[name]!;
-        const floor = v.minImageCreated
-          ? `${v.mandatoryUpdate ? 'mandatory' : 'advisory'} >= ${v.minImageDate}`
-          : '-';
-        return `  ${name}  ${v.tag}  ${v.digest}  floor ${floor}`;
-      }),
-    ...p.skipped.map((s) => `skipped history entry ${s}`),
-    r.published
-      ? `published channel sequence ${r.published.sequence} (${r.published.digest}); current and seq-${r.published.sequence} point at it`
-      : 'dry run: nothing published; re-run with --yes to publish it',
-  ];
-  return lines.join('\n');
 }
 
 async function channelRepairCommand(

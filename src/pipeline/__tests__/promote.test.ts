@@ -148,9 +148,14 @@ describe('promote', () => {
       for (let k = 1; k <= calls; k++) {
         const w = await fork();
         w.store.setHooks({ beforeCall: crashFrom(k) });
-        await expect(promote(w, NEW)).rejects.toThrow();
+        // A crash in the best-effort staging sweep after the channel moved does not fail the promotion.
+        const failed = await promote(w, NEW).then(
+          () => false,
+          () => true,
+        );
         const after = await published(w);
-        expectRecoverable(after, old, next);
+        if (failed) expectRecoverable(after, old, next);
+        else expectConverged(after, next);
         const r = await promote(w, NEW);
         if (r.completed !== undefined) rolledForward++;
         expectConverged(await published(w), next);
@@ -165,8 +170,12 @@ describe('promote', () => {
       for (let k = 1; k <= calls; k++) {
         const w = await fork();
         w.store.setHooks({ beforeCall: crashFrom(k) });
-        await expect(promote(w, NEW)).rejects.toThrow();
-        expectRecoverable(await published(w), null, next);
+        const failed = await promote(w, NEW).then(
+          () => false,
+          () => true,
+        );
+        if (failed) expectRecoverable(await published(w), null, next);
+        else expectConverged(await published(w), next);
         await promote(w, NEW);
         expectConverged(await published(w), next);
       }
