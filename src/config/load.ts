@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { AiboxError } from '../core/errors.js';
+import { registerSecret } from '../core/redact.js';
 import { parseDeveloperConfigText, parsePlatformConfigText } from './parse.js';
 import {
   defaultDeveloperConfig,
@@ -86,7 +87,9 @@ export async function loadPlatformConfig(opts: {
     if (given) throw notFound(path, given.how);
     return { config: defaultPlatformConfig(), path: undefined, dir: opts.cwd };
   }
-  return { config: parsePlatformConfigText(text, shown(path, opts.cwd)), path, dir: dirname(path) };
+  const config = parsePlatformConfigText(text, shown(path, opts.cwd));
+  registerSecret(config.notify.slackWebhook); // the webhook URL is a credential (core/redact)
+  return { config, path, dir: dirname(path) };
 }
 
 /** Load the developer's config (`--config`, AIBOX_DEVELOPER_CONFIG, else ~/.config/aibox/config.yaml, else defaults). */

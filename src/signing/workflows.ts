@@ -132,7 +132,7 @@ export async function verifyImage(
     // cosign exits 11 ("image tag not found") here; keep the same number for CI scripts.
     if (e instanceof AiboxError && e.code === 'NOT_FOUND') {
       throw new AiboxError({
-        code: 'SIGNATURE_TAG_NOT_FOUND',
+        code: 'IMAGE_TAG_NOT_FOUND',
         message: `image tag not found: ${formatReference(input.ref)}`,
         hint: e.hint,
         cause: e,
