@@ -148,7 +148,7 @@ try {
     );
     let record;
     try {
-      record = JSON.parse(r.out);
+      record = JSON.parse(r.out).data; // the --json envelope {outcome, exitCode, data}
     } catch {
       /* reported below */
     }

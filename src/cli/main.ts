@@ -12,6 +12,7 @@ type Loader = () => Promise<RegisterCommands>;
 /** Command files of `aiboxctl`, in help order. */
 const ctlModules: Record<string, Loader> = {
   registry: () => import('./commands/registry.js').then((m) => m.registerRegistryCommands),
+  keys: () => import('./commands/keys.js').then((m) => m.registerKeysCommands),
   signing: () => import('./commands/signing.js').then((m) => m.registerSigningCommands),
   scan: () => import('./commands/scan.js').then((m) => m.registerScanCommands),
   pipeline: () => import('./commands/pipeline.js').then((m) => m.registerPipelineCommands),
@@ -22,7 +23,7 @@ const ctlOwners: Record<string, keyof typeof ctlModules> = {
   registry: 'registry',
   tags: 'registry',
   inspect: 'registry',
-  keys: 'signing',
+  keys: 'keys',
   sign: 'signing',
   verify: 'signing',
   'verify-blob': 'signing',

@@ -33,6 +33,9 @@ export type ErrorCode =
   | 'KEY_PASSWORD'
   | 'TIMEOUT'
   | 'PORT_IN_USE'
+  // a file could not be written or read (permissions, disk), or a target path is unsafe (symlink)
+  | 'IO_FAILED'
+  | 'UNSAFE_PATH'
   // HashiCorp Vault (key source): not reachable, refused the token, or answered something unusable
   | 'VAULT_UNREACHABLE'
   | 'VAULT_REFUSED'

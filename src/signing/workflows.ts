@@ -36,7 +36,8 @@ export async function resolveDigest(client: RegistryClient, ref: Reference): Pro
 export interface SignImageInput {
   readonly client: RegistryClient;
   readonly ref: Reference;
-  readonly key: SigningKey;
+  /** The key, or its decryption still under way: scrypt overlaps the registry round trips. */
+  readonly key: SigningKey | Promise<SigningKey>;
   readonly signer: string;
   readonly annotations?: Readonly<Record<string, string>>;
   readonly now: Date;
@@ -58,15 +59,19 @@ export interface SignImageResult {
 /** `aiboxctl sign`: append a cosign-format signature for the image's digest unless this key already signed it. */
 export async function signImage(input: SignImageInput): Promise<SignImageResult> {
   const log = input.logger ?? silentLogger;
-  const ref = await resolveDigest(input.client, input.ref);
+  const refP = resolveDigest(input.client, input.ref);
+  const [ref, existing, key] = await Promise.all([
+    refP,
+    refP.then((r) => readSignatureManifest(input.client, r)),
+    input.key,
+  ]);
   const repository = repositoryName(ref);
-  const existing = await readSignatureManifest(input.client, ref);
   const base = {
     image: formatReference(input.ref),
     repository,
     digest: ref.digest,
     signatureTag: signatureTag(ref.digest),
-    keyFingerprint: input.key.publicKey.fingerprint,
+    keyFingerprint: key.publicKey.fingerprint,
     signer: input.signer,
   };
   if (existing) {
@@ -74,7 +79,7 @@ export async function signImage(input: SignImageInput): Promise<SignImageResult>
     const payloads = await readPayloads(input.client, ref, existing, log);
     const self: TrustedKey = {
       name: 'signing key',
-      publicKey: input.key.publicKey,
+      publicKey: key.publicKey,
       notBefore: null,
       notAfter: null,
       createdAt: null,
@@ -104,7 +109,7 @@ export async function signImage(input: SignImageInput): Promise<SignImageResult>
     signer: input.signer,
     timestamp: input.now,
   });
-  const sig = signBytes(input.key, payload);
+  const sig = signBytes(key, payload);
   await appendSignature(input.client, ref, existing, { payload, signatureB64: encodeBase64(sig) });
   log.debug(`appended a signature layer to ${repository}:${base.signatureTag}`);
   return { ...base, appended: true, timestamp: Math.floor(input.now.getTime() / 1000) };
