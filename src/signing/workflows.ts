@@ -59,12 +59,19 @@ export interface SignImageResult {
 /** `aiboxctl sign`: append a cosign-format signature for the image's digest unless this key already signed it. */
 export async function signImage(input: SignImageInput): Promise<SignImageResult> {
   const log = input.logger ?? silentLogger;
-  const refP = resolveDigest(input.client, input.ref);
-  const [ref, existing, key] = await Promise.all([
-    refP,
-    refP.then((r) => readSignatureManifest(input.client, r)),
+  // The key's decryption (scrypt) and the registry round trips run together; a key error is
+  // reported first whatever finishes first, so the answer does not depend on timing.
+  const [k, reg] = await Promise.allSettled([
     input.key,
+    resolveDigest(input.client, input.ref).then(async (r) => ({
+      ref: r,
+      existing: await readSignatureManifest(input.client, r),
+    })),
   ]);
+  if (k.status === 'rejected') throw k.reason;
+  if (reg.status === 'rejected') throw reg.reason;
+  const key = k.value;
+  const { ref, existing } = reg.value;
   const repository = repositoryName(ref);
   const base = {
     image: formatReference(input.ref),
