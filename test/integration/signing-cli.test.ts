@@ -161,6 +161,18 @@ describe('key sources', () => {
   });
 });
 
+describe('sign', () => {
+  it('a wrong password is reported as such, even when the registry answers first (image missing)', async () => {
+    for (const image of ['nosuch:tag', 'src:env']) {
+      const r = await ctl(['--json', 'sign', '--key', 'k1/cosign.key', image], {
+        COSIGN_PASSWORD: 'wrong-pw-x1',
+      });
+      expect(r.code).toBe(1);
+      expect(jsonError(r).code).toBe('KEY_PASSWORD');
+    }
+  });
+});
+
 describe('trust store and rotation', () => {
   const cfg = async (name: string, body: string) => {
     const p = join(dir, name);
