@@ -10,13 +10,13 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { createRegistryClient, type RegistryClient } from '../../src/oci/client.js';
 import { startSlackDouble, type SlackDouble } from '../doubles/slack.js';
 import { envelopeOf, jsonError, runBin, type CliResult } from '../helpers/cli.js';
 import { pushTinyImage } from '../helpers/cosign.js';
 import { freePort } from '../helpers/free-port.js';
-import { generateKeys } from '../helpers/pipeline.js';
+import { generateKeys, TINY_CONTAINERFILE, writePipelineConfig } from '../helpers/pipeline.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { startVaultDouble, type VaultDouble } from '../helpers/vault-double.js';
 
@@ -180,6 +180,29 @@ describe('no secret leaves the process', () => {
     const notices = slack.posts.slice(before).map((p) => JSON.stringify(p.body));
     expect(notices[0]).toMatch(/preflight.*Vault refused to read/);
     expect(notices[1]).toMatch(/preflight.*does not decrypt/);
+  });
+
+  it('a rebuild that starts and fails at a step writes its run record and pages on-call, quoting no secret', async () => {
+    const config = await writePipelineConfig(join(work, 'failing.yaml'), {
+      baseImage: 'localhost/aibox-secrets-e2e-missing:none',
+      variants: { base: { tagPrefix: '24.04', from: null, containerfile: TINY_CONTAINERFILE } },
+      key: keys.key,
+      pub: keys.pub,
+    });
+    const doc = parse(await readFile(config, 'utf8')) as Record<string, unknown>;
+    await writeFile(config, stringify({ ...doc, notify: { slackWebhook: slack.webhookUrl } }));
+    const before = slack.posts.length;
+    const r = await ctl(
+      'rebuild failing step (--json)',
+      ['--json', '--config', config, 'rebuild', '--allow-unscanned', '--date', '2026-02-22'],
+      {
+        COSIGN_PASSWORD: KEY_PASSWORD,
+      },
+    );
+    expect(r.code).toBe(1);
+    expect(envelopeOf(r)).toMatchObject({ outcome: 'failed', exitCode: 1, data: { result: 'failed' } });
+    expect((await filesUnder(join(xdg, 'aibox', 'runs'))).length).toBeGreaterThan(0);
+    expect(slack.posts.length).toBe(before + 1);
   });
 
   it('a revoked webhook: the failure names the webhook origin only', async () => {
