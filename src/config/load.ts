@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { AiboxError } from '../core/errors.js';
+import { registerSecret } from '../core/redact.js';
 import {
   defaultDeveloperConfig,
   defaultPlatformConfig,
@@ -90,7 +91,9 @@ export async function loadPlatformConfig(opts: {
     return { config: defaultPlatformConfig(), path: undefined, dir: opts.cwd };
   }
   const { parsePlatformConfigText } = await parser();
-  return { config: parsePlatformConfigText(text, shown(path, opts.cwd)), path, dir: dirname(path) };
+  const config = parsePlatformConfigText(text, shown(path, opts.cwd));
+  registerSecret(config.notify.slackWebhook); // the webhook URL is a credential (core/redact)
+  return { config, path, dir: dirname(path) };
 }
 
 /** Load the developer's config (`--config`, AIBOX_DEVELOPER_CONFIG, else ~/.config/aibox/config.yaml, else defaults). */
