@@ -13,7 +13,12 @@ const res = compare(
   RUNS,
 );
 const ratio = res['aibox --version'].median / res['node -e 0'].median;
-const out = { runs: RUNS, results: res, ratio_aibox_version_vs_node: Number(ratio.toFixed(3)), target: '≤ 1.5' };
+const out = {
+  runs: RUNS,
+  results: res,
+  ratio_aibox_version_vs_node: Number(ratio.toFixed(3)),
+  target: '≤ 1.5',
+};
 writeResults('coldstart', out);
 console.log('cold start (median ms):');
 for (const [k, v] of Object.entries(res)) console.log(`  ${k.padEnd(20)} ${v.median.toFixed(1)}`);

@@ -21,7 +21,9 @@ export function timeRun(cmd, args, opts = {}) {
 export function compare(cases, runs) {
   const times = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
   for (let i = 0; i < runs; i++) for (const [k, f] of Object.entries(cases)) times[k].push(f());
-  return Object.fromEntries(Object.entries(times).map(([k, v]) => [k, { median: median(v), runs: v.length }]));
+  return Object.fromEntries(
+    Object.entries(times).map(([k, v]) => [k, { median: median(v), runs: v.length }]),
+  );
 }
 
 export function writeResults(name, data) {

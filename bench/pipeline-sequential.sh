@@ -12,10 +12,10 @@
 #   then, every variant having passed, moves `latest` to the signed digest (skopeo copy
 #   --preserve-digests, i.e. the same manifest bytes).
 #
-# Cache policy (fairness): like `aiboxctl rebuild` (src/engine/podman.ts build() passes no
-# --no-cache), podman's layer cache is ON here too, and CREATED is the current time as in ours, so
-# cache hits and misses are the same for both tools (a RUN step's cache key includes the build
-# args it sees, so the CREATED timestamp makes every RUN step a miss for both).
+# Cache policy (fairness): `aiboxctl rebuild` builds with `--layers=false` (src/pipeline/rebuild.ts:
+# a security rebuild never reuses cached layers, and commits no intermediate layers), so this script
+# passes `--layers=false` too: neither tool reads or writes podman's layer cache, and both commit
+# exactly one image per variant.
 #
 # Not done here (ours does it; it only costs ours time): the scan gate (scanner: none → a no-op),
 # verify-after-sign, the resume check, the signed release channel, and removing the build images.
@@ -27,15 +27,15 @@
 #   COSIGN_PASSWORD     its password                                                    (required, may be empty)
 #   COSIGN              cosign binary                                   (default: cosign)
 #   PROJECT             repository prefix                               (default: aibox)
-#   LOCAL_BASE          the debootstrap base in local storage           (default: localhost/aibox-local-base:bookworm)
+#   LOCAL_BASE          the debootstrap base in local storage           (default: localhost/aibox-local-base:host)
 #   IMAGES_DIR          Containerfile dirs                              (default: ../profiles/local/images from here)
-#   RUN_ID              io.aibox.run-id label value, for clean-up       (default: seq-<pid>)
+#   RUN_ID              dev.aibox.run-id label value, for clean-up       (default: seq-<pid>)
 #   PODMAN              podman binary                                   (default: podman)
 #   PODMAN_GLOBAL_ARGS  podman global flags      (default: the local profile's --runtime runc --cgroup-manager cgroupfs)
 #   PODMAN_BUILD_ARGS   extra podman build flags (default: the local profile's --ulimit nofile=1024:1024 --ulimit nproc=1024:1024)
 #   SKOPEO              skopeo binary                                   (default: skopeo)
 #   SEQ_TIMES           optional file: one "variant step ms" line per step is appended (GNU date)
-# Local images it creates: localhost/aibox-bench-seq/<variant>:<tag>, labelled io.aibox.run-id=$RUN_ID.
+# Local images it creates: localhost/aibox-bench-seq/<variant>:<tag>, labelled dev.aibox.run-id=$RUN_ID.
 set -eu
 
 : "${REGISTRY:?REGISTRY=host:port is required}"
@@ -45,7 +45,7 @@ set -eu
 export COSIGN_PASSWORD
 COSIGN=${COSIGN:-cosign}
 PROJECT=${PROJECT:-aibox}
-LOCAL_BASE=${LOCAL_BASE:-localhost/aibox-local-base:bookworm}
+LOCAL_BASE=${LOCAL_BASE:-localhost/aibox-local-base:host}
 IMAGES_DIR=${IMAGES_DIR:-$(cd "$(dirname "$0")/../profiles/local/images" && pwd)}
 RUN_ID=${RUN_ID:-seq-$$}
 PODMAN=${PODMAN:-podman}
@@ -109,9 +109,10 @@ build_push_sign() {
     --label "dev.aibox.min-image-date=" \
     --label "dev.aibox.inputs=$inputs" \
     --label "dev.aibox.scan=skipped" \
-    --label "io.aibox.managed=true" \
-    --label "io.aibox.run-id=$RUN_ID" \
+    --label "dev.aibox.managed=true" \
+    --label "dev.aibox.run-id=$RUN_ID" \
     --pull=never \
+    --layers=false \
     "$IMAGES_DIR/$v" >"$WORK/$v.build.log" 2>&1 || { cat "$WORK/$v.build.log" >&2; exit 1; }
   lap "$v" build
   mark

@@ -10,8 +10,10 @@
 // Fairness:
 // - Every measured run (of either tool) gets its OWN fresh docker-registry (empty storage), so both
 //   upload every blob; nothing is resumed (a fresh --date per run as well).
-// - Same podman layer-cache policy for both: neither passes --no-cache (src/engine/podman.ts does
-//   not); both pass the same build args incl. CREATED = now, so the RUN steps miss the cache alike.
+// - Same podman cache policy for both: `--layers=false` (what rebuild passes: no layer cache read or
+//   written, no intermediate layers committed); both pass the same build args incl. CREATED = now.
+// - Same warm-up: BENCH_WARMUP (default 1) untimed runs of each tool first (page cache, podman's
+//   storage, the registry binary), then the measured runs.
 // - Same inputs: same Containerfiles, base FROM the local debootstrap base by digest, children FROM
 //   the pushed base by digest (pulled once), push format oci, same key file, same podman flags
 //   (engine section of profiles/local/aibox.yaml).
@@ -20,7 +22,7 @@
 // Ours does more than the script: the resume check, verify-after-sign, and the signed channel.
 // Writes bench/results/pipeline.json.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,7 +38,9 @@ const RETRIES = Number(process.env.BENCH_RETRIES ?? 5); // failed attempts are r
 const CONFIG = join(ROOT, 'profiles/local/aibox.yaml');
 const CTL = join(ROOT, 'dist/aiboxctl.mjs');
 const SCRIPT = join(ROOT, 'bench/pipeline-sequential.sh');
-const LOCAL_BASE = 'localhost/aibox-local-base:bookworm';
+const WARMUP = Math.max(0, Number(process.env.BENCH_WARMUP ?? 1));
+// The local base the profile builds FROM, read from the profile itself so the two never drift.
+const LOCAL_BASE = (await import('yaml')).parse(readFileSync(CONFIG, 'utf8')).baseImage;
 const PW = 'bench-password';
 const TARGET_RATIO = 0.7;
 const TARGET_OVERHEAD = 3;
@@ -75,11 +79,11 @@ function podman(args) {
 /** Remove what one run left in local storage: images with its run-id label, and anything named after its registry. */
 function cleanImages(registryHost, runId) {
   const ids = new Set();
+  // Both label namespaces: the run-id label moves from io.aibox.* to dev.aibox.* (issue 8 §3).
   if (runId)
-    for (const id of podman(['images', '-q', '--filter', `label=io.aibox.run-id=${runId}`]).stdout.split(
-      '\n',
-    ))
-      if (id) ids.add(id);
+    for (const key of ['io.aibox.run-id', 'dev.aibox.run-id'])
+      for (const id of podman(['images', '-q', '--filter', `label=${key}=${runId}`]).stdout.split('\n'))
+        if (id) ids.add(id);
   const names = podman(['images', '--format', '{{.Repository}}@{{.Digest}} {{.ID}}']).stdout.split('\n');
   for (const line of names) if (line.startsWith(`${registryHost}/`)) ids.add(line.split(' ')[1]);
   if (ids.size) podman(['rmi', '--force', ...ids]);
@@ -148,7 +152,7 @@ try {
     );
     let record;
     try {
-      record = JSON.parse(r.out);
+      record = JSON.parse(r.out).data; // the --json envelope {outcome, exitCode, data}
     } catch {
       /* reported below */
     }
@@ -217,6 +221,11 @@ try {
     }
   };
 
+  for (let w = 0; w < WARMUP && !sigint; w++) {
+    await attempt('aiboxctl rebuild (warm-up)', ours, 1000 + w);
+    await attempt('sequential.sh (warm-up)', script, 1000 + w);
+    console.log(`  warm-up ${w + 1}/${WARMUP} done (untimed)`);
+  }
   const oursRuns = [];
   const scriptRuns = [];
   for (let i = 0; i < RUNS && !sigint; i++) {
@@ -294,6 +303,7 @@ try {
 
   const out = {
     runs: RUNS,
+    warmup: WARMUP,
     variants,
     buildConcurrency: null,
     medians: {
@@ -341,7 +351,8 @@ try {
     fairness: [
       'one fresh docker-registry (empty storage) per measured run, for each tool: every blob is really uploaded',
       'fresh --date per run: nothing is resumed',
-      'podman layer cache on for both (src/engine/podman.ts passes no --no-cache); same build args incl. CREATED=now, so cache behaviour is identical',
+      'podman build --layers=false for both (as rebuild passes): no layer cache read or written, no intermediate layers',
+      `${WARMUP} untimed warm-up run(s) of each tool before the measured runs`,
       'same Containerfiles, base FROM the local base by digest, children FROM the pushed base by digest (pulled once), push format oci, same podman engine flags',
       'runs alternate and the order flips every round; clean-up (registry stop, podman rmi) is not timed',
       'ours additionally: resume check, verify after sign, checks before promotion, signed channel; and removes its build images inside its wall time',

@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 
 const benches = [
   ['coldstart', ['bench/coldstart.mjs']],
+  ['startup', ['--import', 'tsx', 'bench/startup.mjs']],
   ['tags', ['bench/tags.mjs']],
   ['signing', ['--import', 'tsx', 'bench/signing.mjs']],
   ['pipeline', ['--import', 'tsx', 'bench/pipeline.mjs']],

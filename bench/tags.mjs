@@ -11,10 +11,14 @@
  * every tag), then measures, in a fresh child process each run:
  *   ours:   listTags on all 5 repos + headManifest on every tag (10,000 HEADs), wall time and peak RSS
  *   skopeo: `skopeo list-tags` per repo + `skopeo inspect --raw` on a sample of tags, scaled to 10,000
- * Prints medians and the ratio, and writes bench/results/tags.json.
+ *   curl:   the fair floor for the same requests: one `curl --parallel --parallel-max 32` (keep-alive
+ *           connection pool, like ours) GETs the 5 tag lists, a second one HEADs all 10,000 manifests
+ *           with the same Accept header; timed as processes, compared with ours as a process
+ * skopeo is what users would run (one process per request); curl is the floor for "32 keep-alive
+ * requests at a time". Prints medians and both ratios, and writes bench/results/tags.json.
  */
 import { spawn } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -124,7 +128,55 @@ try {
     );
   }
 
+  // curl, the fair floor: same requests, 32 at a time over a keep-alive pool, one process per phase.
+  const ACCEPT = [
+    'application/vnd.oci.image.index.v1+json',
+    'application/vnd.oci.image.manifest.v1+json',
+    'application/vnd.docker.distribution.manifest.list.v2+json',
+    'application/vnd.docker.distribution.manifest.v2+json',
+  ].join(', ');
+  const curlDir = join(buildDir, 'curl');
+  await mkdir(curlDir, { recursive: true });
+  const curlArgs = ['--silent', '--show-error', '--fail', '--parallel', '--parallel-max', '32'];
+  const curl = [];
+  for (let i = 0; i < RUNS; i++) {
+    const started = performance.now();
+    const listCfg = repos
+      .map(
+        (r, k) =>
+          `url = "http://${reg.host}/v2/${r}/tags/list"\noutput = "${join(curlDir, `list-${k}.json`)}"`,
+      )
+      .join('\n');
+    await writeFile(join(curlDir, 'list.cfg'), `${listCfg}\n`);
+    await run('curl', [...curlArgs, '--config', join(curlDir, 'list.cfg')]);
+    const lists = await Promise.all(
+      repos.map(async (r, k) => ({
+        repo: r,
+        tags: JSON.parse(await readFile(join(curlDir, `list-${k}.json`), 'utf8')).tags,
+      })),
+    );
+    const heads = lists.flatMap(({ repo, tags }) =>
+      tags.map((t) => `url = "http://${reg.host}/v2/${repo}/manifests/${t}"\noutput = "/dev/null"`),
+    );
+    await writeFile(join(curlDir, 'heads.cfg'), `${heads.join('\n')}\n`);
+    await run('curl', [
+      ...curlArgs,
+      '--head',
+      '--header',
+      `Accept: ${ACCEPT}`,
+      '--config',
+      join(curlDir, 'heads.cfg'),
+    ]);
+    const ms = performance.now() - started;
+    if (heads.length !== REPOS * TAGS)
+      throw new Error(`curl: expected ${REPOS * TAGS} HEADs, got ${heads.length}`);
+    curl.push({ ms, heads: heads.length });
+    console.error(`curl --parallel-max 32 run ${i + 1}: ${ms.toFixed(0)} ms`);
+  }
+  await rm(curlDir, { recursive: true, force: true });
+
   const oursMs = median(ours.map((r) => r.ms));
+  const curlMs = median(curl.map((r) => r.ms));
   const oursProcMs = median(ours.map((r) => r.processMs));
   const oursRss = median(ours.map((r) => r.maxRssMB));
   const skopeoMs = median(skopeo.map((r) => r.scaledMs));
@@ -146,14 +198,22 @@ try {
     },
     loadAverage: (await import('node:os')).loadavg(),
     skopeo: { medianScaledMs: skopeoMs, runs: skopeo },
+    curl: {
+      medianMs: curlMs,
+      runs: curl,
+      note: 'curl --parallel --parallel-max 32, two processes (lists, then HEADs), keep-alive pool',
+    },
     ratio: skopeoMs / oursMs,
+    // The fair floor: ours (as a process, like curl) over curl doing the same requests 32 at a time.
+    ratioOursProcessOverCurl: oursProcMs / curlMs,
     targets: { oursMs: 5000, ratio: 10, rssMB: 120 },
     pass: { time: oursMs <= 5000, ratio: skopeoMs / oursMs >= 10, rss: oursRss <= 120 },
   };
   await writeFile(join(out, 'tags.json'), `${JSON.stringify(result, null, 2)}\n`);
   console.log(
     `ours: ${(oursMs / 1000).toFixed(2)} s (process incl. startup ${(oursProcMs / 1000).toFixed(2)} s), peak RSS ${oursRss.toFixed(1)} MB | ` +
-      `skopeo (scaled from ${SAMPLE}): ${(skopeoMs / 1000).toFixed(1)} s | ratio ${(skopeoMs / oursMs).toFixed(1)}x`,
+      `skopeo (scaled from ${SAMPLE}): ${(skopeoMs / 1000).toFixed(1)} s | ratio ${(skopeoMs / oursMs).toFixed(1)}x | ` +
+      `curl --parallel-max 32: ${(curlMs / 1000).toFixed(2)} s, ours (process) / curl = ${(oursProcMs / curlMs).toFixed(2)}x`,
   );
 } finally {
   await reg.stop();

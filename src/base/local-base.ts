@@ -3,11 +3,13 @@
  * local profile builds its base from a real Debian root filesystem: `debootstrap --variant=minbase <suite>`
  * against the archive the host's apt already uses, then `podman import`. Reused when already in storage.
  */
+import { LABELS } from '../core/labels.js';
 import { createReadStream } from 'node:fs';
 import { access, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Exec } from '../adapters/exec.js';
+import type { Engine, ImageImporter } from '../engine/engine.js';
 import { AiboxError, isAiboxError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/log.js';
 import { hostArchive, hostCodename } from './apt-config.js';
@@ -16,17 +18,12 @@ import { renderDeb822, type AptSource } from './apt-sources.js';
 /** Named after its role, not its release: the suite follows the host (see `suite`). */
 export const DEFAULT_LOCAL_BASE = 'localhost/aibox-local-base:host';
 
-/** Global podman flags (a subset of the config's engine settings; host quirks come from the profile). */
-export interface LocalBaseEngine {
-  readonly podman: string;
-  readonly runtime?: string | null;
-  readonly cgroupManager?: string | null;
-  readonly root?: string | null;
-  readonly runroot?: string | null;
-}
+/** The engine operations the local base needs (the Podman adapter implements them). */
+export type LocalBaseEngine = Pick<Engine, 'imageExists' | 'inspectImage'> & ImageImporter;
 
 export interface EnsureLocalBaseOptions {
   readonly engine: LocalBaseEngine;
+  /** Runs debootstrap and tar (podman goes through `engine`). */
   readonly exec: Exec;
   readonly logger?: Logger;
   /** Image name to reuse or create; default localhost/aibox-local-base:host. */
@@ -52,26 +49,8 @@ export interface LocalBase {
   readonly created: boolean;
 }
 
-/** podman argv prefix with the configured global flags. */
-export function podmanGlobalArgs(engine: LocalBaseEngine): string[] {
-  const args: string[] = [];
-  if (engine.runtime) args.push('--runtime', engine.runtime);
-  if (engine.cgroupManager) args.push('--cgroup-manager', engine.cgroupManager);
-  if (engine.root) args.push('--root', engine.root);
-  if (engine.runroot) args.push('--runroot', engine.runroot);
-  return args;
-}
-
-async function imageId(exec: Exec, engine: LocalBaseEngine, name: string): Promise<string | undefined> {
-  const r = await exec(
-    engine.podman,
-    [...podmanGlobalArgs(engine), 'image', 'inspect', '--format', '{{.Id}}', name],
-    {
-      allowFailure: true,
-    },
-  );
-  const id = r.stdout.trim();
-  return r.code === 0 && id ? id : undefined;
+async function imageId(engine: LocalBaseEngine, name: string): Promise<string | undefined> {
+  return (await engine.imageExists(name)) ? (await engine.inspectImage(name)).id : undefined;
 }
 
 async function findDebootstrap(exec: Exec, explicit: string | undefined): Promise<string> {
@@ -99,7 +78,7 @@ export async function ensureLocalBase(opts: EnsureLocalBaseOptions): Promise<Loc
   const suite = opts.suite ?? (await hostCodename()) ?? 'bookworm';
 
   if (!opts.force) {
-    const existing = await imageId(exec, engine, name);
+    const existing = await imageId(engine, name);
     if (existing) {
       logger.debug(`Local base ${name} already in storage (${existing.slice(0, 12)}), reusing it`);
       return { reference: name, imageId: existing, created: false };
@@ -120,6 +99,7 @@ export async function ensureLocalBase(opts: EnsureLocalBaseOptions): Promise<Loc
   await mkdir(parent, { recursive: true });
   const work = await mkdtemp(join(parent, 'aibox-local-base-'));
   const rootfs = join(work, 'rootfs');
+  let imported: { imageId: string };
   const tarball = join(work, 'rootfs.tar');
   try {
     logger.info(`Building local base ${name}: debootstrap --variant=minbase ${suite} (about 30 s)…`);
@@ -145,31 +125,15 @@ export async function ensureLocalBase(opts: EnsureLocalBaseOptions): Promise<Loc
 
     await exec('tar', ['--numeric-owner', '-C', rootfs, '-cf', tarball, '.']);
     await access(tarball);
-    await exec(
-      engine.podman,
-      [
-        ...podmanGlobalArgs(engine),
-        'import',
-        '--change',
-        'CMD ["/bin/bash"]',
-        '--change',
-        'LABEL io.aibox.managed=true',
-        '--change',
-        `LABEL dev.aibox.local-base=${suite}-minbase`,
-        '-',
-        name,
-      ],
-      { inputStream: createReadStream(tarball), timeoutMs: 10 * 60_000 },
-    );
+    imported = await engine.importImage({
+      input: createReadStream(tarball),
+      reference: name,
+      changes: ['CMD ["/bin/bash"]', `LABEL ${LABELS.localBase}=${suite}-minbase`],
+    });
   } finally {
     await rm(work, { recursive: true, force: true });
   }
-  const id = await imageId(exec, engine, name);
-  if (!id)
-    throw new AiboxError({
-      code: 'INTERNAL',
-      message: `podman import of ${name} succeeded but the image is not in storage`,
-    });
+  const id = imported.imageId;
   logger.info(`Local base ${name} ready (${id.slice(0, 12)})`);
   return { reference: name, imageId: id, created: true };
 }

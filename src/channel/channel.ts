@@ -10,6 +10,7 @@
 import { z } from 'zod';
 import { AiboxError } from '../core/errors.js';
 import { isCalendarDate } from '../core/dates.js';
+import { TAG_PATTERN } from '../oci/reference.js';
 
 export const CHANNEL_ARTIFACT_TYPE = 'application/vnd.aibox.channel.v1+json';
 /** Repository (under the registry project) and tag the channel is published at. */
@@ -21,6 +22,11 @@ export const DEFAULT_CHANNEL_TTL_DAYS = 14;
 export const MAX_CHANNEL_BYTES = 256 * 1024;
 /** Clock skew tolerated between publisher and client when judging `issuedAt`. */
 export const CLOCK_SKEW_MS = 5 * 60_000;
+/**
+ * Highest sequence a channel may carry. A weekly channel with daily emergencies needs a few thousand per century;
+ * the bound keeps `sequence + 1` exact and makes a document claiming 2^53−1 malformed rather than a dead end.
+ */
+export const MAX_CHANNEL_SEQUENCE = 2 ** 31 - 1;
 
 export interface ChannelCve {
   readonly id: string;
@@ -42,7 +48,12 @@ export interface ChannelVariant {
   readonly minImageCreated: string | null;
   /** The vulnerability behind the floor, for the SECURITY UPDATE REQUIRED message. */
   readonly cve?: ChannelCve;
+  /** The scan gate at promotion: passed, or explicitly allowed unscanned (`--allow-unscanned`). Absent in older documents. */
+  readonly scan?: ChannelScan;
 }
+
+/** What a promotion recorded about a variant's scan: `passed`, or `unscanned` (allowed explicitly). */
+export type ChannelScan = 'passed' | 'unscanned';
 
 export interface Channel {
   readonly schemaVersion: 1;
@@ -63,6 +74,8 @@ export interface ChannelEntry {
   readonly minImageDate?: string;
   readonly minImageCreated?: string;
   readonly cve?: ChannelCve;
+  /** The scan gate at promotion (recorded in the document when given). */
+  readonly scan?: ChannelScan;
 }
 
 export interface BuildChannelOptions {
@@ -72,12 +85,14 @@ export interface BuildChannelOptions {
   readonly lowerFloors?: readonly string[];
   /** Variants to drop from the channel (by default variants absent from `entries` are carried forward). */
   readonly removeVariants?: readonly string[];
+  /** The sequence to publish (default `prev.sequence + 1`); must be above `prev.sequence` (repair skips ahead). */
+  readonly sequence?: number;
 }
 
 // ------------------------------------------------------------------ value rules
 
 const VARIANT_RE = /^[a-z][a-z0-9-]{0,63}$/;
-const TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+const TAG_RE = TAG_PATTERN;
 const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
 const RFC3339_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 const CVE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
@@ -120,6 +135,7 @@ const variantSchema = z
     minImageDate: calendarDate.nullable(),
     minImageCreated: rfc3339.nullable(),
     cve: cveSchema.optional(),
+    scan: z.enum(['passed', 'unscanned']).optional(),
   })
   .superRefine((v, ctx) => {
     if ((v.minImageDate === null) !== (v.minImageCreated === null)) {
@@ -151,7 +167,7 @@ const variantSchema = z
 const channelSchema = z
   .strictObject({
     schemaVersion: z.literal(CHANNEL_SCHEMA_VERSION),
-    sequence: z.int().min(1).max(Number.MAX_SAFE_INTEGER),
+    sequence: z.int().min(1).max(MAX_CHANNEL_SEQUENCE),
     issuedAt: rfc3339,
     expiresAt: rfc3339,
     variants: z
@@ -221,6 +237,7 @@ export function serializeChannel(channel: Channel): Uint8Array {
       minImageDate: v.minImageDate,
       minImageCreated: v.minImageCreated,
       ...(v.cve ? { cve: { id: v.cve.id, cvss: v.cve.cvss } } : {}),
+      ...(v.scan ? { scan: v.scan } : {}),
     };
   }
   const doc = {
@@ -336,6 +353,8 @@ export function buildChannel(
       throw invalidChannel(where, `created "${e.created}" is not an RFC 3339 date-time`);
     if (e.cve && !cveSchema.safeParse(e.cve).success)
       throw invalidChannel(where, 'cve needs an id and a CVSS score 0-10');
+    if (e.scan !== undefined && e.scan !== 'passed' && e.scan !== 'unscanned')
+      throw invalidChannel(where, 'scan must be "passed" or "unscanned"');
 
     const old = prev?.variants[e.variant];
     const floor = mergeFloor(old, entryFloor(e), lower.has(e.variant));
@@ -354,9 +373,20 @@ export function buildChannel(
       minImageDate: floor.minImageDate,
       minImageCreated: floor.minImageCreated,
       ...(floor.cve ? { cve: floor.cve } : {}),
+      ...(e.scan ? { scan: e.scan } : {}),
     };
   }
-  const sequence = (prev?.sequence ?? 0) + 1;
+  const sequence = opts.sequence ?? (prev?.sequence ?? 0) + 1;
+  if (
+    !Number.isSafeInteger(sequence) ||
+    sequence <= (prev?.sequence ?? 0) ||
+    sequence > MAX_CHANNEL_SEQUENCE
+  ) {
+    throw refused(
+      `refusing to publish channel sequence ${sequence}: it must be an integer above the previous ${prev?.sequence ?? 0} and at most ${MAX_CHANNEL_SEQUENCE}`,
+      'the channel sequence only goes up by one per publication; a larger jump means a tampered or corrupt channel (see `aiboxctl channel repair`)',
+    );
+  }
   const channel: Channel = {
     schemaVersion: CHANNEL_SCHEMA_VERSION,
     sequence,
@@ -365,6 +395,44 @@ export function buildChannel(
     variants,
   };
   return validateChannel(channel, `sequence ${sequence}`);
+}
+
+// ------------------------------------------------------------------ floors
+
+/**
+ * Every floor `next` lowers relative to `prev` (empty when none): a floored variant dropped, a floor moved earlier
+ * or cleared, or `mandatoryUpdate` turned off. Promotions and repairs must never lower a floor (issue 7 §1); only an
+ * explicit rollback-below-floor may, and it does not go through this rule.
+ */
+export function floorsLowered(prev: Channel, next: Channel): string[] {
+  const out: string[] = [];
+  for (const name of Object.keys(prev.variants).sort()) {
+    const p = prev.variants[name] as ChannelVariant;
+    if (p.minImageCreated === null) continue;
+    const n = next.variants[name];
+    if (!n) {
+      out.push(`${name}: the variant (floor ${p.minImageCreated}) is dropped`);
+    } else if (n.minImageCreated === null) {
+      out.push(`${name}: the floor ${p.minImageCreated} is cleared`);
+    } else if (ms(n.minImageCreated) < ms(p.minImageCreated)) {
+      out.push(`${name}: the floor goes down from ${p.minImageCreated} to ${n.minImageCreated}`);
+    } else if (p.mandatoryUpdate && !n.mandatoryUpdate) {
+      out.push(`${name}: mandatoryUpdate is turned off (floor ${p.minImageCreated})`);
+    }
+  }
+  return out;
+}
+
+/** Throw POLICY_REFUSED naming every floor `next` would lower relative to `prev`. */
+export function assertFloorsKept(prev: Channel, next: Channel, where: string): void {
+  const lowered = floorsLowered(prev, next);
+  if (lowered.length === 0) return;
+  throw new AiboxError({
+    code: 'POLICY_REFUSED',
+    message: `refusing to publish channel sequence ${next.sequence}: it would lower security floors of sequence ${prev.sequence} (${where}): ${lowered.join('; ')}`,
+    hint: 'floors only go up; an image older than a floor cannot be promoted (rollback below a floor is a separate, explicit operation)',
+    details: { lowered },
+  });
 }
 
 // ------------------------------------------------------------------ check

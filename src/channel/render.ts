@@ -9,6 +9,8 @@ export interface RenderChannelOptions {
   readonly digest?: string;
   /** Where it was read from, e.g. harbor.internal/aibox/channel:current. */
   readonly location?: string;
+  /** Whether the channel's signature verified with the trusted keys: never "valid" without it. */
+  readonly signatureValid: boolean;
 }
 
 function pad(rows: readonly (readonly string[])[]): string[] {
@@ -42,7 +44,11 @@ export function renderChannel(channel: Channel, opts: RenderChannelOptions): str
     `Expires:   ${channel.expiresAt} (${expires > now ? daysBetween(now, expires) : `EXPIRED ${daysBetween(now, expires)}`})`,
   );
   const check = checkChannel(channel, { now });
-  lines.push(`Status:    ${check.ok ? 'valid' : check.problems.map((p) => p.code).join(', ')}`);
+  const problems = [
+    ...(opts.signatureValid ? [] : ['SIGNATURE_INVALID']),
+    ...(check.ok ? [] : check.problems.map((p) => p.code)),
+  ];
+  lines.push(`Status:    ${problems.length === 0 ? 'valid' : problems.join(', ')}`);
   lines.push('');
   const rows: string[][] = [['VARIANT', 'TAG', 'DIGEST', 'CREATED', 'SECURITY FLOOR']];
   for (const name of Object.keys(channel.variants).sort()) {

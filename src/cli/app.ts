@@ -4,18 +4,28 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { AiboxError } from '../core/errors.js';
-import type { Context, GlobalOptions, RegisterCommands, Run } from './command.js';
-import { createContext, type ContextDeps } from './context.js';
-import { EXIT } from './exit.js';
+import type { GlobalOptions, ProgramContexts, RegisterCommands, Run } from './command.js';
+import { createContext, createDevContext, type ContextDeps } from './context.js';
+import { EXIT, EXIT_MEANING, type ExitName } from './exit.js';
 import { printError, printOutcome, type Streams } from './output.js';
 import { VERSION } from './version.js';
 
 export type ProgramName = 'aiboxctl' | 'aibox';
 
-export interface CliDeps extends ContextDeps {
+export interface CliDeps<C = ProgramContexts['aiboxctl']> extends ContextDeps {
   /** Override how a Context is made (tests). */
-  readonly makeContext?: (global: GlobalOptions, deps: ContextDeps) => Context;
+  readonly makeContext?: (global: GlobalOptions, deps: ContextDeps) => C;
+  /** Wrap help at this width instead of the terminal's (generated docs). */
+  readonly helpWidth?: number;
 }
+
+/** Each program builds its own context: aiboxctl the platform one, aibox the developer one. */
+const contexts: {
+  readonly [N in ProgramName]: (global: GlobalOptions, deps: ContextDeps) => ProgramContexts[N];
+} = {
+  aiboxctl: createContext,
+  aibox: createDevContext,
+};
 
 const descriptions: Record<ProgramName, string> = {
   aiboxctl:
@@ -24,21 +34,19 @@ const descriptions: Record<ProgramName, string> = {
   aibox: 'Developer tool for aibox sandboxes: set up, update, check and start your sandbox container.',
 };
 
-const exitCodesHelp = `
-Exit codes:
-  0   success
-  1   failure (registry, engine, I/O)
-  2   usage or configuration error
-  3   refused by policy
-  10  no signatures found (as cosign)
-  11  image tag not found (as cosign)
-  12  no matching signature (as cosign)`;
+/** The "Exit codes" section of --help, from the one table in exit.ts (as docs/exit-codes.md is). */
+export function exitCodesHelp(): string {
+  const rows = (Object.keys(EXIT) as ExitName[]).map(
+    (name) => `  ${String(EXIT[name]).padEnd(3)} ${EXIT_MEANING[name]}`,
+  );
+  return `\nExit codes:\n${rows.join('\n')}`;
+}
 
 /** Build the commander program with global options; `register` adds the commands. */
-export function buildProgram(
-  name: ProgramName,
-  registers: readonly RegisterCommands[],
-  deps: CliDeps,
+export function buildProgram<N extends ProgramName>(
+  name: N,
+  registers: readonly RegisterCommands<ProgramContexts[N]>[],
+  deps: CliDeps<ProgramContexts[N]>,
   state: { exitCode: number },
 ): Command {
   const program = new Command(name);
@@ -56,9 +64,16 @@ export function buildProgram(
       ),
     )
     .showHelpAfterError('(add --help for usage and examples)')
-    .configureOutput({ writeOut: (s) => deps.io.out(s), writeErr: (s) => deps.io.err(s) })
+    .configureOutput({
+      writeOut: (s) => {
+        deps.io.out(s);
+      },
+      writeErr: (s) => {
+        deps.io.err(s);
+      },
+    })
     .exitOverride()
-    .addHelpText('after', exitCodesHelp);
+    .addHelpText('after', exitCodesHelp());
   if (name === 'aiboxctl') {
     program.option(
       '--registry <host/project>',
@@ -67,10 +82,10 @@ export function buildProgram(
   }
   program.configureHelp({ showGlobalOptions: true });
 
-  const run: Run =
+  const run: Run<ProgramContexts[N]> =
     (action) =>
     async (...args) => {
-      const cmd = args[args.length - 1] as unknown as Command;
+      const cmd = args[args.length - 1] as Command;
       const g = cmd.optsWithGlobals<{
         json?: boolean;
         debug?: boolean;
@@ -83,7 +98,7 @@ export function buildProgram(
         config: g.config,
         registry: g.registry,
       };
-      const ctx = (deps.makeContext ?? createContext)(global, deps);
+      const ctx = (deps.makeContext ?? contexts[name])(global, deps);
       try {
         const outcome = await action(ctx, ...args);
         printOutcome(outcome, global.json, deps.io);
@@ -96,8 +111,19 @@ export function buildProgram(
     };
   for (const register of registers) register(program, run);
   // Every subcommand inherits output config and exit override for usage errors.
+  const width = deps.helpWidth;
+  const output = {
+    writeOut: (s: string) => {
+      deps.io.out(s);
+    },
+    writeErr: (s: string) => {
+      deps.io.err(s);
+    },
+    ...(width ? { getOutHelpWidth: () => width, getErrHelpWidth: () => width } : {}),
+  };
+  program.configureOutput(output);
   const inherit = (c: Command) => {
-    c.configureOutput({ writeOut: (s) => deps.io.out(s), writeErr: (s) => deps.io.err(s) });
+    c.configureOutput(output);
     c.exitOverride();
     c.showHelpAfterError('(add --help for usage and examples)');
     c.commands.forEach(inherit);
@@ -107,11 +133,11 @@ export function buildProgram(
 }
 
 /** Run a CLI with argv (without node and script), returning the exit code. */
-export async function runCli(
-  name: ProgramName,
-  registers: readonly RegisterCommands[],
+export async function runCli<N extends ProgramName>(
+  name: N,
+  registers: readonly RegisterCommands<ProgramContexts[N]>[],
   argv: readonly string[],
-  deps: CliDeps,
+  deps: CliDeps<ProgramContexts[N]>,
 ): Promise<number> {
   const state = { exitCode: EXIT.OK as number };
   const program = buildProgram(name, registers, deps, state);
@@ -125,11 +151,16 @@ export async function runCli(
         e.code === 'commander.help'
       )
         return EXIT.OK;
+      // commander has printed its message on stderr; --json still gets the one envelope on stdout.
+      if (argv.includes('--json')) {
+        const message = e.message.replace(/^error: /, '');
+        printError(new AiboxError({ code: 'USAGE', message }), true, { out: deps.io.out, err: () => {} });
+      }
       return EXIT.USAGE;
     }
     return printError(
       e instanceof Error ? e : new AiboxError({ code: 'INTERNAL', message: String(e) }),
-      false,
+      argv.includes('--json'),
       deps.io,
     );
   }

@@ -3,8 +3,9 @@
  * file(s) the invocation needs are loaded (each is its own bundle chunk), so `aiboxctl verify`
  * does not pay for compiling the pipeline, scanners or Harbor client.
  */
-import { runCli, type CliDeps } from './app.js';
-import type { RegisterCommands } from './command.js';
+import { runCli } from './app.js';
+import type { ContextDeps } from './context.js';
+import type { DevContext, RegisterCommands } from './command.js';
 import { processStreams } from './output.js';
 
 type Loader = () => Promise<RegisterCommands>;
@@ -12,27 +13,33 @@ type Loader = () => Promise<RegisterCommands>;
 /** Command files of `aiboxctl`, in help order. */
 const ctlModules: Record<string, Loader> = {
   registry: () => import('./commands/registry.js').then((m) => m.registerRegistryCommands),
+  tags: () => import('./commands/tags.js').then((m) => m.registerTagsCommands),
+  inspect: () => import('./commands/inspect.js').then((m) => m.registerInspectCommands),
+  keys: () => import('./commands/keys.js').then((m) => m.registerKeysCommands),
   signing: () => import('./commands/signing.js').then((m) => m.registerSigningCommands),
   scan: () => import('./commands/scan.js').then((m) => m.registerScanCommands),
-  pipeline: () => import('./commands/pipeline.js').then((m) => m.registerPipelineCommands),
+  rebuild: () => import('./commands/rebuild.js').then((m) => m.registerRebuildCommands),
+  status: () => import('./commands/status.js').then((m) => m.registerStatusCommands),
+  channel: () => import('./commands/channel.js').then((m) => m.registerChannelCommands),
+  notify: () => import('./commands/notify.js').then((m) => m.registerNotifyCommands),
 };
 
 /** Which command file defines each top-level `aiboxctl` command. */
 const ctlOwners: Record<string, keyof typeof ctlModules> = {
   registry: 'registry',
-  tags: 'registry',
-  inspect: 'registry',
-  keys: 'signing',
+  tags: 'tags',
+  inspect: 'inspect',
+  keys: 'keys',
   sign: 'signing',
   verify: 'signing',
   'verify-blob': 'signing',
   scan: 'scan',
-  rebuild: 'pipeline',
-  promote: 'pipeline',
-  status: 'pipeline',
-  channel: 'pipeline',
-  'local-base': 'pipeline',
-  notify: 'pipeline',
+  rebuild: 'rebuild',
+  promote: 'rebuild',
+  status: 'status',
+  channel: 'channel',
+  'local-base': 'notify',
+  notify: 'notify',
 };
 
 /** Global options that take a value (so their value is not mistaken for the command name). */
@@ -57,7 +64,7 @@ export async function ctlCommandsFor(argv: readonly string[]): Promise<RegisterC
 }
 
 /** Command files of `aibox` (developer commands arrive in a later issue). */
-export const devCommands: readonly RegisterCommands[] = [];
+export const devCommands: readonly RegisterCommands<DevContext>[] = [];
 
 // A closed pipe (`aiboxctl tags base | head`) is not an error worth a stack trace.
 for (const stream of [process.stdout, process.stderr]) {
@@ -67,7 +74,7 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-function processDeps(): CliDeps {
+function processDeps(): ContextDeps {
   return {
     io: processStreams,
     env: process.env,

@@ -3,30 +3,25 @@
  * against the current registry target. Pure: no I/O.
  */
 import { AiboxError } from '../core/errors.js';
-import { parseReference, type Reference } from '../oci/reference.js';
+import { hasRegistryHost, parseReference, type Reference } from '../oci/reference.js';
 
 export interface TargetCoordinates {
   readonly host: string;
   readonly project: string;
 }
 
-/** True when the first path component names a registry host (docker's rule: '.', ':' or localhost). */
-function hasHost(input: string): boolean {
-  const slash = input.indexOf('/');
-  if (slash < 0) return false;
-  const first = input.slice(0, slash);
-  return first.includes('.') || first.includes(':') || first === 'localhost';
+export interface ResolveOptions {
+  /** Tag to add when the input has neither tag nor digest. */
+  readonly defaultTag?: string | undefined;
+  /** The input names a repository: a tag or digest is an error. */
+  readonly repository?: boolean | undefined;
 }
 
 /**
  * A short name ("base") means a repository of the configured project; a path ("team/app") is on
  * the configured registry host; a name with a host is taken as is.
  */
-export function resolveImage(
-  input: string,
-  target: TargetCoordinates,
-  opts: { defaultTag?: string } = {},
-): Reference {
+export function resolveImage(input: string, target: TargetCoordinates, opts: ResolveOptions = {}): Reference {
   if (!input || input.trim() !== input) {
     throw new AiboxError({
       code: 'INVALID_REFERENCE',
@@ -35,12 +30,35 @@ export function resolveImage(
     });
   }
   let full: string;
-  if (hasHost(input)) full = input;
+  if (hasRegistryHost(input)) full = input;
   else if (input.includes('/')) full = `${target.host}/${input}`;
   else full = `${target.host}/${target.project}/${input}`;
   const ref = parseReference(full);
+  if (opts.repository && (ref.tag !== undefined || ref.digest !== undefined)) {
+    throw new AiboxError({
+      code: 'INVALID_REFERENCE',
+      message: `invalid repository "${input}": a repository has no tag or digest`,
+      hint: `Pass the repository alone: ${input.replace(/(@.*|:[^/:]*)$/, '')}`,
+    });
+  }
   if (!ref.tag && !ref.digest && opts.defaultTag) return { ...ref, tag: opts.defaultTag };
   return ref;
+}
+
+/** Whether an image the user typed names its registry host, so it resolves without any target. */
+export function namesRegistry(input: string): boolean {
+  return hasRegistryHost(input);
+}
+
+/** A stand-in host for checking a short name before the real host is known (nothing is contacted). */
+const PROBE_HOST = '127.0.0.1:5000';
+
+/**
+ * Check what the user typed before anything is started or contacted: the same rules as
+ * resolveImage, with a stand-in host for short names. Throws INVALID_REFERENCE.
+ */
+export function checkImage(input: string, project: string, opts: ResolveOptions = {}): Reference {
+  return resolveImage(input, { host: PROBE_HOST, project }, opts);
 }
 
 /** Parse the global `--registry HOST[:PORT]/PROJECT` option. */
@@ -59,7 +77,17 @@ export function parseRegistryOption(value: string): TargetCoordinates {
       hint: 'For example: --registry 127.0.0.1:5000/aibox or --registry harbor.internal/aibox',
     });
   }
-  // Validate the host part through the reference grammar.
-  parseReference(`${host}/${project}/x`);
+  // Validate the host part through the reference grammar, reporting it as the flag's error.
+  try {
+    parseReference(`${host}/${project}/x`);
+  } catch (e: unknown) {
+    const rule = e instanceof Error ? e.message.replace(/^invalid reference "[^"]*": /, '') : String(e);
+    throw new AiboxError({
+      code: 'USAGE',
+      message: `invalid --registry "${value}": ${rule}`,
+      hint: 'For example: --registry 127.0.0.1:5000/aibox or --registry harbor.internal/aibox',
+      cause: e,
+    });
+  }
   return { host, project };
 }

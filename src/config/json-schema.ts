@@ -1,5 +1,5 @@
 /** JSON Schemas for editors (pure): generated from the zod schemas so they can never drift. */
-import { z } from 'zod';
+import { toJSONSchema } from 'zod/mini';
 import { developerSchema, platformSchema } from './schema.js';
 
 /** Where each generated schema is committed, relative to the repo root. */
@@ -15,7 +15,7 @@ export const SCHEMA_FILES = {
 export function renderSchemas(): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [path, { schema, title }] of Object.entries(SCHEMA_FILES)) {
-    const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' });
+    const json = toJSONSchema(schema, { io: 'input', unrepresentable: 'any' });
     out[path] = `${JSON.stringify({ ...json, title }, null, 2)}\n`;
   }
   return out;

@@ -6,13 +6,17 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { AiboxError } from '../core/errors.js';
-import { parseDeveloperConfigText, parsePlatformConfigText } from './parse.js';
+import { registerSecret } from '../core/redact.js';
 import {
   defaultDeveloperConfig,
   defaultPlatformConfig,
   type DeveloperConfig,
   type PlatformConfig,
-} from './schema.js';
+} from './model.js';
+
+// The parser (yaml + the zod schema) is its own bundle chunk, loaded only when there is a file to
+// parse: without one, the defaults are a constant and a command starts without compiling either.
+const parser = () => import('./parse.js');
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -86,7 +90,10 @@ export async function loadPlatformConfig(opts: {
     if (given) throw notFound(path, given.how);
     return { config: defaultPlatformConfig(), path: undefined, dir: opts.cwd };
   }
-  return { config: parsePlatformConfigText(text, shown(path, opts.cwd)), path, dir: dirname(path) };
+  const { parsePlatformConfigText } = await parser();
+  const config = parsePlatformConfigText(text, shown(path, opts.cwd));
+  registerSecret(config.notify.slackWebhook); // the webhook URL is a credential (core/redact)
+  return { config, path, dir: dirname(path) };
 }
 
 /** Load the developer's config (`--config`, AIBOX_DEVELOPER_CONFIG, else ~/.config/aibox/config.yaml, else defaults). */
@@ -106,6 +113,7 @@ export async function loadDeveloperConfig(opts: {
     if (given) throw notFound(path, given.how);
     return { config: defaultDeveloperConfig(), path: undefined };
   }
+  const { parseDeveloperConfigText } = await parser();
   return { config: parseDeveloperConfigText(text, path), path };
 }
 

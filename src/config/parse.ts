@@ -3,7 +3,7 @@
  * reported as `file:line:column: key.path: problem (allowed: ...)`, located with yaml's LineCounter.
  */
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
-import type { z } from 'zod';
+import type { Schema } from './schema.js';
 import { AiboxError } from '../core/errors.js';
 import {
   check,
@@ -70,8 +70,8 @@ function parseYaml(text: string, file: string): { doc: Document; lc: LineCounter
     throw new AiboxError({
       code: 'CONFIG_INVALID',
       message:
-        lines.length === 1
-          ? lines[0]!
+        lines.length === 1 && lines[0] !== undefined
+          ? lines[0]
           : `${file}: ${lines.length} YAML syntax errors:\n  ${lines.join('\n  ')}`,
       hint: 'Fix the YAML syntax at the given line (indentation, quoting, duplicate keys)',
       details: { source: file, problems: lines },
@@ -91,7 +91,7 @@ function parseYaml(text: string, file: string): { doc: Document; lc: LineCounter
   return { doc, lc, value };
 }
 
-function parseWith<T>(schema: z.ZodType<T>, text: string, file: string): T {
+function parseWith<T>(schema: Schema<T>, text: string, file: string): T {
   const { doc, lc, value } = parseYaml(text, file);
   // An empty file (or only comments) means "all defaults".
   const r = check(schema, value === null || value === undefined ? undefined : value);

@@ -1,227 +1,170 @@
 /**
- * The aibox configuration model (pure: no fs, env or network). Zod schemas with defaults describe
+ * The aibox configuration schema (pure: no fs, env or network). Zod schemas with defaults describe
  * the files; `validatePlatformConfig` / `validateDeveloperConfig` turn any parsed value into typed
  * config or throw CONFIG_INVALID naming the key path, the problem and the allowed values.
+ *
+ * Written against `zod/mini` (functions, not methods) so the bundle keeps only the pieces used:
+ * about 30 KB instead of zod's whole 450 KB namespace, which every command paid to compile. The
+ * types and the defaults live in `model.ts`, so commands without a config file never load this.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import type { $ZodIssue, $ZodType } from 'zod/v4/core';
 import { isCalendarDate } from '../core/dates.js';
 import { AiboxError } from '../core/errors.js';
+import {
+  defaultVariants,
+  SCANNERS,
+  SEVERITIES,
+  TAG_PREFIX,
+  VARIANT_NAME,
+  type DeveloperConfig,
+  type PlatformConfig,
+  type VariantConfig,
+} from './model.js';
 
-export interface EngineSettings {
-  /** podman binary (name on PATH or absolute path) */
-  podman: string;
-  /** global `--runtime` (e.g. runc, crun); null = podman's default */
-  runtime: string | null;
-  /** global `--cgroup-manager` (cgroupfs, systemd); null = podman's default */
-  cgroupManager: string | null;
-  /** `--ulimit` values for build and run, e.g. `nofile=1024:1024` */
-  ulimits: string[];
-  /** global `--root` (image store); null = podman's default */
-  root: string | null;
-  /** global `--runroot`; null = podman's default */
-  runroot: string | null;
-  /** how many variant builds may run at once */
-  buildConcurrency: number;
-  /** TLS verification on push/pull; null = auto (off for loopback and `registry.insecure` hosts) */
-  tlsVerify: boolean | null;
-}
-
-export interface VariantConfig {
-  tagPrefix: string;
-  /** parent variant name (built first; its image is this variant's base); null = `baseImage` */
-  from: string | null;
-  containerfile: string;
-  displayName: string;
-}
-
-export interface TrustedKeyConfig {
-  name: string;
-  path: string;
-  notBefore: string | null;
-  notAfter: string | null;
-}
-
-export interface ScanIgnore {
-  id: string;
-  reason: string;
-  expires: string;
-}
-
-export interface RegistrySettings {
-  host: string | null;
-  project: string;
-  insecure: string[];
-}
-
-export interface PlatformConfig {
-  registry: RegistrySettings;
-  embedded: { port: number; dataDir: string | null };
-  engine: EngineSettings;
-  os: { name: string; version: string };
-  baseImage: string;
-  variants: Record<string, VariantConfig>;
-  signing: { key: string | null; identity: string; trustedKeys: TrustedKeyConfig[]; rotationDays: number };
-  scan: { scanner: 'trivy' | 'harbor' | 'none'; trivyPath: string; failOn: string[]; ignore: ScanIgnore[] };
-  notify: { slackWebhook: string | null };
-}
-
-export interface DeveloperConfig {
-  registry: RegistrySettings;
-  variant: string;
-  trustedKeys: TrustedKeyConfig[];
-  engine: EngineSettings;
-}
+export * from './model.js';
 
 // ---------------------------------------------------------------- value rules
 
-/** Variant names: lowercase letters, digits and '-', starting with a letter (also the repository name). */
-export const VARIANT_NAME = /^[a-z][a-z0-9-]*$/;
-/** OCI tag characters; the prefix leaves room for `-YYYYMMDD-cve-YYYY-NNNNNNN` within 128 chars. */
-export const TAG_PREFIX = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,79}$/;
 const HOST =
   /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/;
 const PROJECT = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/;
 const ULIMIT = /^[a-z]+=(?:-1|[0-9]+)(?::(?:-1|[0-9]+))?$/;
 const CVE_OR_ID = /^\S+$/;
-export const SEVERITIES = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'UNKNOWN'] as const;
-export const SCANNERS = ['trivy', 'harbor', 'none'] as const;
 
-const nonEmpty = z.string().min(1, 'must not be empty');
-const calendarDate = z.string().refine(isCalendarDate, 'must be a calendar date written YYYY-MM-DD');
+/** A schema type the validator accepts (mini and classic share the core). */
+export type Schema<T = unknown> = z.ZodMiniType<T>;
+
+// Small helpers so the schema reads like the classic API it replaced (`.default().describe()`).
+const described = <S extends z.ZodMiniType>(s: S, description: string): S => s.check(z.describe(description));
+const orNull = <S extends z.ZodMiniType>(s: S) => z._default(z.nullable(s), null);
+const list = <S extends z.ZodMiniType>(s: S) => z._default(z.array(s), () => []);
+
+const nonEmpty = z.string().check(z.minLength(1, 'must not be empty'));
+const calendarDate = z.string().check(z.refine(isCalendarDate, 'must be a calendar date written YYYY-MM-DD'));
 const dateOrTime = z
   .string()
-  .refine(
-    (s) => isCalendarDate(s) || (/^\d{4}-\d{2}-\d{2}T/.test(s) && !Number.isNaN(Date.parse(s))),
-    'must be a date (YYYY-MM-DD) or an ISO 8601 date-time',
+  .check(
+    z.refine(
+      (s) => isCalendarDate(s) || (/^\d{4}-\d{2}-\d{2}T/.test(s) && !Number.isNaN(Date.parse(s))),
+      'must be a date (YYYY-MM-DD) or an ISO 8601 date-time',
+    ),
   );
-const host = z.string().regex(HOST, 'must be host[:port], e.g. harbor.internal or 127.0.0.1:5000');
+const host = z.string().check(z.regex(HOST, 'must be host[:port], e.g. harbor.internal or 127.0.0.1:5000'));
 const project = z
   .string()
-  .regex(PROJECT, 'must be lowercase letters, digits and . _ - (path segments separated by /)');
+  .check(z.regex(PROJECT, 'must be lowercase letters, digits and . _ - (path segments separated by /)'));
+const int = (min: number, max: number) => z.int().check(z.minimum(min), z.maximum(max));
 
-const registrySchema = z
-  .strictObject({
-    host: host
-      .nullable()
-      .default(null)
-      .describe('Registry "host[:port]"; null = the embedded local registry'),
-    project: project.default('aibox').describe('Registry project (repository path prefix)'),
-    insecure: z
-      .array(host)
-      .default(() => [])
-      .describe('Hosts allowed over plain HTTP (loopback is always allowed)'),
-  })
-  .prefault({});
+const registrySchema = z.prefault(
+  z.strictObject({
+    host: described(orNull(host), 'Registry "host[:port]"; null = the embedded local registry'),
+    project: described(z._default(project, 'aibox'), 'Registry project (repository path prefix)'),
+    insecure: described(list(host), 'Hosts allowed over plain HTTP (loopback is always allowed)'),
+    requestTimeoutSeconds: described(
+      z._default(int(1, 3600), 60),
+      'Overall deadline of one registry request until its body is read, in seconds; blob transfers get 1 s more per MiB',
+    ),
+  }),
+  {},
+);
 
-export const engineSchema = z
-  .strictObject({
-    podman: nonEmpty.default('podman').describe('podman binary: a name on PATH or an absolute path'),
-    runtime: nonEmpty
-      .nullable()
-      .default(null)
-      .describe('Global --runtime (runc, crun); null = podman default'),
-    cgroupManager: nonEmpty
-      .nullable()
-      .default(null)
-      .describe('Global --cgroup-manager (cgroupfs, systemd); null = podman default'),
-    ulimits: z
-      .array(z.string().regex(ULIMIT, 'must be name=soft[:hard], e.g. nofile=1024:1024'))
-      .default(() => [])
-      .describe('--ulimit values passed to build and run'),
-    root: nonEmpty.nullable().default(null).describe('Global --root (image store); null = podman default'),
-    runroot: nonEmpty.nullable().default(null).describe('Global --runroot; null = podman default'),
-    buildConcurrency: z.int().min(1).max(64).default(2).describe('Variant builds run at once'),
-    tlsVerify: z
-      .boolean()
-      .nullable()
-      .default(null)
-      .describe('TLS verification for push/pull; null = auto (off for loopback and insecure hosts)'),
-  })
-  .prefault({});
+export const engineSchema = z.prefault(
+  z.strictObject({
+    podman: described(z._default(nonEmpty, 'podman'), 'podman binary: a name on PATH or an absolute path'),
+    runtime: described(orNull(nonEmpty), 'Global --runtime (runc, crun); null = podman default'),
+    cgroupManager: described(
+      orNull(nonEmpty),
+      'Global --cgroup-manager (cgroupfs, systemd); null = podman default',
+    ),
+    ulimits: described(
+      list(z.string().check(z.regex(ULIMIT, 'must be name=soft[:hard], e.g. nofile=1024:1024'))),
+      '--ulimit values passed to build and run',
+    ),
+    root: described(orNull(nonEmpty), 'Global --root (image store); null = podman default'),
+    runroot: described(orNull(nonEmpty), 'Global --runroot; null = podman default'),
+    buildConcurrency: described(z._default(int(1, 64), 2), 'Variant builds run at once'),
+    tlsVerify: described(
+      orNull(z.boolean()),
+      'TLS verification for push/pull; null = auto (off for loopback and insecure hosts)',
+    ),
+  }),
+  {},
+);
 
 const variantInput = z.strictObject({
-  tagPrefix: z
-    .string()
-    .regex(TAG_PREFIX, 'must be 1-80 tag characters [A-Za-z0-9_.-], not starting with . or -')
-    .describe('Tag prefix; tags are <prefix>-YYYYMMDD[-cve-<id>]'),
-  from: z
-    .string()
-    .nullable()
-    .default(null)
-    .describe('Parent variant built first and used as base; null = baseImage'),
-  containerfile: nonEmpty.optional().describe('Containerfile path (default images/<variant>/Containerfile)'),
-  displayName: nonEmpty.optional().describe('Human name (default aibox-<variant>)'),
+  tagPrefix: described(
+    z
+      .string()
+      .check(z.regex(TAG_PREFIX, 'must be 1-80 tag characters [A-Za-z0-9_.-], not starting with . or -')),
+    'Tag prefix; tags are <prefix>-YYYYMMDD[-cve-<id>]',
+  ),
+  from: described(orNull(z.string()), 'Parent variant built first and used as base; null = baseImage'),
+  containerfile: described(
+    z.optional(nonEmpty),
+    'Containerfile path (default images/<variant>/Containerfile)',
+  ),
+  displayName: described(z.optional(nonEmpty), 'Human name (default aibox-<variant>)'),
 });
 
 const trustedKeySchema = z.strictObject({
-  name: nonEmpty.describe('Label shown in verification output'),
-  path: nonEmpty.describe('PEM public key file (relative to the config file)'),
-  notBefore: dateOrTime.nullable().default(null).describe('Key valid from (inclusive)'),
-  notAfter: dateOrTime.nullable().default(null).describe('Key valid until (inclusive)'),
+  name: described(nonEmpty, 'Label shown in verification output'),
+  path: described(nonEmpty, 'PEM public key file (relative to the config file)'),
+  notBefore: described(orNull(dateOrTime), 'Key valid from (inclusive)'),
+  notAfter: described(orNull(dateOrTime), 'Key valid until (inclusive)'),
 });
 
-/** The runbook's five variants, in build order. */
-export function defaultVariants(): Record<string, VariantConfig> {
-  const v = (name: string, tagPrefix: string, from: string | null): VariantConfig => ({
-    tagPrefix,
-    from,
-    containerfile: `images/${name}/Containerfile`,
-    displayName: `aibox-${name}`,
-  });
-  return {
-    base: v('base', '24.04', null),
-    java: v('java', '21-24.04', 'base'),
-    node: v('node', '20-24.04', 'base'),
-    dotnet: v('dotnet', '8-24.04', 'base'),
-    full: v('full', '24.04', 'base'),
-  };
-}
+type VariantInput = z.output<typeof variantInput>;
 
-const variantsSchema = z
-  .record(z.string(), variantInput)
-  .superRefine((vars, ctx) => {
-    const names = Object.keys(vars);
-    if (names.length === 0)
-      ctx.addIssue({ code: 'custom', message: 'at least one variant is required', path: [] });
-    for (const name of names) {
-      if (!VARIANT_NAME.test(name)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: [name],
-          message: `invalid variant name "${name}" (allowed: lowercase letters, digits and '-', starting with a letter)`,
-        });
+const variantsSchema = z._default(
+  z.pipe(
+    z.record(z.string(), variantInput).check(
+      z.superRefine((vars, ctx) => {
+        const names = Object.keys(vars);
+        if (names.length === 0)
+          ctx.addIssue({ code: 'custom', message: 'at least one variant is required', path: [] });
+        for (const name of names) {
+          if (!VARIANT_NAME.test(name)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: [name],
+              message: `invalid variant name "${name}" (allowed: lowercase letters, digits and '-', starting with a letter)`,
+            });
+          }
+          const from = vars[name]?.from;
+          if (from != null && !Object.hasOwn(vars, from)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: [name, 'from'],
+              message: `unknown variant "${from}" (allowed: ${[...names.filter((n) => n !== name), 'null'].join(', ')})`,
+            });
+          }
+        }
+        const cycle = findCycle(vars);
+        if (cycle) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [cycle[0] ?? '', 'from'],
+            message: `variants form a cycle: ${cycle.join(' -> ')}`,
+          });
+        }
+      }),
+    ),
+    z.transform((vars: Record<string, VariantInput>) => {
+      const out: Record<string, VariantConfig> = {};
+      for (const [name, v] of Object.entries(vars)) {
+        out[name] = {
+          tagPrefix: v.tagPrefix,
+          from: v.from,
+          containerfile: v.containerfile ?? `images/${name}/Containerfile`,
+          displayName: v.displayName ?? `aibox-${name}`,
+        };
       }
-      const from = vars[name]?.from;
-      if (from != null && !Object.hasOwn(vars, from)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: [name, 'from'],
-          message: `unknown variant "${from}" (allowed: ${[...names.filter((n) => n !== name), 'null'].join(', ')})`,
-        });
-      }
-    }
-    const cycle = findCycle(vars);
-    if (cycle) {
-      ctx.addIssue({
-        code: 'custom',
-        path: [cycle[0]!, 'from'],
-        message: `variants form a cycle: ${cycle.join(' -> ')}`,
-      });
-    }
-  })
-  .transform((vars) => {
-    const out: Record<string, VariantConfig> = {};
-    for (const [name, v] of Object.entries(vars)) {
-      out[name] = {
-        tagPrefix: v.tagPrefix,
-        from: v.from,
-        containerfile: v.containerfile ?? `images/${name}/Containerfile`,
-        displayName: v.displayName ?? `aibox-${name}`,
-      };
-    }
-    return out;
-  })
-  .default(defaultVariants);
+      return out;
+    }),
+  ),
+  defaultVariants,
+);
 
 function findCycle(vars: Record<string, { from: string | null }>): string[] | undefined {
   for (const start of Object.keys(vars)) {
@@ -236,84 +179,92 @@ function findCycle(vars: Record<string, { from: string | null }>): string[] | un
   return undefined;
 }
 
-export const platformSchema = z
-  .strictObject({
+export const platformSchema = z.prefault(
+  z.strictObject({
     registry: registrySchema,
-    embedded: z
-      .strictObject({
-        port: z.int().min(1).max(65535).default(5000).describe('Port of the embedded registry on 127.0.0.1'),
-        dataDir: nonEmpty
-          .nullable()
-          .default(null)
-          .describe('Embedded registry data dir; null = $XDG_DATA_HOME/aibox/registry'),
-      })
-      .prefault({}),
+    embedded: z.prefault(
+      z.strictObject({
+        port: described(z._default(int(1, 65535), 5000), 'Port of the embedded registry on 127.0.0.1'),
+        dataDir: described(
+          orNull(nonEmpty),
+          'Embedded registry data dir; null = $XDG_DATA_HOME/aibox/registry',
+        ),
+      }),
+      {},
+    ),
     engine: engineSchema,
-    os: z
-      .strictObject({
-        name: nonEmpty.default('ubuntu'),
-        version: nonEmpty.default('24.04'),
-      })
-      .prefault({}),
-    baseImage: nonEmpty
-      .default('docker.io/library/ubuntu:24.04')
-      .describe('Image the root variant builds FROM'),
-    variants: variantsSchema.describe('Image variants in build order; setting this replaces the whole map'),
-    signing: z
-      .strictObject({
-        key: nonEmpty
-          .nullable()
-          .default(null)
-          .describe('Signing key: file path, env://VAR or vault://secret/aibox/cosign-key'),
-        identity: nonEmpty
-          .default('platform-ci@aibox.internal')
-          .describe('Signer identity shown to developers'),
-        trustedKeys: z.array(trustedKeySchema).default(() => []),
-        rotationDays: z.int().min(1).max(3650).default(365).describe('Warn when the key is older than this'),
-      })
-      .prefault({}),
-    scan: z
-      .strictObject({
-        scanner: z.enum(SCANNERS).default('trivy'),
-        trivyPath: nonEmpty.default('trivy'),
-        failOn: z
-          .array(z.enum(SEVERITIES))
-          .default(() => ['CRITICAL' as const])
-          .describe('Severities that fail the build'),
-        ignore: z
-          .array(
-            z.strictObject({
-              id: z.string().regex(CVE_OR_ID, 'must be a vulnerability id such as CVE-2026-12345'),
-              reason: nonEmpty,
-              expires: calendarDate,
-            }),
-          )
-          .default(() => []),
-      })
-      .prefault({}),
-    notify: z
-      .strictObject({
-        slackWebhook: z
-          .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
-          .nullable()
-          .default(null)
-          .describe('Slack incoming webhook URL'),
-      })
-      .prefault({}),
-  })
-  .prefault({});
+    os: z.prefault(
+      z.strictObject({
+        name: z._default(nonEmpty, 'ubuntu'),
+        version: z._default(nonEmpty, '24.04'),
+      }),
+      {},
+    ),
+    baseImage: described(
+      z._default(nonEmpty, 'docker.io/library/ubuntu:24.04'),
+      'Image the root variant builds FROM',
+    ),
+    variants: described(variantsSchema, 'Image variants in build order; setting this replaces the whole map'),
+    signing: z.prefault(
+      z.strictObject({
+        key: described(
+          orNull(nonEmpty),
+          'Signing key: file path, env://VAR or vault://secret/aibox/cosign-key',
+        ),
+        identity: described(
+          z._default(nonEmpty, 'platform-ci@aibox.internal'),
+          'Signer identity shown to developers',
+        ),
+        trustedKeys: list(trustedKeySchema),
+        rotationDays: described(z._default(int(1, 3650), 365), 'Warn when the key is older than this'),
+      }),
+      {},
+    ),
+    scan: z.prefault(
+      z.strictObject({
+        scanner: z._default(z.enum(SCANNERS), 'trivy'),
+        trivyPath: z._default(nonEmpty, 'trivy'),
+        failOn: described(
+          z._default(z.array(z.enum(SEVERITIES)), () => ['CRITICAL' as const]),
+          'Severities that fail the build',
+        ),
+        ignore: list(
+          z.strictObject({
+            id: z.string().check(z.regex(CVE_OR_ID, 'must be a vulnerability id such as CVE-2026-12345')),
+            reason: nonEmpty,
+            expires: calendarDate,
+          }),
+        ),
+      }),
+      {},
+    ),
+    notify: z.prefault(
+      z.strictObject({
+        slackWebhook: described(
+          orNull(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' })),
+          'Slack incoming webhook URL',
+        ),
+      }),
+      {},
+    ),
+  }),
+  {},
+);
 
-export const developerSchema = z
-  .strictObject({
+export const developerSchema = z.prefault(
+  z.strictObject({
     registry: registrySchema,
-    variant: z
-      .string()
-      .regex(VARIANT_NAME, "must be lowercase letters, digits and '-', starting with a letter")
-      .default('base'),
-    trustedKeys: z.array(trustedKeySchema).default(() => []),
+    variant: z._default(
+      z
+        .string()
+        .check(z.regex(VARIANT_NAME, "must be lowercase letters, digits and '-', starting with a letter")),
+      'base',
+    ),
+    trustedKeys: list(trustedKeySchema),
     engine: engineSchema,
-  })
-  .prefault({});
+  }),
+  {},
+);
 
 // ---------------------------------------------------------------- validation
 
@@ -335,26 +286,26 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out || '(top level)';
 }
 
-function unwrap(s: z.ZodType): z.ZodType {
-  let cur: z.core.$ZodType = s;
+function unwrap(s: $ZodType): $ZodType {
+  let cur: $ZodType = s;
   for (let i = 0; i < 10; i++) {
-    const def = cur._zod.def as { type: string; innerType?: z.core.$ZodType; in?: z.core.$ZodType };
+    const def = cur._zod.def as { type: string; innerType?: $ZodType; in?: $ZodType };
     if (def.innerType) cur = def.innerType;
     else if (def.type === 'pipe' && def.in) cur = def.in;
     else break;
   }
-  return cur as z.ZodType;
+  return cur;
 }
 
 /** The keys allowed at a path of the schema (for "unknown key" messages). */
-function allowedKeysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
+function allowedKeysAt(schema: $ZodType, path: readonly PropertyKey[]): string[] {
   let cur = unwrap(schema);
   for (const p of path) {
     const def = cur._zod.def as {
       type: string;
-      shape?: Record<string, z.ZodType>;
-      valueType?: z.ZodType;
-      element?: z.ZodType;
+      shape?: Record<string, $ZodType>;
+      valueType?: $ZodType;
+      element?: $ZodType;
     };
     if (def.type === 'object' && def.shape && typeof p === 'string' && def.shape[p])
       cur = unwrap(def.shape[p]);
@@ -378,7 +329,8 @@ function editDistance(a: string, b: string): number {
       let v = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
       if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
         v = Math.min(v, at(i - 2, j - 2) + 1);
-      d[i]![j] = v;
+      const row = d[i];
+      if (row) row[j] = v;
     }
   }
   return at(a.length, b.length);
@@ -400,7 +352,9 @@ function show(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'a mapping';
-  return String(v);
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' || v === undefined)
+    return String(v);
+  return typeof v;
 }
 
 function typeName(v: unknown): string {
@@ -413,7 +367,7 @@ function typeName(v: unknown): string {
 
 const expectedNames: Record<string, string> = { object: 'mapping', array: 'list', int: 'integer' };
 
-function problemsFrom(schema: z.ZodType, issues: readonly z.core.$ZodIssue[]): ConfigProblem[] {
+function problemsFrom(schema: $ZodType, issues: readonly $ZodIssue[]): ConfigProblem[] {
   const out: ConfigProblem[] = [];
   for (const issue of issues) {
     const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
@@ -484,7 +438,7 @@ function problemsFrom(schema: z.ZodType, issues: readonly z.core.$ZodIssue[]): C
 
 /** Validate any value against a schema; returns problems instead of throwing (the YAML layer locates them). */
 export function check<T>(
-  schema: z.ZodType<T>,
+  schema: Schema<T>,
   raw: unknown,
 ): { ok: true; value: T } | { ok: false; problems: ConfigProblem[] } {
   const r = schema.safeParse(raw, { reportInput: true });
@@ -507,7 +461,7 @@ export function configError(source: string, lines: readonly string[]): AiboxErro
   });
 }
 
-function validateWith<T>(schema: z.ZodType<T>, raw: unknown, source: string): T {
+function validateWith<T>(schema: Schema<T>, raw: unknown, source: string): T {
   const r = check(schema, raw);
   if (r.ok) return r.value;
   throw configError(
@@ -524,14 +478,4 @@ export function validatePlatformConfig(raw: unknown): PlatformConfig {
 /** Validate a parsed developer config or throw CONFIG_INVALID. */
 export function validateDeveloperConfig(raw: unknown): DeveloperConfig {
   return validateWith(developerSchema, raw, 'developer config');
-}
-
-/** The built-in platform config (embedded registry, the runbook's five variants). */
-export function defaultPlatformConfig(): PlatformConfig {
-  return validatePlatformConfig(undefined);
-}
-
-/** The built-in developer config. */
-export function defaultDeveloperConfig(): DeveloperConfig {
-  return validateDeveloperConfig(undefined);
 }

@@ -3,9 +3,9 @@
  * run, rm). `Podman` (the podman CLI through adapters/exec) implements it; tests may pass a fake
  * without casts. Workflows are typed against this interface, never against `Podman`.
  */
-import type { BuildOptions, ImageInfo, PushOptions, RunOptions, RunResult } from './podman.js';
+import type { BuildOptions, ImageInfo, ImportOptions, PushOptions, RunOptions, RunResult } from './podman.js';
 
-export type { BuildOptions, ImageInfo, PushOptions, RunOptions, RunResult };
+export type { BuildOptions, ImageInfo, ImportOptions, PushOptions, RunOptions, RunResult };
 
 export interface Engine {
   build(opts: BuildOptions): Promise<{ imageId: string }>;
@@ -18,4 +18,9 @@ export interface Engine {
   run(opts: RunOptions): Promise<RunResult>;
   rm(container: string, opts?: { readonly force?: boolean; readonly time?: number }): Promise<void>;
   rmi(refs: readonly string[], opts?: { readonly force?: boolean }): Promise<void>;
+}
+
+/** Creating an image from a root filesystem tarball (the local profile's Debian base). */
+export interface ImageImporter {
+  importImage(opts: ImportOptions): Promise<{ imageId: string }>;
 }

@@ -3,6 +3,7 @@
  * manager, ulimits, storage roots) come from `EngineSettings` — never hard-coded here. JSON from
  * podman is parsed into declared types at this boundary.
  */
+import { LABELS } from '../core/labels.js';
 import type { Engine } from './engine.js';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,9 +15,9 @@ import { silentLogger, type Logger } from '../core/log.js';
 import { referenceHost, tlsVerifyFor } from './tls.js';
 
 /** Every image and container aibox (or a test) creates carries this label, so one filter cleans up. */
-export const MANAGED_LABEL = 'io.aibox.managed';
+export const MANAGED_LABEL = LABELS.managed;
 /** Optional label grouping everything one run (pipeline, test file) created. */
-export const RUN_ID_LABEL = 'io.aibox.run-id';
+export const RUN_ID_LABEL = LABELS.runId;
 
 export interface BuildOptions {
   readonly contextDir: string;
@@ -34,6 +35,16 @@ export interface BuildOptions {
   readonly runId?: string | undefined;
   /** one line of build output at a time (STEP lines, RUN output) */
   readonly onProgress?: ((line: string) => void) | undefined;
+}
+
+export interface ImportOptions {
+  /** A tar stream of the root filesystem. */
+  readonly input: NodeJS.ReadableStream;
+  /** Name of the image to create, e.g. localhost/aibox-local-base:host. */
+  readonly reference: string;
+  /** Containerfile instructions to apply, e.g. `CMD ["/bin/bash"]`, `LABEL k=v`. */
+  readonly changes?: readonly string[];
+  readonly timeoutMs?: number;
 }
 
 export interface PushOptions {
@@ -360,6 +371,19 @@ export class Podman implements Engine {
       ...(opts.time !== undefined ? [`--time=${opts.time}`] : []),
       container,
     ]);
+  }
+
+  /**
+   * Create an image from a root filesystem tarball streamed on stdin (`podman import - NAME`),
+   * with Containerfile instructions applied (`--change`); the image carries the managed label.
+   */
+  async importImage(opts: ImportOptions): Promise<{ imageId: string }> {
+    const changes = [...(opts.changes ?? []), `LABEL ${MANAGED_LABEL}=true`];
+    await this.#run(['import', ...changes.flatMap((c) => ['--change', c]), '-', opts.reference], {
+      inputStream: opts.input,
+      timeoutMs: opts.timeoutMs ?? 10 * 60_000,
+    });
+    return { imageId: (await this.inspectImage(opts.reference)).id };
   }
 
   /** Remove local images (names or ids). */

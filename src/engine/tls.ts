@@ -1,5 +1,5 @@
 /** TLS policy for registry hosts (pure). */
-import { isLoopbackRegistry, isPlainHttpHost } from '../oci/reference.js';
+import { hasRegistryHost, isLoopbackRegistry, isPlainHttpHost } from '../oci/reference.js';
 
 /** True for 127.0.0.0/8, ::1 and localhost, with or without a port (the OCI client's rule). */
 export const isLoopbackHost = isLoopbackRegistry;
@@ -19,8 +19,5 @@ export function tlsVerifyFor(
 
 /** The `host[:port]` part of an image reference (`127.0.0.1:5000/aibox/base:1` → `127.0.0.1:5000`). */
 export function referenceHost(ref: string): string {
-  const first = ref.split('/')[0] ?? '';
-  return ref.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost')
-    ? first
-    : 'docker.io';
+  return hasRegistryHost(ref) ? (ref.split('/')[0] ?? '') : 'docker.io';
 }

@@ -1,9 +1,9 @@
 /**
  * What `aiboxctl inspect` shows about an image: the manifest (or index) plus, for an image, its
- * config's created time, labels and platform. Reads through the RegistryClient (digest-verified).
+ * config's created time, labels and platform. Reads through an ImageStore (digest-verified).
  */
 import { AiboxError } from '../core/errors.js';
-import type { RegistryClient } from '../oci/client.js';
+import type { ImageStore } from '../oci/store.js';
 import { parseManifest } from '../oci/manifest.js';
 import { formatReference, type Reference } from '../oci/reference.js';
 
@@ -47,7 +47,7 @@ function stringMap(v: unknown): Record<string, string> {
 }
 
 /** Fetch and summarise an image or index for display. */
-export async function describeImage(client: RegistryClient, ref: Reference): Promise<ImageDescription> {
+export async function describeImage(client: ImageStore, ref: Reference): Promise<ImageDescription> {
   const { descriptor, bytes } = await client.getManifest(ref);
   const parsed = parseManifest(bytes, descriptor.mediaType);
   const reference = formatReference(ref);

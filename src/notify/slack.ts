@@ -1,11 +1,14 @@
 /**
  * Slack incoming-webhook adapter for the Notifier port, and the only module that calls fetch() for
  * Slack. POSTs `{text, blocks}` (https://api.slack.com/messaging/webhooks); retries 429 (honouring
- * Retry-After) and 5xx a bounded number of times. The webhook URL is a secret: it is never logged
- * and is redacted from every error.
+ * Retry-After) and 5xx a bounded number of times. The webhook URL is a secret: it is registered
+ * with core/redact, never logged, and redacted from every error; every notice is sanitised
+ * (core/redact) before it is posted, so a secret quoted in a failure reason never reaches Slack.
  */
 import { AiboxError, describeError } from '../core/errors.js';
+import { registerSecret, registerUrlCredentials, sanitize } from '../core/redact.js';
 import { silentLogger, type Logger } from '../core/log.js';
+import { RETRY_STATUSES, nextRetry, type RetryPolicy } from '../core/retry.js';
 import { isLoopbackRegistry } from '../oci/reference.js';
 import type { Notice, Notifier } from './notifier.js';
 
@@ -44,8 +47,24 @@ const SEVERITY_MARK = {
   critical: ':rotating_light:',
 } as const;
 
-/** Build the webhook body for a notice (Block Kit limits: header 150, section 3000, 10 fields of 2000). */
-export function toSlackPayload(notice: Notice): SlackPayload {
+/** The notice with every string passed through core/redact's `sanitize` (secrets, controls). */
+export function sanitizeNotice(n: Notice): Notice {
+  return {
+    title: sanitize(n.title),
+    text: sanitize(n.text),
+    severity: n.severity,
+    ...(n.fields
+      ? { fields: n.fields.map((f) => ({ label: sanitize(f.label), value: sanitize(f.value) })) }
+      : {}),
+  };
+}
+
+/**
+ * Build the webhook body for a notice (Block Kit limits: header 150, section 3000, 10 fields of
+ * 2000). The notice is sanitised first: this is the last step before it leaves the process.
+ */
+export function toSlackPayload(raw: Notice): SlackPayload {
+  const notice = sanitizeNotice(raw);
   const blocks: Record<string, unknown>[] = [
     // The severity mark goes in the header so the message itself stays exactly as rendered.
     {
@@ -89,7 +108,6 @@ function sleepReal(ms: number): Promise<void> {
 export class SlackNotifier implements Notifier {
   readonly #url: string;
   readonly #shown: string;
-  readonly #secrets: string[];
   readonly #logger: Logger;
   readonly #attempts: number;
   readonly #maxRetryAfterMs: number;
@@ -97,6 +115,7 @@ export class SlackNotifier implements Notifier {
   readonly #sleep: (ms: number) => Promise<void>;
 
   constructor(o: SlackNotifierOptions) {
+    registerSecret(o.webhookUrl);
     let u: URL;
     try {
       u = new URL(o.webhookUrl);
@@ -116,7 +135,10 @@ export class SlackNotifier implements Notifier {
     }
     this.#url = u.toString();
     this.#shown = redactWebhook(o.webhookUrl);
-    this.#secrets = [o.webhookUrl, this.#url, `${u.pathname}${u.search}`].filter((s) => s.length > 1);
+    // The whole URL, its normalised form and its path are each enough to post: all are secrets.
+    for (const s of [o.webhookUrl, this.#url, `${u.pathname}${u.search}`])
+      if (s.length > 1) registerSecret(s);
+    registerUrlCredentials(o.webhookUrl);
     this.#logger = o.logger ?? silentLogger;
     this.#attempts = Math.max(1, o.maxAttempts ?? 4);
     this.#maxRetryAfterMs = o.maxRetryAfterMs ?? 60_000;
@@ -125,9 +147,7 @@ export class SlackNotifier implements Notifier {
   }
 
   #redact(text: string): string {
-    let out = text;
-    for (const s of this.#secrets) out = out.split(s).join('***');
-    return out;
+    return sanitize(text);
   }
 
   #fail(message: string, hint: string, details?: Record<string, unknown>): AiboxError {
@@ -142,6 +162,16 @@ export class SlackNotifier implements Notifier {
   /** Post one notice, retrying 429/5xx/network errors up to the attempt limit. */
   async notify(notice: Notice): Promise<void> {
     const body = JSON.stringify(toSlackPayload(notice));
+    const policy: RetryPolicy = {
+      attempts: this.#attempts,
+      baseMs: 1000,
+      capMs: 60_000,
+      maxRetryAfterMs: this.#maxRetryAfterMs,
+      jitter: false,
+    };
+    // A webhook POST is not idempotent, but a notice posted twice beats an on-call page lost, so
+    // the notifier opts in to retries (core/retry's idempotency rule is the caller's statement).
+    const idempotent = true;
     for (let attempt = 1; ; attempt++) {
       let res: Response;
       try {
@@ -155,9 +185,10 @@ export class SlackNotifier implements Notifier {
       } catch (e: unknown) {
         // undici may name the URL in its message; never pass the raw error on.
         const why = this.#redact(describeError(e));
-        if (attempt < this.#attempts) {
+        const next = nextRetry(policy, attempt, idempotent, { kind: 'network', transient: true }, Date.now());
+        if (next.retry) {
           this.#logger.debug(`Slack webhook ${this.#shown}: ${why}; retrying`);
-          await this.#sleep(1000 * 2 ** (attempt - 1));
+          await this.#sleep(next.waitMs);
           continue;
         }
         throw this.#fail(
@@ -170,18 +201,20 @@ export class SlackNotifier implements Notifier {
         this.#logger.debug(`Posted "${notice.title}" to Slack webhook ${this.#shown}`);
         return;
       }
-      const retryable = res.status === 429 || res.status >= 500;
-      if (retryable && attempt < this.#attempts) {
-        const after = Number(res.headers.get('retry-after'));
-        const wait =
-          Number.isFinite(after) && after >= 0 && res.headers.has('retry-after')
-            ? after * 1000
-            : 1000 * 2 ** (attempt - 1);
-        if (wait <= this.#maxRetryAfterMs) {
-          this.#logger.debug(`Slack webhook ${this.#shown} answered ${res.status}; retrying in ${wait} ms`);
-          await this.#sleep(wait);
-          continue;
-        }
+      const retryable = RETRY_STATUSES.has(res.status);
+      const next = nextRetry(
+        policy,
+        attempt,
+        idempotent,
+        { kind: 'status', status: res.status, retryAfter: res.headers.get('retry-after') ?? undefined },
+        Date.now(),
+      );
+      if (next.retry) {
+        this.#logger.debug(
+          `Slack webhook ${this.#shown} answered ${res.status}; retrying in ${next.waitMs} ms`,
+        );
+        await this.#sleep(next.waitMs);
+        continue;
       }
       throw this.#fail(
         `Slack webhook ${this.#shown} refused "${notice.title}" with ${res.status}${text ? ` ${text}` : ''}${

@@ -8,6 +8,7 @@ import type { ImageStore } from './store.js';
 import { Transform, type TransformCallback } from 'node:stream';
 import { AiboxError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/log.js';
+import { registerSecret, sanitizeRemote } from '../core/redact.js';
 import {
   TokenCache,
   parseChallenges,
@@ -63,8 +64,17 @@ export interface RegistryClientOptions {
   env?: Record<string, string | undefined>;
   /** Max in-flight requests for this client (default 16). */
   concurrency?: number;
-  /** Per-request timeout for connect, headers and body idle (default 30 s). */
+  /** Socket idle timeout: connect, headers and gaps in the body (default 30 s). */
   timeoutMs?: number;
+  /**
+   * Overall deadline of one request until its body is read, retries included (default 60 s);
+   * blob transfers get `bytes / minBytesPerSecond` more.
+   */
+  deadlineMs?: number;
+  /** Slowest blob transfer rate granted time (default 1 MiB/s). */
+  minBytesPerSecond?: number;
+  /** Most tags (or catalog entries) one listing may hold (default 100 000). */
+  maxTags?: number;
   /** Retries for idempotent requests (default 3). */
   retries?: number;
   /** Where credentials come from (default: the standard auth files found from `env`). */
@@ -75,6 +85,9 @@ const USER_AGENT = 'aibox/0.1 (+oci-client)';
 const DEFAULT_CHUNK = 8 * 1024 * 1024;
 const PAGE_SIZE = 1000;
 const MAX_PAGES = 100_000;
+/** One tags/list or _catalog page: 1000 names of at most 255 chars fit in well under 1 MiB. */
+const MAX_PAGE_BYTES = 8 * 1024 * 1024;
+const DEFAULT_MAX_TAGS = 100_000;
 
 interface RegistryState {
   scheme: 'unknown' | 'none' | 'basic' | 'bearer';
@@ -89,6 +102,8 @@ interface CallInit {
   readonly idempotent: boolean;
   readonly headers?: Record<string, string>;
   readonly body?: Uint8Array;
+  /** A blob transfer (deadline scaled by size). */
+  readonly bulk?: boolean;
 }
 
 type RefWithDigest = Reference & { digest: string };
@@ -107,6 +122,7 @@ export class RegistryClient implements ImageStore {
   readonly #tokens = new TokenCache();
   readonly #registries = new Map<string, RegistryState>();
   readonly #pendingTokens = new Map<string, Promise<string>>();
+  readonly #maxTags: number;
 
   constructor(opts: RegistryClientOptions = {}) {
     this.#log = opts.logger ?? silentLogger;
@@ -114,8 +130,11 @@ export class RegistryClient implements ImageStore {
       logger: this.#log,
       ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
       ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+      ...(opts.deadlineMs !== undefined ? { deadlineMs: opts.deadlineMs } : {}),
+      ...(opts.minBytesPerSecond !== undefined ? { minBytesPerSecond: opts.minBytesPerSecond } : {}),
       ...(opts.retries !== undefined ? { retries: opts.retries } : {}),
     });
+    this.#maxTags = Math.max(1, opts.maxTags ?? DEFAULT_MAX_TAGS);
     this.#insecure = new Set((opts.insecureHosts ?? []).map((h) => h.toLowerCase()));
     this.#credentials = opts.credentials ?? credentialsFromFiles(opts.env ?? process.env);
   }
@@ -378,6 +397,7 @@ export class RegistryClient implements ImageStore {
           'content-length': String(chunk.byteLength),
         },
         body: chunk,
+        bulk: true,
       });
       await this.#expect(ref.registry, res, [202], `PATCH blob upload ${ref.registry}/${ref.repository}`);
       await discard(res);
@@ -550,8 +570,20 @@ export class RegistryClient implements ImageStore {
 
   #lookup(registry: string): Promise<CredentialLookup> {
     const s = this.#state(registry);
-    s.creds ??= this.#credentials.lookup(registry);
+    s.creds ??= this.#credentials.lookup(registry).then((found) => {
+      // Whatever the source, the secret and the pair as sent in Basic are masked in every output.
+      if (found.credential !== undefined) {
+        registerSecret(found.credential.password);
+        registerSecret(`${found.credential.username}:${found.credential.password}`);
+      }
+      return found;
+    });
     return s.creds;
+  }
+
+  /** The origin requests to this registry go to: the only origin its credentials are sent to. */
+  #origin(registry: string): string {
+    return this.#url(registry, '/').origin;
   }
 
   /** Text for 401/403 errors naming the credential source tried (never the secret). */
@@ -566,8 +598,20 @@ export class RegistryClient implements ImageStore {
 
   async #expect(registry: string, res: HttpResponse, ok: readonly number[], what: string): Promise<void> {
     if (ok.includes(res.status)) return;
-    const authNote = res.status === 401 || res.status === 403 ? await this.#authNote(registry) : undefined;
-    await checkStatus(res, ok, { what, ...(authNote !== undefined ? { authNote } : {}) });
+    let authNote: string | undefined;
+    let authHint: string | undefined;
+    if (res.status === 401 || res.status === 403) {
+      if (res.url.origin === this.#origin(registry)) authNote = await this.#authNote(registry);
+      else {
+        authNote = foreignRefusal(registry, res);
+        authHint = `the server ${registry} redirected to wants its own credentials; ask the registry's operator to fix its storage redirect (presigned URLs need none)`;
+      }
+    }
+    await checkStatus(res, ok, {
+      what,
+      ...(authNote !== undefined ? { authNote } : {}),
+      ...(authHint !== undefined ? { authHint } : {}),
+    });
   }
 
   /** Send a request with the registry's auth, answering 401 challenges (Basic or Bearer) a bounded number of times. */
@@ -575,8 +619,10 @@ export class RegistryClient implements ImageStore {
     const state = this.#state(registry);
     let scope = init.scope;
     let forceFresh = false;
+    // Credentials go to the registry's own origin only (never to an upload Location elsewhere).
+    const own = init.url.origin === this.#origin(registry);
     for (let round = 0; ; round++) {
-      const auth = await this.#authorization(registry, state, scope, forceFresh);
+      const auth = own ? await this.#authorization(registry, state, scope, forceFresh) : undefined;
       const headers: Record<string, string> = { 'user-agent': USER_AGENT, ...init.headers };
       if (auth !== undefined) headers.authorization = auth.header;
       const res = await this.#transport.send({
@@ -585,11 +631,15 @@ export class RegistryClient implements ImageStore {
         headers,
         ...(init.body !== undefined ? { body: init.body } : {}),
         idempotent: init.idempotent,
+        ...(init.bulk ? { bulk: true } : {}),
       });
       if (res.status !== 401 && res.status !== 403) {
         if (state.scheme === 'unknown') state.scheme = 'none';
         return res;
       }
+      // Only the registry itself may ask for credentials: a challenge from a redirect target (blob
+      // storage, or anything it names) is never answered; #expect reports which host refused.
+      if (!own || res.url.origin !== this.#origin(registry)) return res;
       const challenges = parseChallenges(headerAll(res, 'www-authenticate') ?? '');
       const bearer = challenges.find((c) => c.scheme === 'bearer');
       const basic = challenges.find((c) => c.scheme === 'basic');
@@ -677,7 +727,7 @@ export class RegistryClient implements ImageStore {
     } catch {
       throw new AiboxError({
         code: 'REGISTRY_AUTH',
-        message: `registry ${registry} named an invalid token realm ${JSON.stringify(realm.slice(0, 200))}`,
+        message: `registry ${registry} named an invalid token realm "${sanitizeRemote(realm, 200)}"`,
       });
     }
     if (url.protocol !== 'https:' && !(url.protocol === 'http:' && this.#plainAllowed(url.host))) {
@@ -717,6 +767,7 @@ export class RegistryClient implements ImageStore {
       });
     }
     const token = parseTokenResponse(json, Date.now(), `${url.origin}${url.pathname}`);
+    registerSecret(token.token);
     this.#tokens.set(key, token);
     return token.token;
   }
@@ -733,6 +784,7 @@ export class RegistryClient implements ImageStore {
       url: this.#url(ref.registry, `/v2/${ref.repository}/blobs/${digest}`),
       scope: pull(ref),
       idempotent: true,
+      bulk: true,
     });
     await this.#expect(ref.registry, res, [200], `GET blob ${ref.registry}/${ref.repository}@${digest}`);
     return res;
@@ -768,6 +820,7 @@ export class RegistryClient implements ImageStore {
       idempotent: false,
       headers: { 'content-type': 'application/octet-stream', 'content-length': String(last.byteLength) },
       body: last,
+      bulk: true,
     });
     await this.#expect(
       ref.registry,
@@ -803,6 +856,7 @@ export class RegistryClient implements ImageStore {
   ): Promise<string[]> {
     const all = new Set<string>();
     const seen = new Set<string>();
+    const origin = this.#origin(registry);
     let url: URL | undefined = first;
     for (let page = 0; url !== undefined && page < MAX_PAGES; page++) {
       seen.add(url.toString());
@@ -816,8 +870,13 @@ export class RegistryClient implements ImageStore {
       await this.#expect(registry, res, [200], what);
       const body = await readBody(
         res,
-        64 * 1024 * 1024,
-        () => new AiboxError({ code: 'REGISTRY_ERROR', message: `${what}: page over 64 MiB` }),
+        MAX_PAGE_BYTES,
+        () =>
+          new AiboxError({
+            code: 'REGISTRY_ERROR',
+            message: `${what}: one page from ${redactUrl(url ?? first)} is over ${MAX_PAGE_BYTES / 1024 / 1024} MiB`,
+            hint: 'the registry is not paginating (it ignores ?n=) or is hostile; a page of 1000 names is far smaller',
+          }),
       );
       let doc: unknown;
       try {
@@ -836,10 +895,40 @@ export class RegistryClient implements ImageStore {
             message: `${what}: "${field}" in ${redactUrl(url)} is not a list of strings`,
           });
         }
-        for (const t of list) all.add(t);
+        for (const t of list) {
+          all.add(t);
+          if (all.size > this.#maxTags) {
+            throw new AiboxError({
+              code: 'REGISTRY_ERROR',
+              message: `${what}: more than ${this.#maxTags} ${field}; refusing to hold more`,
+              hint: 'prune the repository, or raise the limit (RegistryClientOptions.maxTags) if this many are real',
+              details: { limit: this.#maxTags },
+            });
+          }
+        }
       }
       const next = parseLinkNext(headerAll(res, 'link'));
-      url = next === undefined ? undefined : new URL(next, url);
+      let nextUrl: URL | undefined;
+      if (next !== undefined) {
+        try {
+          nextUrl = new URL(next, url);
+        } catch {
+          throw new AiboxError({
+            code: 'REGISTRY_ERROR',
+            message: `${what}: the registry's Link header names an invalid URL "${sanitizeRemote(next, 120)}"`,
+          });
+        }
+        if (nextUrl.origin !== origin) {
+          // Following would send this registry's credentials (or its listing) to another host.
+          throw new AiboxError({
+            code: 'REGISTRY_ERROR',
+            message: `${what}: the registry's next-page Link points to another host (${sanitizeRemote(nextUrl.host, 120)}); not following it`,
+            hint: 'a registry pages on its own origin; this one is misconfigured or hostile',
+            details: { link: redactUrl(nextUrl) },
+          });
+        }
+      }
+      url = nextUrl;
       if (url !== undefined && seen.has(url.toString())) url = undefined; // a server looping its Link
     }
     return [...all].sort();
@@ -872,6 +961,30 @@ function contentType(res: HttpResponse): string | undefined {
 
 function basicHeader(c: Credential): string {
   return `Basic ${Buffer.from(`${c.username}:${c.password}`, 'utf8').toString('base64')}`;
+}
+
+/**
+ * The 401/403 note when the refusal came from another origin than the registry (a redirect target
+ * such as blob storage): it names the host that refused and the realm it asked for, and says
+ * that no credentials were sent there, instead of blaming the registry's credentials.
+ */
+function foreignRefusal(registry: string, res: HttpResponse): string {
+  const asked = parseChallenges(headerAll(res, 'www-authenticate') ?? '');
+  const realm = asked.find((c) => c.params.realm)?.params.realm;
+  let realmHost: string | undefined;
+  if (realm !== undefined) {
+    try {
+      realmHost = new URL(realm).host;
+    } catch {
+      realmHost = realm;
+    }
+  }
+  const asking =
+    realmHost !== undefined ? `; it asked for a token from ${sanitizeRemote(realmHost, 120)}` : '';
+  return (
+    `(refused by ${sanitizeRemote(res.url.host, 120)}, where ${registry} redirected the request${asking}; ` +
+    `credentials for ${registry} are never sent to another host)`
+  );
 }
 
 function tooLargeManifest(ref: Reference, n: number): AiboxError {

@@ -5,7 +5,7 @@
  * unchanged, so the digest is preserved.
  */
 import { AiboxError } from '../core/errors.js';
-import type { RegistryClient } from './client.js';
+import type { ImageStore } from './store.js';
 import { parseManifest } from './manifest.js';
 import type { Reference } from './reference.js';
 
@@ -20,7 +20,7 @@ export interface CopiedManifest {
 
 /** `from` must carry a digest; `to` names the target repository (its tag/digest are ignored). */
 export async function copyByDigest(
-  client: RegistryClient,
+  client: ImageStore,
   from: Reference & { digest: string },
   to: Reference,
 ): Promise<CopiedManifest> {
@@ -49,7 +49,9 @@ export async function copyByDigest(
       } else if (await client.mountBlob(target, from.repository, b.digest)) {
         mounted++;
       } else {
-        await client.pushBlobStream(target, await client.getBlobStream(from, b.digest), b.digest, b.size);
+        if (client.pushBlobStream && client.getBlobStream)
+          await client.pushBlobStream(target, await client.getBlobStream(from, b.digest), b.digest, b.size);
+        else await client.pushBlob(target, await client.getBlob(from, b.digest, { maxBytes: b.size }));
         uploaded++;
       }
     }),

@@ -22,7 +22,18 @@ const DOCKER_HUB_ALIASES = new Set([
   'registry.hub.docker.com',
 ]);
 
-const TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+/**
+ * The OCI tag grammar, the one copy in aibox: `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`
+ * (distribution-spec v1.1.1, "Pulling manifests"). `maxLength` < 128 gives the same rule for a
+ * tag prefix that leaves room for a suffix.
+ */
+export function tagPattern(maxLength = 128): RegExp {
+  return new RegExp(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,${Math.max(0, Math.min(128, maxLength) - 1)}}$`);
+}
+
+/** A whole OCI tag (1-128 characters). */
+export const TAG_PATTERN = tagPattern();
+const TAG_RE = TAG_PATTERN;
 const PATH_COMPONENT_RE = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$/;
 const DOMAIN_LABEL_RE = /^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])$/;
 const IPV6_RE = /^\[[0-9A-Fa-f:.]+\]$/;
@@ -66,14 +77,24 @@ function parseHost(input: string, host: string): string {
   return port ? `${normal}:${port}` : normal;
 }
 
-/** Whether the first path component names a registry (docker's rule: has '.' or ':', or is localhost). */
-function looksLikeHost(component: string): boolean {
+/**
+ * Whether the first path component names a registry (docker's rule: has '.' or ':', is
+ * localhost, or is a bracketed IPv6 literal such as `[::1]:5000`). The one host rule: the CLI's
+ * short-name resolution and the signature identity normaliser use it too.
+ */
+export function looksLikeHost(component: string): boolean {
   return (
     component.includes('.') ||
     component.includes(':') ||
     component === 'localhost' ||
     component.startsWith('[')
   );
+}
+
+/** Whether `input` ("host/repo…" or "repo…") starts with a registry host component. */
+export function hasRegistryHost(input: string): boolean {
+  const slash = input.indexOf('/');
+  return slash > 0 && looksLikeHost(input.slice(0, slash));
 }
 
 /** Parse untrusted user input into a normalised Reference; errors name the rule broken. */

@@ -29,6 +29,17 @@ export interface ImageStore {
   /** Fetch a blob (digest-verified), refusing more than maxBytes. */
   getBlob(ref: Reference, digest: string, opts?: { maxBytes?: number }): Promise<Uint8Array>;
   pushBlob(ref: Reference, data: Uint8Array, opts?: { mediaType?: string }): Promise<Descriptor>;
+  /**
+   * Streaming forms for large layers (optional: a store without them is copied through
+   * getBlob/pushBlob, which is fine for the small blobs of tests).
+   */
+  getBlobStream?(ref: Reference, digest: string): Promise<NodeJS.ReadableStream>;
+  pushBlobStream?(
+    ref: Reference,
+    stream: NodeJS.ReadableStream,
+    digest: string,
+    size: number,
+  ): Promise<Descriptor>;
   /** Cross-repository mount; false when the registry would not mount (caller uploads instead). */
   mountBlob(ref: Reference, fromRepository: string, digest: string): Promise<boolean>;
   /** Every tag of a repository, sorted. */

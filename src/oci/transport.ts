@@ -5,10 +5,17 @@
  * per-request timeouts, manual redirects that never carry Authorization to another origin, and
  * status checking with OCI error bodies in one place.
  */
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import {
+  Agent as HttpAgent,
+  request as httpRequest,
+  type ClientRequest,
+  type IncomingMessage,
+} from 'node:http';
 import type { Agent as HttpsAgent } from 'node:https';
 import { AiboxError, type ErrorCode } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/log.js';
+import { sanitizeRemote } from '../core/redact.js';
+import { isTransientErrno, nextRetry, type AttemptOutcome, type RetryPolicy } from '../core/retry.js';
 import { formatOciErrors, parseOciErrors, redactUrl } from './errors.js';
 
 export type HttpMethod = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
@@ -20,6 +27,13 @@ export interface HttpRequest {
   readonly body?: Uint8Array;
   /** May be retried on 408/429/5xx and connection failures (GET/HEAD/PUT manifest/DELETE). */
   readonly idempotent: boolean;
+  /**
+   * A blob transfer: the overall deadline grows with the bytes moved (the request body, or the
+   * response's Content-Length) at `minBytesPerSecond`, on top of the base deadline.
+   */
+  readonly bulk?: boolean;
+  /** Return a 3xx as it is instead of following it (health probes). */
+  readonly noRedirects?: boolean;
 }
 
 export interface HttpResponse {
@@ -34,7 +48,15 @@ export interface HttpResponse {
 export interface TransportOptions {
   readonly logger?: Logger;
   readonly concurrency?: number;
+  /** Socket idle limit: no connect, head or body data for this long fails the attempt (default 30 s). */
   readonly timeoutMs?: number;
+  /**
+   * Overall deadline of one request, retries and redirects included, until its body is read
+   * (default 60 s); a slow-drip server cannot hold a request open past it.
+   */
+  readonly deadlineMs?: number;
+  /** Slowest transfer rate a bulk (blob) request is granted time for (default 1 MiB/s). */
+  readonly minBytesPerSecond?: number;
   readonly retries?: number;
   /** First backoff step in ms (doubles each attempt, with jitter). */
   readonly retryBaseMs?: number;
@@ -42,18 +64,6 @@ export interface TransportOptions {
   readonly maxRetryWaitMs?: number;
 }
 
-const RETRY_STATUS = new Set([408, 429, 500, 502, 503, 504]);
-const RETRY_ERRNO = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EAI_AGAIN',
-  'ECONNABORTED',
-  'ERR_AIBOX_HTTP_TIMEOUT',
-]);
 /** Our own code for "no connect / headers / body data within timeoutMs" (the socket went idle). */
 const TIMEOUT_CODE = 'ERR_AIBOX_HTTP_TIMEOUT';
 /** What discard() reads before it gives up on a connection and destroys it instead. */
@@ -92,15 +102,6 @@ export function header(res: { headers: HttpResponse['headers'] }, name: string):
 export function headerAll(res: { headers: HttpResponse['headers'] }, name: string): string | undefined {
   const v = res.headers[name.toLowerCase()];
   return Array.isArray(v) ? v.join(', ') : v;
-}
-
-/** Parse Retry-After (delta-seconds or HTTP-date) into ms; undefined when absent or junk. */
-export function parseRetryAfter(value: string | undefined, now: number): number | undefined {
-  if (value === undefined) return undefined;
-  const v = value.trim();
-  if (/^\d+$/.test(v)) return Number(v) * 1000;
-  const t = Date.parse(v);
-  return Number.isFinite(t) ? Math.max(0, t - now) : undefined;
 }
 
 function errnoOf(e: unknown): string | undefined {
@@ -190,6 +191,8 @@ export interface StatusContext {
   readonly authNote?: string;
   /** Override the code for 404 (default NOT_FOUND). */
   readonly notFoundHint?: string;
+  /** Replace the default 401/403 hint (e.g. when another host than the registry refused). */
+  readonly authHint?: string;
 }
 
 /** The one place a registry status becomes success or a typed AiboxError (body parsed as OCI errors). */
@@ -216,9 +219,9 @@ export async function checkStatus(
 export function statusError(status: number, url: URL, body: Uint8Array, ctx: StatusContext): AiboxError {
   const entries = parseOciErrors(body);
   let detail = formatOciErrors(entries);
-  if (!detail && body.byteLength > 0 && body.byteLength < 300) {
-    detail = new TextDecoder().decode(body).trim().replace(/\s+/g, ' ');
-  }
+  if (!detail && body.byteLength > 0 && body.byteLength < 300) detail = new TextDecoder().decode(body);
+  // Remote text: no escape codes or control characters, one bounded line, secrets masked.
+  detail = sanitizeRemote(detail);
   const where = redactUrl(url);
   const base = `${ctx.what} failed: HTTP ${status} from ${where}${detail ? ` (${detail})` : ''}`;
   let code: ErrorCode = 'REGISTRY_ERROR';
@@ -228,9 +231,10 @@ export function statusError(status: number, url: URL, body: Uint8Array, ctx: Sta
     code = 'REGISTRY_AUTH';
     message = `${base}${ctx.authNote ? ` ${ctx.authNote}` : ''}`;
     hint =
-      status === 401
+      ctx.authHint ??
+      (status === 401
         ? 'log in (podman login / docker login) or set REGISTRY_AUTH_FILE to an auth.json with credentials for this registry'
-        : 'the credentials are valid but lack permission for this repository or action';
+        : 'the credentials are valid but lack permission for this repository or action');
   } else if (status === 404) {
     code = 'NOT_FOUND';
     hint = ctx.notFoundHint ?? 'check the repository, tag or digest exists on this registry';
@@ -243,7 +247,7 @@ export function statusError(status: number, url: URL, body: Uint8Array, ctx: Sta
     code,
     message,
     ...(hint !== undefined ? { hint } : {}),
-    details: { status, url: where, errors: entries.map((e) => e.code) },
+    details: { status, url: where, errors: entries.map((e) => sanitizeRemote(e.code, 80)) },
   });
 }
 
@@ -271,58 +275,101 @@ export class Transport {
   readonly #sem: Semaphore;
   readonly #log: Logger;
   readonly #timeoutMs: number;
-  readonly #retries: number;
-  readonly #baseMs: number;
-  readonly #maxWaitMs: number;
+  readonly #deadlineMs: number;
+  readonly #minRate: number;
+  readonly #policy: RetryPolicy;
 
   constructor(opts: TransportOptions = {}) {
     this.#concurrency = Math.max(1, Math.floor(opts.concurrency ?? 16));
     this.#timeoutMs = opts.timeoutMs ?? 30_000;
-    this.#retries = Math.max(0, opts.retries ?? 3);
-    this.#baseMs = opts.retryBaseMs ?? 100;
-    this.#maxWaitMs = opts.maxRetryWaitMs ?? 30_000;
+    this.#deadlineMs = Math.max(1, opts.deadlineMs ?? 60_000);
+    this.#minRate = Math.max(1, opts.minBytesPerSecond ?? 1024 * 1024);
+    this.#policy = {
+      attempts: 1 + Math.max(0, opts.retries ?? 3),
+      baseMs: opts.retryBaseMs ?? 100,
+      capMs: 5_000,
+      maxRetryAfterMs: opts.maxRetryWaitMs ?? 30_000,
+      jitter: true,
+    };
     this.#log = opts.logger ?? silentLogger;
     this.#sem = new Semaphore(this.#concurrency);
     this.#http = new HttpAgent(this.#agentOptions());
   }
 
-  /** Send with retries and redirects; the returned body holds a concurrency slot until consumed. */
+  /**
+   * Send with retries and redirects; the returned body holds a concurrency slot until consumed.
+   * One deadline covers every attempt, redirect and the body: past it the exchange in flight is
+   * destroyed and the request fails with TIMEOUT ("no complete answer within N s").
+   */
   async send(req: HttpRequest): Promise<HttpResponse> {
-    let attempt = 0;
-    for (;;) {
+    const deadline = new Deadline(
+      this.#deadlineMs + (req.bulk && req.body ? this.#bulkMs(req.body.byteLength) : 0),
+      `${req.method} ${redactUrl(req.url)}`,
+    );
+    for (let attempt = 1; ; attempt++) {
       const release = await this.#sem.acquire();
       let res: HttpResponse;
       try {
-        res = await this.#sendFollowing(req);
+        res = await this.#sendFollowing(req, deadline);
       } catch (e: unknown) {
         release();
-        if (e instanceof AiboxError) throw e;
+        if (e instanceof AiboxError) {
+          deadline.clear();
+          throw e;
+        }
         const code = errnoOf(e);
-        if (req.idempotent && code !== undefined && RETRY_ERRNO.has(code) && attempt < this.#retries) {
-          const wait = this.#backoff(attempt++);
-          this.#log.debug(`${req.method} ${redactUrl(req.url)}: ${causeText(e)}; retrying in ${wait}ms`);
-          await sleep(wait);
+        const transient = isTransientErrno(code) || code === TIMEOUT_CODE;
+        const next = nextRetry(
+          this.#policy,
+          attempt,
+          req.idempotent,
+          { kind: 'network', transient },
+          Date.now(),
+        );
+        if (next.retry) {
+          this.#log.debug(
+            `${req.method} ${redactUrl(req.url)}: ${causeText(e)}; retrying in ${next.waitMs}ms`,
+          );
+          await deadline.sleep(next.waitMs);
           continue;
         }
-        throw this.#networkError(req, e, attempt + 1);
+        deadline.clear();
+        throw this.#networkError(req, e, attempt);
       }
       const body = res.body;
+      let returned = false;
+      const done = () => {
+        release();
+        // Only the answer handed to the caller ends the deadline (a retried one's body ends early).
+        if (returned) deadline.clear();
+      };
       if (body.readableEnded || body.destroyed) release();
       else {
-        body.once('close', release);
-        body.once('end', release);
-        body.once('error', release);
+        body.once('close', done);
+        body.once('end', done);
+        body.once('error', done);
       }
       if (req.method === 'HEAD') void discard(res);
-      if (req.idempotent && RETRY_STATUS.has(res.status) && attempt < this.#retries) {
-        const after = parseRetryAfter(header(res, 'retry-after'), Date.now());
+      const outcome: AttemptOutcome = {
+        kind: 'status',
+        status: res.status,
+        retryAfter: header(res, 'retry-after'),
+      };
+      const next = nextRetry(this.#policy, attempt, req.idempotent, outcome, Date.now());
+      if (next.retry) {
         await discard(res);
-        const wait = Math.min(after ?? this.#backoff(attempt), this.#maxWaitMs);
-        attempt++;
-        this.#log.debug(`${req.method} ${redactUrl(req.url)}: HTTP ${res.status}; retrying in ${wait}ms`);
-        await sleep(wait);
+        this.#log.debug(
+          `${req.method} ${redactUrl(req.url)}: HTTP ${res.status}; retrying in ${next.waitMs}ms`,
+        );
+        await deadline.sleep(next.waitMs);
         continue;
       }
+      if (req.bulk && !req.body) {
+        const length = Number(header(res, 'content-length'));
+        if (Number.isSafeInteger(length) && length > 0) deadline.extend(this.#bulkMs(length));
+      }
+      returned = true;
+      if (body.readableEnded || body.destroyed) deadline.clear();
       return res;
     }
   }
@@ -335,6 +382,10 @@ export class Transport {
       agent.keepSocketAlive = () => false;
       for (const sockets of Object.values(agent.freeSockets)) for (const s of sockets ?? []) s.destroy();
     }
+  }
+
+  #bulkMs(bytes: number): number {
+    return Math.ceil((bytes / this.#minRate) * 1000);
   }
 
   #agentOptions() {
@@ -351,17 +402,13 @@ export class Transport {
     return { agent: this.#https, request: https.request };
   }
 
-  #backoff(attempt: number): number {
-    const ceiling = Math.min(this.#baseMs * 2 ** attempt, 5_000);
-    return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
-  }
-
   /** One HTTP exchange: resolves at the response head; the body is left to the caller. */
   async #exchange(
     method: HttpMethod,
     url: URL,
     headers: Record<string, string>,
     body: Uint8Array | undefined,
+    deadline: Deadline,
   ): Promise<IncomingMessage> {
     const { agent, request } = await this.#agentFor(url);
     const ms = this.#timeoutMs;
@@ -371,6 +418,7 @@ export class Transport {
     );
     if (body !== undefined) sendHeaders['content-length'] = String(body.byteLength);
     else if (method === 'PUT' || method === 'POST' || method === 'PATCH') sendHeaders['content-length'] = '0';
+    deadline.check();
     return new Promise<IncomingMessage>((resolve, reject) => {
       let response: IncomingMessage | undefined;
       const req = request(
@@ -388,9 +436,11 @@ export class Transport {
         },
         (m) => {
           response = m;
+          deadline.track(req, m);
           resolve(m);
         },
       );
+      deadline.track(req, undefined);
       req.on('timeout', () => {
         const err = timeoutError(ms);
         if (response !== undefined) response.destroy(err);
@@ -406,7 +456,7 @@ export class Transport {
     });
   }
 
-  async #sendFollowing(req: HttpRequest): Promise<HttpResponse> {
+  async #sendFollowing(req: HttpRequest, deadline: Deadline): Promise<HttpResponse> {
     const origin = req.url.origin;
     let url = req.url;
     let method: HttpMethod = req.method;
@@ -415,7 +465,7 @@ export class Transport {
     for (let hop = 0; ; hop++) {
       const started = performance.now();
       // node:http keeps the connection alive after a HEAD (undici needed `reset: false` for that).
-      const m = await this.#exchange(method, url, headers, body);
+      const m = await this.#exchange(method, url, headers, body, deadline);
       const status = m.statusCode ?? 0;
       const res: HttpResponse = { status, headers: responseHeaders(m), url, body: m };
       if (this.#log !== silentLogger) {
@@ -424,7 +474,7 @@ export class Transport {
         );
       }
       const location = header(res, 'location');
-      if (!REDIRECTS.has(status) || location === undefined) return res;
+      if (!REDIRECTS.has(status) || location === undefined || req.noRedirects) return res;
       await discard(res);
       if (hop >= MAX_REDIRECTS) {
         throw new AiboxError({
@@ -433,11 +483,19 @@ export class Transport {
           hint: 'the registry or its storage backend is redirecting in a loop',
         });
       }
-      const next = new URL(location, url);
+      let next: URL;
+      try {
+        next = new URL(location, url);
+      } catch {
+        throw new AiboxError({
+          code: 'REGISTRY_ERROR',
+          message: `${req.method} ${redactUrl(req.url)}: redirect to an invalid URL ${JSON.stringify(sanitizeRemote(location, 120))}`,
+        });
+      }
       if (next.protocol !== 'http:' && next.protocol !== 'https:') {
         throw new AiboxError({
           code: 'REGISTRY_ERROR',
-          message: `${req.method} ${redactUrl(req.url)}: redirect to unsupported scheme ${next.protocol}`,
+          message: `${req.method} ${redactUrl(req.url)}: redirect to unsupported scheme ${sanitizeRemote(next.protocol, 40)}`,
         });
       }
       if (next.origin !== origin) {
@@ -470,12 +528,93 @@ export class Transport {
       req.url.protocol === 'https:' && /SSL|TLS|EPROTO|wrong version/i.test(`${code ?? ''} ${causeText(e)}`);
     return new AiboxError({
       code: 'REGISTRY_UNREACHABLE',
-      message: `cannot reach registry at ${where}: ${causeText(e)}${tries}`,
+      message: `cannot reach registry at ${where}: ${sanitizeRemote(causeText(e))}${tries}`,
       hint: tls
         ? `the registry may be answering over plain HTTP; add "${req.url.host}" to insecureHosts if that is intended`
         : 'check the registry host and port, that it is running, and your network/proxy settings',
       cause: e,
       details: { url: where, errno: code },
     });
+  }
+}
+
+/** Seconds for messages: "60 s", "0.5 s". */
+function seconds(ms: number): string {
+  return `${Number((ms / 1000).toFixed(ms < 10_000 ? 1 : 0))} s`;
+}
+
+/**
+ * The overall deadline of one request: a timer that, when it fires, destroys whatever exchange is
+ * in flight (waiting for the head, or streaming the body) with one TIMEOUT error.
+ */
+class Deadline {
+  readonly #what: string;
+  #limitMs: number;
+  readonly #started = Date.now();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #req: ClientRequest | undefined;
+  #res: IncomingMessage | undefined;
+  #cleared = false;
+
+  constructor(limitMs: number, what: string) {
+    this.#limitMs = limitMs;
+    this.#what = what;
+    this.#arm();
+  }
+
+  error(): AiboxError {
+    return new AiboxError({
+      code: 'TIMEOUT',
+      message: `${this.#what}: no complete answer within ${seconds(this.#limitMs)}`,
+      hint: 'the registry (or a server it redirected to) is too slow or stalled; retry, or raise registry.requestTimeoutSeconds',
+    });
+  }
+
+  /** The exchange now in flight (its response once the head arrived). */
+  track(req: ClientRequest, res: IncomingMessage | undefined): void {
+    this.#req = req;
+    this.#res = res;
+  }
+
+  /** Throw at once when the deadline has passed (before starting another exchange). */
+  check(): void {
+    if (Date.now() - this.#started >= this.#limitMs) throw this.error();
+  }
+
+  /** Grant more time (a bulk body of known length). */
+  extend(ms: number): void {
+    this.#limitMs += ms;
+    this.#arm();
+  }
+
+  /** Sleep before a retry, failing at once when the wait would end past the deadline. */
+  async sleep(ms: number): Promise<void> {
+    if (Date.now() - this.#started + ms >= this.#limitMs) {
+      this.clear();
+      throw this.error();
+    }
+    await new Promise<void>((r) => setTimeout(r, ms));
+  }
+
+  /** The request is over (body read or dropped, or failed): stop the timer. */
+  clear(): void {
+    this.#cleared = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #arm(): void {
+    if (this.#cleared) return;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    const left = Math.max(0, this.#limitMs - (Date.now() - this.#started));
+    this.#timer = setTimeout(() => this.#fire(), left);
+    this.#timer.unref();
+  }
+
+  #fire(): void {
+    this.#timer = undefined;
+    const err = this.error();
+    if (this.#res !== undefined && !this.#res.readableEnded) this.#res.destroy(err);
+    else if (this.#req !== undefined) this.#req.destroy(err);
   }
 }

@@ -10,10 +10,11 @@ import { dirname, resolve } from 'node:path';
 import { AiboxError, describeError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { PlatformConfig } from '../config/schema.js';
-import type { Podman } from '../engine/podman.js';
+import type { ChannelStateStore } from '../channel/state.js';
+import type { Engine } from '../engine/engine.js';
 import { tlsVerifyFor } from '../engine/tls.js';
 import { describeImage } from '../inspect/describe.js';
-import type { RegistryClient } from '../oci/client.js';
+import type { ImageStore } from '../oci/store.js';
 import { copyByDigest } from '../oci/copy.js';
 import { parseReference } from '../oci/reference.js';
 import { runScanGate } from '../scan/gate.js';
@@ -22,15 +23,16 @@ import type { SigningKey } from '../signing/keys.js';
 import type { TrustedKey } from '../signing/trust.js';
 import { signImage, verifyImage } from '../signing/workflows.js';
 import { formatTag, repositoryFor } from '../tags/tags.js';
-import { imageBuildArgs, imageLabels, inputsDigest, LABELS } from './inputs.js';
+import { hashBuildContext } from './context.js';
+import { imageBuildArgs, imageLabels, inputBuildArgs, inputsDigest, LABELS } from './inputs.js';
 import type { RunPlan, VariantPlan } from './plan.js';
 import type { Progress } from './progress.js';
 import { failureLine, type RunRecord, type StepName, type VariantRecord } from './record.js';
-import { checkCandidate, promote, type CheckedCandidate } from './promote.js';
+import { checkAll, promote, promotionCandidates } from './promote.js';
 
 export interface RebuildDeps {
-  readonly podman: Podman;
-  readonly client: RegistryClient;
+  readonly engine: Engine;
+  readonly store: ImageStore;
   readonly scanner: Scanner | undefined;
   readonly key: SigningKey;
   readonly trust: readonly TrustedKey[];
@@ -39,6 +41,8 @@ export interface RebuildDeps {
   readonly now: () => Date;
   /** Persist the record (called after every change). */
   readonly save: (r: RunRecord) => Promise<void>;
+  /** This machine's record of the last channel published and seen (promotion verifies against it). */
+  readonly channelState: ChannelStateStore;
 }
 
 export interface RebuildOptions {
@@ -52,6 +56,8 @@ export interface RebuildOptions {
   readonly signer: string;
   readonly replace: boolean;
   readonly promote: boolean;
+  /** The run explicitly allows unscanned images (scan.scanner: none with --allow-unscanned). */
+  readonly allowUnscanned?: boolean;
   /** Security floor for emergency builds (later: CVE triage). */
   readonly mandatoryUpdate?: boolean;
   readonly minImageDate?: string;
@@ -107,10 +113,10 @@ export async function checkContainerfiles(
 
 /** Run the pipeline; returns the final record (also saved). Never throws for a failed variant. */
 export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<RunRecord> {
-  const { client, podman, progress } = deps;
+  const { store, engine, progress } = deps;
   const r = opts.record;
   const files = await checkContainerfiles(opts.plan, opts.configDir);
-  const published = new Map<string, string>(); // variant → digest published in this run
+  const publishedNow = new Map<string, string>(); // variant → digest published in this run
   // Saves are serialised: concurrent variants change the record at the same time.
   let saving: Promise<void> = Promise.resolve();
   const save = (): Promise<void> => (saving = saving.then(() => deps.save(r)));
@@ -124,7 +130,7 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
         opts.config.engine.tlsVerify,
         opts.config.registry.insecure,
       );
-      p = podman.pull(ref, { tlsVerify });
+      p = engine.pull(ref, { tlsVerify });
       pulls.set(ref, p);
     }
     return p;
@@ -177,7 +183,7 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
       const base = await step(
         'resolve-base',
         async () => {
-          const b = await resolveBase(deps, opts, p, published);
+          const b = await resolveBase(deps, opts, p, publishedNow);
           if (!b.local) await pullOnce(b.pullRef);
           return b;
         },
@@ -186,6 +192,17 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
       v.baseImage = base.name;
       v.baseDigest = base.digest;
       const file = files.get(p.name)!;
+      const contextDir = dirname(file.path);
+      const labelInputs = {
+        tag: p.tag,
+        baseName: base.name,
+        baseDigest: base.digest,
+        variant: p.name,
+        mandatoryUpdate: mandatory,
+        minImageDate: minDate,
+        scanSkipped: deps.scanner === undefined,
+      };
+      // Everything the build reads: the Containerfile, every file of its context, and the build args.
       const inputs = inputsDigest({
         variant: p.name,
         tag: p.tag,
@@ -193,17 +210,25 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
         baseDigest: base.digest,
         mandatoryUpdate: mandatory,
         minImageDate: minDate,
+        context: (await hashBuildContext(contextDir)).digest,
+        buildArgs: inputBuildArgs(
+          imageBuildArgs(
+            imageLabels({ ...labelInputs, created: '', revision: '', inputs: '' }),
+            base.pullRef,
+          ),
+        ),
       });
       v.inputs = inputs;
 
-      // Resume / immutability: is the date tag already there?
-      const existing = await client.headManifest({ ...repo, tag: p.tag });
+      // Resume / immutability: is the date tag already there? A published date tag never moves without --replace.
+      let published: { digest: string; bytes: Uint8Array; mediaType: string } | undefined;
+      const existing = await store.headManifest({ ...repo, tag: p.tag });
       if (existing) {
-        const desc = await describeImage(client, { ...repo, digest: existing.digest });
+        const desc = await describeImage(store, { ...repo, digest: existing.digest });
         const sameInputs = desc.labels[LABELS.inputs] === inputs;
         if (sameInputs) {
           const ver = await verifyImage({
-            client,
+            client: store,
             ref: { ...repo, digest: existing.digest },
             trustedKeys: deps.trust,
             now: deps.now(),
@@ -212,10 +237,18 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
             v.digest = existing.digest;
             v.status = 'resumed';
             for (const s of v.steps) if (s.status === 'pending') s.status = 'skipped';
-            published.set(p.name, existing.digest);
+            publishedNow.set(p.name, existing.digest);
             progress.note(`[${p.name}] ${p.tag} already published with the same inputs and signed: resumed`);
             await save();
             return;
+          }
+          if (!opts.replace) {
+            // Tagged but not (validly) signed: a crash between tag and sign. Re-scan and sign these bytes.
+            const m = await store.getManifest({ ...repo, digest: existing.digest });
+            published = { digest: existing.digest, bytes: m.bytes, mediaType: m.descriptor.mediaType };
+            progress.note(
+              `[${p.name}] ${p.tag} is published with the same inputs but not signed: re-scanning and signing ${existing.digest} (the tag does not move)`,
+            );
           }
         } else if (!opts.replace) {
           throw new StepFailure(
@@ -229,52 +262,58 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
         }
       }
 
-      // 2. Build.
-      const local = buildImageName(p);
-      const labels = imageLabels({
-        created: deps.now().toISOString(),
-        tag: p.tag,
-        revision: opts.revision,
-        baseName: base.name,
-        baseDigest: base.digest,
-        variant: p.name,
-        mandatoryUpdate: mandatory,
-        minImageDate: minDate,
-        inputs,
-        scanSkipped: deps.scanner === undefined,
-      });
-      await step('build', () =>
-        podman.build({
-          contextDir: dirname(file.path),
-          containerfile: file.path,
-          tags: [local],
-          buildArgs: imageBuildArgs(labels, base.pullRef),
-          labels,
-          // The base was pulled (once) in resolve-base: concurrent pulls of one image race in podman 4.3.
-          pull: 'never',
-          // A security rebuild never reuses cached layers: `apt-get upgrade` must really run.
-          layers: false,
-          runId: r.runId,
-        }),
-      );
+      let staged: { digest: string; bytes: Uint8Array; mediaType: string };
+      if (published) {
+        for (const name of ['build', 'stage'] as const) {
+          const s = v.steps.find((x) => x.name === name)!;
+          s.status = 'skipped';
+          s.detail = `not rebuilt: ${p.tag} is published as ${published.digest}`;
+        }
+        staged = published;
+      } else {
+        // 2. Build.
+        const local = buildImageName(p);
+        const labels = imageLabels({
+          ...labelInputs,
+          created: deps.now().toISOString(),
+          revision: opts.revision,
+          inputs,
+        });
+        await step('build', () =>
+          engine.build({
+            contextDir,
+            containerfile: file.path,
+            tags: [local],
+            buildArgs: imageBuildArgs(labels, base.pullRef),
+            labels,
+            // The base was pulled (once) in resolve-base: concurrent pulls of one image race in podman 4.3.
+            pull: 'never',
+            // A security rebuild never reuses cached layers: `apt-get upgrade` must really run.
+            layers: false,
+            runId: r.runId,
+          }),
+        );
 
-      // 3. Stage: push to a per-run staging repository, then mount into the variant's repository by
-      //    digest with no tag, so the scanner sees exactly what will be published.
-      const staged = await step(
-        'stage',
-        async () => {
-          const staging = { registry: opts.host, repository: `${r.project}/staging/${p.name}` };
-          const { digest } = await podman.push(local, `${opts.host}/${staging.repository}:${r.runId}`, {
-            tlsVerify: tlsVerifyFor(opts.host, opts.config.engine.tlsVerify, opts.config.registry.insecure),
-            format: 'oci',
-          });
-          const copied = await copyByDigest(client, { ...staging, digest }, repo);
-          // The staging tag is only a vehicle; a registry with deletes disabled keeps it (harmless).
-          await client.deleteManifest({ ...staging, digest }).catch(() => undefined);
-          return copied;
-        },
-        (s) => `${s.digest} (${s.mounted} mounted, ${s.present} present, ${s.uploaded} uploaded)`,
-      );
+        // 3. Stage: push to a per-run staging repository, then mount into the variant's repository by
+        //    digest with no tag, so the scanner sees exactly what will be published.
+        staged = await step(
+          'stage',
+          async () => {
+            const staging = stagingRepository(opts.host, r.project, p.name);
+            const { digest } = await engine.push(local, `${opts.host}/${staging.repository}:${r.runId}`, {
+              tlsVerify: tlsVerifyFor(opts.host, opts.config.engine.tlsVerify, opts.config.registry.insecure),
+              format: 'oci',
+            });
+            const copied = await copyByDigest(store, { ...staging, digest }, repo);
+            // The staging manifest is only a vehicle: removed now, and swept again once the run is promoted.
+            await store.deleteManifest({ ...staging, digest }).catch((e: unknown) => {
+              deps.logger.debug(`could not delete ${staging.repository}@${digest}: ${describeError(e)}`);
+            });
+            return copied;
+          },
+          (s) => `${s.digest} (${s.mounted} mounted, ${s.present} present, ${s.uploaded} uploaded)`,
+        );
+      }
       v.digest = staged.digest;
 
       // 4. Scan gate.
@@ -315,17 +354,23 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
           ? { status: 'passed', summary: { ...gate.report.summary } }
           : { status: 'skipped' };
 
-      // 5. The date tag: PUT the exact staged bytes under it.
-      await step(
-        'tag',
-        () => client.putManifest({ ...repo, tag: p.tag }, staged.bytes, staged.mediaType),
-        () => p.tag,
-      );
+      // 5. The date tag: PUT the exact staged bytes under it (already there when re-signing a published tag).
+      if (published) {
+        const s = v.steps.find((x) => x.name === 'tag')!;
+        s.status = 'skipped';
+        s.detail = `${p.tag} already points at ${published.digest}`;
+      } else {
+        await step(
+          'tag',
+          () => store.putManifest({ ...repo, tag: p.tag }, staged.bytes, staged.mediaType),
+          () => p.tag,
+        );
+      }
 
       // 6. Sign, 7. verify what the registry now serves.
       await step('sign', () =>
         signImage({
-          client,
+          client: store,
           ref: { ...repo, digest: staged.digest },
           key: deps.key,
           signer: opts.signer,
@@ -340,7 +385,7 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
         'verify',
         async () => {
           const ver = await verifyImage({
-            client,
+            client: store,
             ref: { ...repo, tag: p.tag },
             trustedKeys: deps.trust,
             now: deps.now(),
@@ -357,7 +402,7 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
         (ver) => `signed by ${ver.verified[0]?.signer ?? '?'}`,
       );
       v.status = 'passed';
-      published.set(p.name, staged.digest);
+      publishedNow.set(p.name, staged.digest);
     } catch (e: unknown) {
       const f = e instanceof StepFailure ? e : new StepFailure(current, e);
       const s = v.steps.find((x) => x.name === f.step);
@@ -378,12 +423,12 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
   // Build images are removed once, at the end: removing one while a sibling builds on shared
   // intermediate layers breaks that build (podman 4.3).
   const removeBuilt = () =>
-    podman.rmi(opts.plan.variants.map(buildImageName), { force: true }).catch(() => undefined);
+    engine.rmi(opts.plan.variants.map(buildImageName), { force: true }).catch(() => undefined);
   try {
     for (const stage of opts.plan.stages) {
       // A variant whose parent failed in this run is not built.
       const runnable = stage.filter((p) => {
-        if (p.base.kind === 'variant' && p.base.inRun && !published.has(p.base.variant)) {
+        if (p.base.kind === 'variant' && p.base.inRun && !publishedNow.has(p.base.variant)) {
           const v = r.variants[p.name]!;
           v.status = 'failed';
           for (const s of v.steps) s.status = 'skipped';
@@ -403,7 +448,7 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
   if (failed.length === 0 && opts.promote) {
     try {
       const pdeps = {
-        client,
+        store,
         host: opts.host,
         project: r.project,
         key: deps.key,
@@ -411,13 +456,14 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
         trust: deps.trust,
         now: deps.now,
         logger: deps.logger,
+        allowUnscanned: opts.allowUnscanned ?? false,
+        channelState: deps.channelState,
       };
-      const checked: CheckedCandidate[] = [];
-      for (const p of opts.plan.variants)
-        checked.push(await checkCandidate(pdeps, { variant: p.name, repository: p.repository, tag: p.tag }));
+      const checked = await checkAll(pdeps, promotionCandidates(opts.plan));
       const pr = await promote(pdeps, checked);
       r.promoted = true;
       r.promotion = { variants: pr.variants };
+      await sweepStaging(store, opts.host, r.project, opts.plan.variants, progress);
       r.channel = { sequence: pr.channel.sequence, digest: pr.channel.digest };
       progress.note(
         `promoted latest for ${Object.keys(pr.variants).join(', ')}; channel sequence ${pr.channel.sequence}`,
@@ -434,6 +480,52 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
   if (line) progress.note(line);
   progress.done();
   return r;
+}
+
+/** The per-run staging repository of a variant: `<project>/staging/<variant>`. */
+export function stagingRepository(host: string, project: string, variant: string) {
+  return { registry: host, repository: `${project}/staging/${variant}` };
+}
+
+/**
+ * Once a run is promoted, remove every manifest left in its variants' staging repositories (a run that crashed
+ * between push and delete leaves one). A registry that refuses deletes keeps them: said once, never fatal.
+ * Distribution keeps the (empty) repository names in `/v2/_catalog` either way (docs/pipeline.md).
+ */
+export async function sweepStaging(
+  store: ImageStore,
+  host: string,
+  project: string,
+  variants: readonly VariantPlan[],
+  progress: Progress,
+): Promise<{ removed: number; left: number }> {
+  let removed = 0;
+  let left = 0;
+  let why: string | undefined;
+  for (const p of variants) {
+    const staging = stagingRepository(host, project, p.name);
+    const tags = await store.listTags(staging).catch(() => [] as string[]);
+    const digests = new Set<string>();
+    for (const tag of tags) {
+      const d = await store.headManifest({ ...staging, tag }).catch(() => null);
+      if (d) digests.add(d.digest);
+    }
+    for (const digest of digests) {
+      try {
+        await store.deleteManifest({ ...staging, digest });
+        removed++;
+      } catch (e: unknown) {
+        left++;
+        why ??= describeError(e);
+      }
+    }
+  }
+  if (left > 0) {
+    progress.note(
+      `staging: ${left} manifest(s) left in ${project}/staging/* (the registry refused the delete: ${why}); enable deletes or let the registry's retention remove them`,
+    );
+  }
+  return { removed, left };
 }
 
 function summaryText(s: Readonly<Record<string, number>>): string {
@@ -461,18 +553,18 @@ async function resolveBase(
     const ref = parseReference(p.base.image);
     const name = `${ref.registry}/${ref.repository}`;
     if (ref.registry === 'localhost') {
-      if (!(await deps.podman.imageExists(p.base.image))) {
+      if (!(await deps.engine.imageExists(p.base.image))) {
         throw new AiboxError({
           code: 'NOT_FOUND',
           message: `base image ${p.base.image} is not in local Podman storage`,
           hint: "Create it with 'aiboxctl local-base' (debootstrap), or set baseImage to a registry image",
         });
       }
-      const info = await deps.podman.inspectImage(p.base.image);
+      const info = await deps.engine.inspectImage(p.base.image);
       return { name, digest: info.digest, pullRef: `${name}@${info.digest}`, local: true };
     }
     if (ref.digest) return { name, digest: ref.digest, pullRef: `${name}@${ref.digest}`, local: false };
-    const head = await deps.client.headManifest(ref);
+    const head = await deps.store.headManifest(ref);
     if (!head) {
       throw new AiboxError({
         code: 'NOT_FOUND',
@@ -488,7 +580,7 @@ async function resolveBase(
   let digest = published.get(p.base.variant);
   if (!digest) {
     const parentTag = formatTag({ prefix: parentPlan.tagPrefix, date: opts.plan.date });
-    const head = await deps.client.headManifest({ registry: opts.host, repository, tag: parentTag });
+    const head = await deps.store.headManifest({ registry: opts.host, repository, tag: parentTag });
     if (!head) {
       throw new AiboxError({
         code: 'NOT_FOUND',

@@ -8,7 +8,7 @@ import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { basename, join } from 'node:path';
 import { processAlive, spawnDaemon as defaultSpawnDaemon, type Exec } from '../adapters/exec.js';
-import { AiboxError } from '../core/errors.js';
+import { AiboxError, isAiboxError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/log.js';
 import { probeV2 } from './probe.js';
 import { registryConfigYaml } from './config.js';
@@ -23,6 +23,8 @@ export interface RegistryState {
   readonly configPath: string;
   readonly binary: string;
   readonly startedAt: string;
+  /** The port asked for (config `embedded.port`) when it was taken and another was picked. */
+  readonly requestedPort?: number;
 }
 
 export interface RegistryUpOptions {
@@ -45,6 +47,8 @@ export interface RegistryUpResult {
   readonly url: string;
   readonly pid: number;
   readonly port: number;
+  /** Set when the configured port was taken by another process and a free one was picked. */
+  readonly requestedPort?: number;
   readonly alreadyRunning: boolean;
   readonly dataDir: string;
   readonly logFile: string;
@@ -56,6 +60,9 @@ export interface RegistryStatus {
   readonly host?: string;
   readonly url?: string;
   readonly pid?: number;
+  readonly port?: number;
+  /** The configured port, when it was taken and the registry runs on another (`port`). */
+  readonly requestedPort?: number;
   readonly startedAt?: string;
   /** running and `/v2/` answered */
   readonly responding?: boolean;
@@ -97,7 +104,8 @@ async function readState(path: string): Promise<RegistryState | undefined> {
       typeof v.host === 'string' &&
       typeof v.configPath === 'string' &&
       typeof v.binary === 'string' &&
-      typeof v.startedAt === 'string'
+      typeof v.startedAt === 'string' &&
+      (v.requestedPort === undefined || typeof v.requestedPort === 'number')
     ) {
       return v as RegistryState;
     }
@@ -161,7 +169,7 @@ function claimPort(port: number): Promise<number> {
             code: 'PORT_IN_USE',
             message: `cannot start the embedded registry: 127.0.0.1:${port} is ${e.code === 'EACCES' ? 'not allowed' : 'already in use by another process'}`,
             hint: `Choose another port with embedded.port in your aibox config, or stop what listens on ${port} (e.g. 'ss -ltnp sport = :${port}')`,
-            details: { port },
+            details: { port, reason: e.code },
             cause: e,
           }),
         );
@@ -173,6 +181,23 @@ function claimPort(port: number): Promise<number> {
       srv.close(() => resolve(chosen));
     });
   });
+}
+
+/**
+ * The configured port, or — when another process holds it — a free loopback port (the registry is
+ * ours to place; its address is recorded in state.json, and `registry status` prints it).
+ */
+async function claimPortOrAnother(port: number, logger: Logger): Promise<number> {
+  try {
+    return await claimPort(port);
+  } catch (e: unknown) {
+    if (port === 0 || !isAiboxError(e, 'PORT_IN_USE') || e.details?.reason !== 'EADDRINUSE') throw e;
+    const other = await claimPort(0);
+    logger.warn(
+      `127.0.0.1:${port} (embedded.port) is in use by another process; the embedded registry uses 127.0.0.1:${other} instead`,
+    );
+    return other;
+  }
 }
 
 // Serialises concurrent `registryUp` calls on one data dir (several CLI processes starting it on demand).
@@ -242,7 +267,10 @@ async function waitReady(url: string, pid: number, logFile: string, timeoutMs: n
   }
 }
 
-/** Start the embedded registry, or return the one already running for this data dir (idempotent). */
+/**
+ * Start the embedded registry, or return the one already running for this data dir (idempotent).
+ * When the configured port is taken by another process, a free loopback port is used and recorded.
+ */
 export async function registryUp(opts: RegistryUpOptions): Promise<RegistryUpResult> {
   const logger = opts.logger ?? silentLogger;
   const binary = opts.binary ?? DEFAULT_REGISTRY_BINARY;
@@ -255,7 +283,7 @@ export async function registryUp(opts: RegistryUpOptions): Promise<RegistryUpRes
     if (existing && (await isOurs(existing))) {
       const url = `http://${existing.host}`;
       await waitReady(url, existing.pid, files.log, timeoutMs);
-      if (opts.port !== 0 && opts.port !== existing.port) {
+      if (opts.port !== 0 && opts.port !== (existing.requestedPort ?? existing.port)) {
         logger.warn(
           `the embedded registry already runs on port ${existing.port} (configured: ${opts.port}); run 'aiboxctl registry down' to restart it on the new port`,
         );
@@ -265,6 +293,7 @@ export async function registryUp(opts: RegistryUpOptions): Promise<RegistryUpRes
         url,
         pid: existing.pid,
         port: existing.port,
+        ...(existing.requestedPort !== undefined ? { requestedPort: existing.requestedPort } : {}),
         alreadyRunning: true,
         dataDir: opts.dataDir,
         logFile: files.log,
@@ -288,7 +317,8 @@ export async function registryUp(opts: RegistryUpOptions): Promise<RegistryUpRes
       });
     }
 
-    const port = await claimPort(opts.port);
+    const port = await claimPortOrAnother(opts.port, logger);
+    const requested = port !== opts.port && opts.port !== 0 ? { requestedPort: opts.port } : {};
     const host = `127.0.0.1:${port}`;
     const url = `http://${host}`;
     await writeFile(files.config, registryConfig(files.storage, host));
@@ -306,6 +336,7 @@ export async function registryUp(opts: RegistryUpOptions): Promise<RegistryUpRes
       configPath: files.config,
       binary,
       startedAt: new Date().toISOString(),
+      ...requested,
     };
     await writeFile(files.state, `${JSON.stringify(state, null, 2)}\n`);
     try {
@@ -316,7 +347,16 @@ export async function registryUp(opts: RegistryUpOptions): Promise<RegistryUpRes
       throw e;
     }
     logger.debug(`embedded registry pid ${pid} listening on ${host} (data: ${opts.dataDir})`);
-    return { host, url, pid, port, alreadyRunning: false, dataDir: opts.dataDir, logFile: files.log };
+    return {
+      host,
+      url,
+      pid,
+      port,
+      ...requested,
+      alreadyRunning: false,
+      dataDir: opts.dataDir,
+      logFile: files.log,
+    };
   });
 }
 
@@ -359,6 +399,8 @@ export async function registryStatus(opts: { readonly dataDir: string }): Promis
     host: state.host,
     url,
     pid: state.pid,
+    port: state.port,
+    ...(state.requestedPort !== undefined ? { requestedPort: state.requestedPort } : {}),
     startedAt: state.startedAt,
     responding: await probeV2(url),
   };

@@ -7,6 +7,7 @@
  */
 import { AiboxError, describeError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/log.js';
+import { isIdempotentMethod, nextRetry, type RetryPolicy } from '../core/retry.js';
 
 export interface HarborCredentials {
   readonly username: string;
@@ -40,8 +41,13 @@ export interface HarborResponse {
   readonly requestId: string | undefined;
 }
 
-const RETRYABLE = new Set([408, 429, 500, 502, 503, 504]);
-const MAX_RETRY_AFTER_MS = 10_000;
+/** Backoff 250 ms, 500 ms, …; a Retry-After over 10 s is not waited for (core/retry). */
+const RETRY: Omit<RetryPolicy, 'attempts'> = {
+  baseMs: 250,
+  capMs: 10_000,
+  maxRetryAfterMs: 10_000,
+  jitter: false,
+};
 
 /** Permissions a robot account needs for scanning (harbor.md §1), quoted in hints. */
 export const HARBOR_SCAN_PERMISSIONS =
@@ -134,7 +140,9 @@ export class HarborTransport {
     const qs = req.query ? `?${new URLSearchParams(req.query).toString()}` : '';
     const url = `${this.#base}/api/v2.0${path}${qs}`;
     const shown = `${method} ${url}`;
-    const attempts = 1 + (method === 'GET' ? this.#retries : 0);
+    const policy: RetryPolicy = { ...RETRY, attempts: 1 + this.#retries };
+    // Only GETs are retried: a POST (start a scan) is not idempotent.
+    const idempotent = isIdempotentMethod(method);
     for (let attempt = 1; ; attempt++) {
       const started = performance.now();
       let res: Response;
@@ -155,9 +163,10 @@ export class HarborTransport {
         });
       } catch (e: unknown) {
         const timedOut = e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError');
-        if (attempt < attempts) {
+        const next = nextRetry(policy, attempt, idempotent, { kind: 'network', transient: true }, Date.now());
+        if (next.retry) {
           this.#logger.debug(`${shown} failed (${this.#redact(describeError(e))}); retrying`);
-          await this.#sleep(250 * 2 ** (attempt - 1));
+          await this.#sleep(next.waitMs);
           continue;
         }
         throw new AiboxError({
@@ -187,14 +196,16 @@ export class HarborTransport {
         }
       }
       if (req.expect.includes(res.status)) return { status: res.status, body, requestId };
-      if (RETRYABLE.has(res.status) && attempt < attempts) {
-        const after = Number(res.headers.get('retry-after'));
-        const wait =
-          Number.isFinite(after) && after >= 0
-            ? Math.min(after * 1000, MAX_RETRY_AFTER_MS)
-            : 250 * 2 ** (attempt - 1);
-        this.#logger.debug(`${shown} → ${res.status}; retrying in ${wait} ms`);
-        await this.#sleep(wait);
+      const next = nextRetry(
+        policy,
+        attempt,
+        idempotent,
+        { kind: 'status', status: res.status, retryAfter: res.headers.get('retry-after') ?? undefined },
+        Date.now(),
+      );
+      if (next.retry) {
+        this.#logger.debug(`${shown} → ${res.status}; retrying in ${next.waitMs} ms`);
+        await this.#sleep(next.waitMs);
         continue;
       }
       throw this.#statusError(shown, res.status, body, requestId);

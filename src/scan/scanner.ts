@@ -2,6 +2,7 @@
  * The Scanner port and the annotation constants the publish pipeline writes. Workflows receive a
  * Scanner; `scannerFromConfig` (src/scan/factory.ts) is where adapters are built.
  */
+import { LABELS } from '../core/labels.js';
 import type { ScanReport } from './report.js';
 
 /** What to scan: a pull reference (host/repo[:tag]) and the manifest digest that must be scanned. */
@@ -18,7 +19,7 @@ export interface Scanner {
 }
 
 /** Annotation key the pipeline sets on published images to record the scan gate outcome. */
-export const SCAN_ANNOTATION = 'dev.aibox.scan';
+export const SCAN_ANNOTATION = LABELS.scan;
 /** Annotation values: the gate ran and passed, or scanning is disabled (`scan.scanner: none`). */
 export const SCAN_PASSED = 'passed';
 export const SCAN_SKIPPED = 'skipped';

@@ -2,6 +2,7 @@
  * Normalising `docker-reference` identities so that cosign's (bare repository), skopeo's
  * (repo:tag) and Docker Hub's spellings compare equal. Pure. reference/signing.md pitfall 2.
  */
+import { looksLikeHost } from '../oci/reference.js';
 
 /** `Index.Docker.io/busybox:1` → `docker.io/library/busybox`: host lowercased, tag/digest dropped. */
 export function normaliseRepository(ref: string): string {
@@ -16,7 +17,7 @@ export function normaliseRepository(ref: string): string {
   const first = slash < 0 ? '' : s.slice(0, slash);
   let host: string;
   let path: string;
-  if (slash >= 0 && (first.includes('.') || first.includes(':') || first === 'localhost')) {
+  if (slash >= 0 && looksLikeHost(first)) {
     host = first.toLowerCase();
     path = s.slice(slash + 1);
   } else {

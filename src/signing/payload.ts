@@ -16,8 +16,12 @@ export const SIGNATURE_ANNOTATION = 'dev.cosignproject.cosign/signature';
 export const SIGNER_KEY = 'signer';
 /** Key in `optional` for the signing time, integer unix seconds (as containers/image writes it). */
 export const TIMESTAMP_KEY = 'timestamp';
-/** containers/image limits a signature payload to 4 MiB; so do we. */
-export const MAX_PAYLOAD_BYTES = 4 * 1024 * 1024;
+/**
+ * Largest simple-signing payload read. A real one is a few hundred bytes (annotations included);
+ * containers/image allows 4 MiB, but a verify must not download megabytes per layer of a hostile
+ * `.sig`, so aibox reads at most 256 KiB.
+ */
+export const MAX_PAYLOAD_BYTES = 256 * 1024;
 
 export interface SimpleSigningPayload {
   /** `critical.identity.docker-reference` as written (cosign: repository; skopeo: repo:tag). */

@@ -9,8 +9,11 @@ import { SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE } from './payload.js';
 
 export const OCI_MANIFEST_MEDIA_TYPE = 'application/vnd.oci.image.manifest.v1+json';
 export const OCI_CONFIG_MEDIA_TYPE = 'application/vnd.oci.image.config.v1+json';
-/** More layers than this in one `.sig` manifest is treated as hostile. */
-export const MAX_SIG_LAYERS = 1000;
+/**
+ * More layers than this in one `.sig` manifest is treated as hostile (a layer is one signer key
+ * and annotation set; re-signing with the same key appends nothing).
+ */
+export const MAX_SIG_LAYERS = 128;
 const MAX_SIG_MANIFEST_BYTES = 4 * 1024 * 1024;
 
 export interface SigLayer {
@@ -73,7 +76,8 @@ export function parseSignatureManifest(bytes: Uint8Array): SignatureManifest {
   }
   const layers = doc.layers ?? [];
   if (!Array.isArray(layers)) invalid('"layers" is not an array');
-  if (layers.length > MAX_SIG_LAYERS) invalid(`more than ${MAX_SIG_LAYERS} layers`);
+  if (layers.length > MAX_SIG_LAYERS)
+    invalid(`${layers.length} layers, more than the ${MAX_SIG_LAYERS} allowed`);
   const out: SigLayer[] = [];
   const raw: Record<string, unknown>[] = [];
   layers.forEach((l: unknown, index: number) => {

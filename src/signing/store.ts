@@ -1,145 +1,122 @@
 /**
- * Registry edge for signatures: read an image's `.sig` manifest, its payload blobs and any
- * Sigstore-bundle referrers; append a signature layer to the `.sig` manifest. Uses the OCI client
- * only; every decision is left to the pure modules.
+ * Registry edge for signatures: read an image's `.sig` manifest, one payload blob at a time, and
+ * its Sigstore-bundle referrers one at a time; append a signature layer to the `.sig` manifest.
+ * Uses the `ImageStore` port only; every decision is left to the pure modules.
  */
 import { isAiboxError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/log.js';
-import type { RegistryClient } from '../oci/client.js';
+import type { Descriptor } from '../oci/manifest.js';
 import { formatReference, type Reference } from '../oci/reference.js';
-import { BUNDLE_ARTIFACT_TYPE } from './bundle.js';
-import { MAX_PAYLOAD_BYTES, SIMPLE_SIGNING_MEDIA_TYPE } from './payload.js';
+import type { ImageStore } from '../oci/store.js';
+import { BUNDLE_ARTIFACT_TYPE, MAX_BUNDLE_BYTES } from './bundle.js';
+import { MAX_PAYLOAD_BYTES } from './payload.js';
 import {
   OCI_CONFIG_MEDIA_TYPE,
   OCI_MANIFEST_MEDIA_TYPE,
   appendSignatureLayer,
-  parseSignatureManifest,
   signatureTag,
   type NewSignatureLayer,
+  type SigLayer,
 } from './sigmanifest.js';
 import type { BundleBytes } from './verify.js';
 
 export type DigestRef = Reference & { digest: string };
 
-export interface SignatureMaterial {
-  readonly sigManifestBytes: Uint8Array | null;
-  readonly payloads: Map<string, Uint8Array>;
-  readonly bundles: BundleBytes[];
-}
-
-const MAX_BUNDLES = 32;
+/** Most bundle referrers read for one image (each is a manifest plus a blob). */
+export const MAX_BUNDLES = 32;
 
 function sigRef(ref: DigestRef): Reference {
   return { registry: ref.registry, repository: ref.repository, tag: signatureTag(ref.digest) };
 }
 
+/**
+ * An outage (registry unreachable, deadline passed) is not "this signature is unreadable": it must
+ * surface with its own code (exit 1), never turn into "no valid signature" (exit 12 or a refusal).
+ */
+function rethrowOutage(e: unknown): void {
+  if (isAiboxError(e, 'REGISTRY_UNREACHABLE') || isAiboxError(e, 'TIMEOUT')) throw e;
+}
+
+function why(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
 /** The `.sig` manifest bytes, or null when the tag does not exist. */
-export async function readSignatureManifest(
-  client: RegistryClient,
-  ref: DigestRef,
-): Promise<Uint8Array | null> {
+export async function readSignatureManifest(store: ImageStore, ref: DigestRef): Promise<Uint8Array | null> {
   try {
-    return (await client.getManifest(sigRef(ref))).bytes;
+    return (await store.getManifest(sigRef(ref))).bytes;
   } catch (e: unknown) {
     if (isAiboxError(e, 'NOT_FOUND')) return null;
     throw e;
   }
 }
 
-/** Payload blobs of the simple-signing layers (deduplicated, fetched in parallel, 4 MiB cap). */
-export async function readPayloads(
-  client: RegistryClient,
+/** One simple-signing payload blob (capped); undefined when it cannot be fetched (the core reports it). */
+export async function readPayload(
+  store: ImageStore,
   ref: DigestRef,
-  sigManifest: Uint8Array,
+  layer: SigLayer,
   logger: Logger = silentLogger,
-): Promise<Map<string, Uint8Array>> {
-  const out = new Map<string, Uint8Array>();
-  let layers;
+): Promise<Uint8Array | undefined> {
+  if (layer.size > MAX_PAYLOAD_BYTES) return undefined;
   try {
-    layers = parseSignatureManifest(sigManifest).layers;
-  } catch {
-    return out; // the pure core reports the invalid manifest
+    return await store.getBlob(ref, layer.digest, { maxBytes: MAX_PAYLOAD_BYTES });
+  } catch (e: unknown) {
+    rethrowOutage(e);
+    logger.debug(`signature payload ${layer.digest} of ${formatReference(ref)} unavailable: ${why(e)}`);
+    return undefined;
   }
-  const digests = [
-    ...new Set(
-      layers
-        .filter((l) => l.mediaType === SIMPLE_SIGNING_MEDIA_TYPE && l.size <= MAX_PAYLOAD_BYTES)
-        .map((l) => l.digest),
-    ),
-  ];
-  await Promise.all(
-    digests.map(async (d) => {
-      try {
-        out.set(d, await client.getBlob(ref, d, { maxBytes: MAX_PAYLOAD_BYTES }));
-      } catch (e: unknown) {
-        logger.debug(
-          `signature payload ${d} of ${formatReference(ref)} unavailable: ${e instanceof Error ? e.message : String(e)}`,
-        );
-      }
-    }),
-  );
-  return out;
 }
 
-/** Sigstore bundles attached to the image as referrers (API, else the referrers tag schema). */
-export async function readBundles(
-  client: RegistryClient,
+/** Descriptors of the Sigstore bundles attached as referrers (API, else the referrers tag schema). */
+export async function listBundleReferrers(
+  store: ImageStore,
   ref: DigestRef,
   logger: Logger = silentLogger,
-): Promise<BundleBytes[]> {
-  let descriptors;
+): Promise<readonly Descriptor[]> {
   try {
-    ({ descriptors } = await client.referrers(ref, { artifactType: BUNDLE_ARTIFACT_TYPE }));
+    const { descriptors } = await store.referrers(ref, { artifactType: BUNDLE_ARTIFACT_TYPE });
+    return descriptors.slice(0, MAX_BUNDLES);
   } catch (e: unknown) {
-    logger.debug(
-      `referrers of ${formatReference(ref)} unavailable: ${e instanceof Error ? e.message : String(e)}`,
-    );
+    rethrowOutage(e);
+    logger.debug(`referrers of ${formatReference(ref)} unavailable: ${why(e)}`);
     return [];
   }
-  const out: BundleBytes[] = [];
-  await Promise.all(
-    descriptors.slice(0, MAX_BUNDLES).map(async (d) => {
-      try {
-        const { bytes } = await client.getManifest({
-          registry: ref.registry,
-          repository: ref.repository,
-          digest: d.digest,
-        });
-        const m = JSON.parse(new TextDecoder().decode(bytes)) as {
-          layers?: { mediaType?: string; digest?: string; size?: number }[];
-        };
-        const layer = (m.layers ?? []).find(
-          (l) =>
-            typeof l.digest === 'string' &&
-            (l.mediaType ?? '').startsWith('application/vnd.dev.sigstore.bundle'),
-        );
-        if (!layer?.digest) return;
-        out.push({
-          digest: d.digest,
-          bytes: await client.getBlob(ref, layer.digest, { maxBytes: MAX_PAYLOAD_BYTES }),
-        });
-      } catch (e: unknown) {
-        logger.debug(`bundle referrer ${d.digest} unreadable: ${e instanceof Error ? e.message : String(e)}`);
-      }
-    }),
-  );
-  return out;
 }
 
-/** Everything the verification core needs, fetched concurrently. */
-export async function readSignatureMaterial(
-  client: RegistryClient,
+/** One bundle referrer's bundle bytes (capped), or a reason it could not be read. */
+export async function readBundle(
+  store: ImageStore,
   ref: DigestRef,
-  opts: { bundles?: boolean; logger?: Logger } = {},
-): Promise<SignatureMaterial> {
-  const [sig, bundles] = await Promise.all([
-    readSignatureManifest(client, ref).then(async (bytes) => ({
-      bytes,
-      payloads: bytes ? await readPayloads(client, ref, bytes, opts.logger) : new Map<string, Uint8Array>(),
-    })),
-    opts.bundles === false ? Promise.resolve([]) : readBundles(client, ref, opts.logger),
-  ]);
-  return { sigManifestBytes: sig.bytes, payloads: sig.payloads, bundles };
+  referrer: Descriptor,
+): Promise<BundleBytes | string> {
+  try {
+    const { bytes } = await store.getManifest({
+      registry: ref.registry,
+      repository: ref.repository,
+      digest: referrer.digest,
+    });
+    const m = JSON.parse(new TextDecoder().decode(bytes)) as {
+      layers?: { mediaType?: string; digest?: string; size?: number }[];
+    };
+    const layer = (Array.isArray(m.layers) ? m.layers : []).find(
+      (l) =>
+        typeof l.digest === 'string' &&
+        typeof l.mediaType === 'string' &&
+        l.mediaType.startsWith('application/vnd.dev.sigstore.bundle'),
+    );
+    if (!layer?.digest) return 'referrer manifest has no Sigstore bundle layer';
+    if (typeof layer.size === 'number' && layer.size > MAX_BUNDLE_BYTES) {
+      return `bundle larger than ${MAX_BUNDLE_BYTES / 1024 / 1024} MiB`;
+    }
+    return {
+      digest: referrer.digest,
+      bytes: await store.getBlob(ref, layer.digest, { maxBytes: MAX_BUNDLE_BYTES }),
+    };
+  } catch (e: unknown) {
+    rethrowOutage(e);
+    return `bundle referrer unreadable: ${why(e)}`;
+  }
 }
 
 /**
@@ -147,7 +124,7 @@ export async function readSignatureMaterial(
  * concurrent signers can race, the last PUT wins). Blobs first, then the manifest.
  */
 export async function appendSignature(
-  client: RegistryClient,
+  client: ImageStore,
   ref: DigestRef,
   existing: Uint8Array | null,
   layer: NewSignatureLayer,

@@ -27,7 +27,7 @@ import {
   payloadTimestamp,
   type SimpleSigningPayload,
 } from './payload.js';
-import { parseSignatureManifest, sha256 } from './sigmanifest.js';
+import { parseSignatureManifest, sha256, type SigLayer } from './sigmanifest.js';
 import { keyWindowProblem, type TrustedKey } from './trust.js';
 
 export interface BundleBytes {
@@ -106,81 +106,75 @@ function findKey(
   return { reason: `signature does not verify with any trusted key (${names || 'none configured'})` };
 }
 
-function verifyLayers(input: VerifyInput, verified: VerifiedSignature[], rejected: Rejection[]): number {
-  if (!input.sigManifestBytes) return 0;
-  let sigManifest;
-  try {
-    sigManifest = parseSignatureManifest(input.sigManifestBytes);
-  } catch (e: unknown) {
-    rejected.push({
-      source: 'sig-layer',
-      index: -1,
-      digest: null,
-      reason: e instanceof Error ? e.message : String(e),
-    });
-    return 0;
+/** What a signature is checked against: the image, its repository, the keys, the clock, `-a`. */
+export interface VerifyContext {
+  readonly repository: string;
+  readonly manifestDigest: string;
+  readonly trustedKeys: readonly TrustedKey[];
+  readonly now: Date;
+  readonly requiredAnnotations?: Readonly<Record<string, string>>;
+}
+
+/** The verdict on one candidate signature (a `.sig` layer or a bundle). */
+export type Check =
+  | { readonly ok: true; readonly signature: VerifiedSignature }
+  | { readonly ok: false; readonly rejection: Rejection };
+
+/** Whether a `.sig` layer is a signature candidate at all (attestations etc. share the tag family). */
+export function isSignatureLayer(layer: SigLayer): boolean {
+  return layer.mediaType === SIMPLE_SIGNING_MEDIA_TYPE;
+}
+
+/**
+ * Check one simple-signing layer of a `.sig` manifest with its payload blob (undefined when it
+ * could not be fetched). Lets the adapter fetch and check payloads one at a time, so memory stays
+ * bounded by one payload however many layers a hostile `.sig` carries.
+ */
+export function checkSignatureLayer(
+  ctx: VerifyContext,
+  layer: SigLayer,
+  payload: Uint8Array | undefined,
+): Check {
+  const reject = (reason: string): Check => ({
+    ok: false,
+    rejection: { source: 'sig-layer', index: layer.index, digest: layer.digest, reason },
+  });
+  const b64 = layer.annotations[SIGNATURE_ANNOTATION];
+  if (b64 === undefined || b64 === '') return reject(`layer has no ${SIGNATURE_ANNOTATION} annotation`);
+  const sig = decodeBase64Strict(b64);
+  if (!sig) return reject('signature annotation is not valid base64 (truncated or garbled)');
+  const tooLarge = `payload blob larger than the ${MAX_PAYLOAD_BYTES / 1024} KiB a signature payload may have`;
+  if (layer.size > MAX_PAYLOAD_BYTES) return reject(tooLarge);
+  if (!payload) return reject('payload blob was not available');
+  if (payload.byteLength > MAX_PAYLOAD_BYTES) return reject(tooLarge);
+  if (payload.byteLength !== layer.size || sha256(payload) !== layer.digest) {
+    return reject('payload blob does not match the layer digest/size');
   }
-  const wantRepo = normaliseRepository(input.repository);
-  let candidates = 0;
-  for (const layer of sigManifest.layers) {
-    if (layer.mediaType !== SIMPLE_SIGNING_MEDIA_TYPE) continue; // attestations etc. share the tag family
-    candidates++;
-    const reject = (reason: string) =>
-      rejected.push({ source: 'sig-layer', index: layer.index, digest: layer.digest, reason });
-    const b64 = layer.annotations[SIGNATURE_ANNOTATION];
-    if (b64 === undefined || b64 === '') {
-      reject(`layer has no ${SIGNATURE_ANNOTATION} annotation`);
-      continue;
-    }
-    const sig = decodeBase64Strict(b64);
-    if (!sig) {
-      reject('signature annotation is not valid base64 (truncated or garbled)');
-      continue;
-    }
-    const payload = input.payloads.get(layer.digest);
-    if (!payload) {
-      reject('payload blob was not available');
-      continue;
-    }
-    if (payload.byteLength > MAX_PAYLOAD_BYTES) {
-      reject('payload blob larger than 4 MiB');
-      continue;
-    }
-    if (payload.byteLength !== layer.size || sha256(payload) !== layer.digest) {
-      reject('payload blob does not match the layer digest/size');
-      continue;
-    }
-    const found = findKey(input.trustedKeys, payload, sig, input.now);
-    if ('reason' in found) {
-      reject(found.reason);
-      continue;
-    }
-    let p: SimpleSigningPayload;
-    try {
-      p = parsePayload(payload);
-    } catch (e: unknown) {
-      reject(e instanceof Error ? e.message : String(e));
-      continue;
-    }
-    if (p.manifestDigest !== input.manifestDigest) {
-      reject(
-        `payload names image ${p.manifestDigest}, not ${input.manifestDigest} (signature belongs to another image)`,
-      );
-      continue;
-    }
-    const gotRepo = normaliseRepository(p.dockerReference);
-    if (gotRepo !== wantRepo) {
-      reject(
-        `payload names repository ${gotRepo}, not ${wantRepo} (signature belongs to another repository)`,
-      );
-      continue;
-    }
-    const annotationProblem = checkAnnotations(p, input.requiredAnnotations);
-    if (annotationProblem) {
-      reject(annotationProblem);
-      continue;
-    }
-    verified.push({
+  const found = findKey(ctx.trustedKeys, payload, sig, ctx.now);
+  if ('reason' in found) return reject(found.reason);
+  let p: SimpleSigningPayload;
+  try {
+    p = parsePayload(payload);
+  } catch (e: unknown) {
+    return reject(e instanceof Error ? e.message : String(e));
+  }
+  if (p.manifestDigest !== ctx.manifestDigest) {
+    return reject(
+      `payload names image ${p.manifestDigest}, not ${ctx.manifestDigest} (signature belongs to another image)`,
+    );
+  }
+  const wantRepo = normaliseRepository(ctx.repository);
+  const gotRepo = normaliseRepository(p.dockerReference);
+  if (gotRepo !== wantRepo) {
+    return reject(
+      `payload names repository ${gotRepo}, not ${wantRepo} (signature belongs to another repository)`,
+    );
+  }
+  const annotationProblem = checkAnnotations(p, ctx.requiredAnnotations);
+  if (annotationProblem) return reject(annotationProblem);
+  return {
+    ok: true,
+    signature: {
       source: 'sig-layer',
       index: layer.index,
       keyName: found.key.name,
@@ -189,7 +183,37 @@ function verifyLayers(input: VerifyInput, verified: VerifiedSignature[], rejecte
       signedAt: payloadTimestamp(p),
       cosignJson: cosignVerifyJson(p),
       payload: p,
-    });
+    },
+  };
+}
+
+/** The rejection recorded when the `.sig` manifest itself cannot be read. */
+export function invalidSignatureManifest(e: unknown): Check {
+  return {
+    ok: false,
+    rejection: {
+      source: 'sig-layer',
+      index: -1,
+      digest: null,
+      reason: e instanceof Error ? e.message : String(e),
+    },
+  };
+}
+
+function verifyLayers(input: VerifyInput, checks: Check[]): number {
+  if (!input.sigManifestBytes) return 0;
+  let sigManifest;
+  try {
+    sigManifest = parseSignatureManifest(input.sigManifestBytes);
+  } catch (e: unknown) {
+    checks.push(invalidSignatureManifest(e));
+    return 0;
+  }
+  let candidates = 0;
+  for (const layer of sigManifest.layers) {
+    if (!isSignatureLayer(layer)) continue;
+    candidates++;
+    checks.push(checkSignatureLayer(input, layer, input.payloads.get(layer.digest)));
   }
   return candidates;
 }
@@ -206,26 +230,39 @@ function checkAnnotations(
   return null;
 }
 
-function verifyBundles(input: VerifyInput, verified: VerifiedSignature[], rejected: Rejection[]): number {
-  const bundles = input.bundles ?? [];
-  bundles.forEach((b, index) => {
-    const reject = (reason: string) => rejected.push({ source: 'bundle', index, digest: b.digest, reason });
-    const parsed = parseBundle(b.bytes);
-    if (typeof parsed === 'string') return reject(parsed);
-    if (parsed.kind === 'message-signature')
-      return reject('bundle holds a message signature, not an image signature (DSSE)');
-    if (parsed.payloadType !== IN_TOTO_PAYLOAD_TYPE)
-      return reject(`DSSE payload type ${parsed.payloadType} is not ${IN_TOTO_PAYLOAD_TYPE}`);
-    const pae = dssePae(parsed.payloadType, parsed.payload);
-    let found: { key: TrustedKey } | { reason: string } = { reason: 'no signatures' };
-    for (const sig of parsed.signatures) {
-      found = findKey(input.trustedKeys, pae, sig, input.now);
-      if ('key' in found) break;
-    }
-    if ('reason' in found) return reject(found.reason);
-    const problem = statementProblem(parsed.payload, input.manifestDigest);
-    if (problem) return reject(problem);
-    verified.push({
+/**
+ * Check one Sigstore bundle: DSSE signature by a trusted key over an in-toto statement whose
+ * subject is this digest, named as this repository, with the required annotations (the same
+ * identity rules as a `.sig` payload; see `statementProblem`).
+ */
+export function checkBundle(ctx: VerifyContext, index: number, b: BundleBytes): Check {
+  const reject = (reason: string): Check => ({
+    ok: false,
+    rejection: { source: 'bundle', index, digest: b.digest, reason },
+  });
+  const parsed = parseBundle(b.bytes);
+  if (typeof parsed === 'string') return reject(parsed);
+  if (parsed.kind === 'message-signature')
+    return reject('bundle holds a message signature, not an image signature (DSSE)');
+  if (parsed.payloadType !== IN_TOTO_PAYLOAD_TYPE)
+    return reject(`DSSE payload type ${parsed.payloadType} is not ${IN_TOTO_PAYLOAD_TYPE}`);
+  const pae = dssePae(parsed.payloadType, parsed.payload);
+  let found: { key: TrustedKey } | { reason: string } = { reason: 'no signatures' };
+  for (const sig of parsed.signatures) {
+    found = findKey(ctx.trustedKeys, pae, sig, ctx.now);
+    if ('key' in found) break;
+  }
+  if ('reason' in found) return reject(found.reason);
+  const problem = statementProblem(
+    parsed.payload,
+    ctx.manifestDigest,
+    ctx.repository,
+    ctx.requiredAnnotations ?? {},
+  );
+  if (problem) return reject(problem);
+  return {
+    ok: true,
+    signature: {
       source: 'bundle',
       index,
       keyName: found.key.name,
@@ -233,34 +270,44 @@ function verifyBundles(input: VerifyInput, verified: VerifiedSignature[], reject
       signer: found.key.name,
       signedAt: null,
       cosignJson:
-        `{"critical":{"identity":{"docker-reference":${goString(input.repository)}},` +
-        `"image":{"docker-manifest-digest":${goString(input.manifestDigest)}},"type":${goString(COSIGN_SIGN_PREDICATE)}},"optional":{}}`,
+        `{"critical":{"identity":{"docker-reference":${goString(ctx.repository)}},` +
+        `"image":{"docker-manifest-digest":${goString(ctx.manifestDigest)}},"type":${goString(COSIGN_SIGN_PREDICATE)}},"optional":{}}`,
       payload: null,
-    });
-  });
-  return bundles.length;
+    },
+  };
 }
 
-/** Verify an image's signatures from bytes: at least one must verify with a trusted key and name this image. */
-export function verifyImageSignatures(input: VerifyInput): VerifyResult {
+/**
+ * Combine the checks into a result: verified when at least one signature verified; no-signatures
+ * when there was nothing to check at all; no-matching-signature otherwise.
+ */
+export function summarise(
+  checks: readonly Check[],
+  candidates: number,
+  signatureTagFound: boolean,
+): VerifyResult {
   const verified: VerifiedSignature[] = [];
   const rejected: Rejection[] = [];
-  const layerCandidates = verifyLayers(input, verified, rejected);
-  const bundleCandidates = verifyBundles(input, verified, rejected);
-  const candidates = layerCandidates + bundleCandidates;
+  for (const c of checks) {
+    if (c.ok) verified.push(c.signature);
+    else rejected.push(c.rejection);
+  }
   const status: VerifyStatus =
     verified.length > 0
       ? 'verified'
       : candidates === 0 && rejected.length === 0
         ? 'no-signatures'
         : 'no-matching-signature';
-  return {
-    ok: verified.length > 0,
-    status,
-    signatureTagFound: input.sigManifestBytes !== null,
-    verified,
-    rejected,
-  };
+  return { ok: verified.length > 0, status, signatureTagFound, verified, rejected };
+}
+
+/** Verify an image's signatures from bytes: at least one must verify with a trusted key and name this image. */
+export function verifyImageSignatures(input: VerifyInput): VerifyResult {
+  const checks: Check[] = [];
+  const layerCandidates = verifyLayers(input, checks);
+  const bundles = input.bundles ?? [];
+  bundles.forEach((b, index) => checks.push(checkBundle(input, index, b)));
+  return summarise(checks, layerCandidates + bundles.length, input.sigManifestBytes !== null);
 }
 
 /** Turn a failed result into the error (and so the cosign exit code: 10 or 12) the CLI reports. */

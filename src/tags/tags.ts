@@ -3,7 +3,8 @@
  * emergency builds, `latest`, and the cosign/referrers tags that live next to them.
  */
 import { AiboxError } from '../core/errors.js';
-import { isCalendarDay } from '../core/dates.js';
+import { invalidDate, isCalendarDay } from '../core/dates.js';
+import { TAG_PATTERN } from '../oci/reference.js';
 
 export interface ParsedTag {
   /** build date, YYYY-MM-DD */
@@ -20,7 +21,7 @@ export type VariantLike = string | { readonly displayName: string };
 const CVE = /^CVE-(\d{4})-(\d{4,})$/i;
 const SIGNATURE = /^sha256-[0-9a-f]{64}\.(sig|att|sbom)$/;
 const REFERRERS = /^sha256-[0-9a-f]{64}$/;
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+const TAG = TAG_PATTERN;
 
 function invalid(message: string, hint: string, details: Record<string, unknown>): AiboxError {
   return new AiboxError({ code: 'INVALID_TAG', message, hint, details });
@@ -31,25 +32,16 @@ function isRealDate(y: number, m: number, d: number): boolean {
   return y >= 1000 && isCalendarDay(y, m, d);
 }
 
-/** Normalise a build date given as 'YYYY-MM-DD' or a Date (UTC day) to 'YYYY-MM-DD'; throws INVALID_TAG. */
+/** Normalise a build date given as 'YYYY-MM-DD' or a Date (UTC day) to 'YYYY-MM-DD'; throws INVALID_DATE. */
 export function toDateString(date: string | Date): string {
   if (date instanceof Date) {
-    if (Number.isNaN(date.getTime())) throw invalid('invalid date: Invalid Date', 'Pass a valid Date', {});
+    if (Number.isNaN(date.getTime())) throw invalidDate('Invalid Date', 'build date');
     const s = date.toISOString().slice(0, 10);
-    if (!/^\d{4}-\d{2}-\d{2}$/.test(s))
-      throw invalid(`invalid date ${s}: year must have 4 digits`, 'Use a year 1000-9999', {});
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(s)) throw invalidDate(s, 'build date', 'a year 1000-9999');
     return s;
   }
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(date);
-  if (!m || !isRealDate(Number(m[1]), Number(m[2]), Number(m[3]))) {
-    throw invalid(
-      `invalid date "${date}": must be a calendar date written YYYY-MM-DD`,
-      'Example: 2026-02-21',
-      {
-        date,
-      },
-    );
-  }
+  if (!m || !isRealDate(Number(m[1]), Number(m[2]), Number(m[3]))) throw invalidDate(date, 'build date');
   return date;
 }
 

@@ -12,10 +12,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { createExec } from '../../src/adapters/exec.js';
 import { ensureLocalBase } from '../../src/base/local-base.js';
+import { Podman } from '../../src/engine/podman.js';
 import type { RunRecord } from '../../src/pipeline/record.js';
 import { cosignVerify, getCosign } from '../helpers/cosign.js';
 import { LOCAL_PROFILE, testEngineSettings } from '../helpers/engine.js';
 import { generateKeys, pipelineCli, removeImagesFrom, tagDigest } from '../helpers/pipeline.js';
+import { jsonOf } from '../helpers/cli.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 
 const PASSWORD = 'e2e-pipeline-key-password';
@@ -40,7 +42,7 @@ let first: RunRecord;
 
 beforeAll(async () => {
   // The debootstrap base: ≈45 s the first time on this machine, reused afterwards.
-  await ensureLocalBase({ engine: testEngineSettings(), exec: createExec() });
+  await ensureLocalBase({ engine: new Podman(testEngineSettings(), createExec()), exec: createExec() });
   reg = await startRegistry();
   work = await mkdtemp(join(tmpdir(), 'aibox-pipeline-e2e-'));
   keys = await generateKeys(join(work, 'keys'), PASSWORD);
@@ -60,7 +62,7 @@ beforeAll(async () => {
   const r = await cli(['rebuild', '--date', DATE, '--allow-unscanned', '--revision', REVISION, '--json']);
   if (r.code !== 0)
     throw new Error(`rebuild failed (exit ${r.code}):\n${r.stdout}\n${r.stderr.slice(-4000)}`);
-  first = JSON.parse(r.stdout) as RunRecord;
+  first = jsonOf<RunRecord>(r);
 }, 900_000);
 
 afterAll(async () => {
@@ -107,7 +109,7 @@ describe('aiboxctl rebuild: the five local-profile variants', () => {
     ]) {
       const r = await cosignVerify(cosign, keys.pub, ref, { cwd: work });
       expect(r.code, `${ref}: ${r.stderr}`).toBe(0);
-      const claims = JSON.parse(r.stdout) as { critical: { identity: { 'docker-reference': string } } }[];
+      const claims = JSON.parse(r.stdout) as { critical: { identity: { 'docker-reference': string } } }[]; // cosign's own output
       expect(claims[0]?.critical.identity['docker-reference']).toBe(ref.replace(/:[^:/]+$/, ''));
     }
   });
@@ -115,19 +117,19 @@ describe('aiboxctl rebuild: the five local-profile variants', () => {
   it('channel show and status verify the published state', async () => {
     const ch = await cli(['channel', 'show', '--key', keys.pub, '--json']);
     expect(ch.code, ch.stderr).toBe(0);
-    const shown = JSON.parse(ch.stdout) as {
+    const shown = jsonOf<{
       digest: string;
       signatureValid: boolean;
       problems: string[];
       channel: { sequence: number; variants: Record<string, { tag: string; digest: string }> };
-    };
+    }>(ch);
     expect(shown).toMatchObject({ digest: first.channel!.digest, signatureValid: true, problems: [] });
     for (const v of VARIANTS)
       expect(shown.channel.variants[v]).toMatchObject({ tag: tagOf(v), digest: first.variants[v]!.digest });
 
     const st = await cli(['status', '--key', keys.pub, '--json']);
     expect(st.code, st.stdout + st.stderr).toBe(0);
-    const status = JSON.parse(st.stdout) as {
+    const status = jsonOf<{
       ok: boolean;
       channelProblem: string | null;
       variants: {
@@ -138,7 +140,7 @@ describe('aiboxctl rebuild: the five local-profile variants', () => {
         scan: string;
         signature: { ok: boolean };
       }[];
-    };
+    }>(st);
     expect(status.ok).toBe(true);
     expect(status.channelProblem).toBeNull();
     expect(status.variants.map((x) => x.variant)).toEqual(VARIANTS);
@@ -146,7 +148,8 @@ describe('aiboxctl rebuild: the five local-profile variants', () => {
       expect(x, x.variant).toMatchObject({
         ok: true,
         tag: tagOf(x.variant as keyof typeof PREFIX),
-        scan: 'skipped',
+        // Unscanned (scan.scanner: none with --allow-unscanned), recorded as allowed in the channel entry.
+        scan: 'UNSCANNED (allowed)',
         signature: { ok: true },
       });
       expect(x.digest).toBe(first.variants[x.variant]!.digest);
@@ -158,7 +161,7 @@ describe('aiboxctl rebuild: the five local-profile variants', () => {
     for (const v of VARIANTS) {
       const r = await cli(['inspect', `${v}:${tagOf(v)}`, '--json']);
       expect(r.code, r.stderr).toBe(0);
-      const d = JSON.parse(r.stdout) as { digest: string; labels: Record<string, string> };
+      const d = jsonOf<{ digest: string; labels: Record<string, string> }>(r);
       expect(d.digest).toBe(first.variants[v]!.digest);
       labels[v] = d.labels;
       expect(d.labels, v).toMatchObject({
@@ -166,7 +169,7 @@ describe('aiboxctl rebuild: the five local-profile variants', () => {
         'org.opencontainers.image.revision': REVISION,
         'dev.aibox.variant': v,
         'dev.aibox.scan': 'skipped',
-        'io.aibox.managed': 'true',
+        'dev.aibox.managed': 'true',
       });
       expect(Date.parse(d.labels['org.opencontainers.image.created']!), v).toBeGreaterThan(
         Date.now() - 3_600_000,
@@ -194,7 +197,7 @@ describe('aiboxctl rebuild: the five local-profile variants', () => {
       '--json',
     ]);
     expect(r.code, r.stderr.slice(-3000)).toBe(0);
-    const again = JSON.parse(r.stdout) as RunRecord;
+    const again = jsonOf<RunRecord>(r);
     expect(again).toMatchObject({ result: 'success', promoted: true });
     for (const v of VARIANTS) {
       const rec = again.variants[v]!;

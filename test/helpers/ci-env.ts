@@ -25,6 +25,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { createExec } from '../../src/adapters/exec.js';
 import { ensureLocalBase } from '../../src/base/local-base.js';
+import { Podman } from '../../src/engine/podman.js';
 import { startSlackDouble, type SlackDouble } from '../doubles/slack.js';
 import { TRIVY_STUB, trivyReportText } from '../doubles/trivy-stub.js';
 import { ROOT, runBin } from './cli.js';
@@ -102,7 +103,7 @@ async function configTemplate(path: string): Promise<void> {
 
 /** Start everything a CI run needs; `stop()` removes it all (registry, doubles, images, files). */
 export async function startCiWorld(name: string): Promise<CiWorld> {
-  await ensureLocalBase({ engine: testEngineSettings(), exec: createExec() });
+  await ensureLocalBase({ engine: new Podman(testEngineSettings(), createExec()), exec: createExec() });
   const work = await mkdtemp(join(tmpdir(), `aibox-${name}-`));
   const password = `robot-${Math.random().toString(36).slice(2)}`;
   const user = 'robot-aibox-ci';

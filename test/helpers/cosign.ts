@@ -124,7 +124,7 @@ export async function pushTinyImage(
     JSON.stringify({
       architecture: 'amd64',
       os: 'linux',
-      config: { Labels: { 'io.aibox.managed': 'true', 'io.aibox.test-run': seed } },
+      config: { Labels: { 'dev.aibox.managed': 'true', 'dev.aibox.test-run': seed } },
       rootfs: { type: 'layers', diff_ids: [sha(layer)] },
     }),
   );

@@ -32,7 +32,7 @@ export function testPodman(): Podman {
   return new Podman(testEngineSettings(), createExec());
 }
 
-/** A unique id for labelling (io.aibox.run-id) and naming what one test file creates. */
+/** A unique id for labelling (dev.aibox.run-id) and naming what one test file creates. */
 export function testRunId(prefix = 't'): string {
   return `${prefix}-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
 }

@@ -48,7 +48,7 @@ async function build(podman: Podman, tag: string, opts: TestImageOptions): Promi
     const { imageId } = await podman.build({
       contextDir: dir,
       tags: [tag],
-      labels: { 'io.aibox.test': 'true', ...opts.labels },
+      labels: { 'dev.aibox.test': 'true', ...opts.labels },
       runId: opts.runId,
       pull: 'never',
     });

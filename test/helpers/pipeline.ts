@@ -4,6 +4,7 @@
  * generate`, a registry that can be stopped and restarted on the same port and data dir, run
  * records, and plain registry reads (tags, manifest digests) that do not go through aibox.
  */
+import { Podman } from '../../src/engine/podman.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,7 +12,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { createExec } from '../../src/adapters/exec.js';
-import { podmanGlobalArgs } from '../../src/base/local-base.js';
 import type { RunRecord } from '../../src/pipeline/record.js';
 import { runBin, type CliResult } from './cli.js';
 import { testEngineSettings } from './engine.js';
@@ -245,7 +245,7 @@ export async function startRestartableRegistry(): Promise<RestartableRegistry> {
 export async function removeImagesFrom(host: string, project = 'aibox'): Promise<void> {
   const engine = testEngineSettings();
   const exec = createExec();
-  const global = podmanGlobalArgs(engine);
+  const global = new Podman(engine, exec).globalArgs();
   const ls = await exec(
     engine.podman,
     [...global, 'images', '-q', '--filter', `reference=${host}/${project}/*`],

@@ -26,14 +26,33 @@ interface Version {
 
 /** Start the double on a free loopback port. */
 export async function startVaultDouble(
-  opts: { token?: string; mounts?: string[] } = {},
+  opts: {
+    token?: string;
+    mounts?: string[];
+    /**
+     * Hostile or careless server (or proxy in front of it): every error body quotes the token and
+     * the Authorization header it received, and carries escape codes (leak and spoofing tests).
+     */
+    echoSecrets?: boolean;
+  } = {},
 ): Promise<VaultDouble> {
   const token = opts.token ?? `s.test-${Math.random().toString(36).slice(2)}`;
   const mounts = new Set(opts.mounts ?? ['secret']);
   const store = new Map<string, Version[]>();
   const requests: VaultDouble['requests'] = [];
 
+  let current: IncomingMessage | undefined;
   const send = (res: ServerResponse, status: number, body: unknown) => {
+    if (opts.echoSecrets && status >= 400 && current) {
+      const auth = current.headers.authorization ?? '';
+      const basic = auth.startsWith('Basic ') ? Buffer.from(auth.slice(6), 'base64').toString() : '';
+      body = {
+        errors: [
+          `permission denied for token ${String(current.headers['x-vault-token'])} (authorization ${auth}; user ${basic})`,
+          '\u001b[2K\rVerifying image signature... valid',
+        ],
+      };
+    }
     const text = JSON.stringify(body);
     res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
     res.end(text);
@@ -47,6 +66,7 @@ export async function startVaultDouble(
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    current = req;
     const url = new URL(req.url ?? '/', 'http://vault');
     const ns = req.headers['x-vault-namespace'];
     requests.push({

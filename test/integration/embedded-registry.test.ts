@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createExec } from '../../src/adapters/exec.js';
 import { isAiboxError } from '../../src/core/errors.js';
+import { silentLogger } from '../../src/core/log.js';
 import { registryDown, registryFiles, registryStatus, registryUp } from '../../src/registry/embedded.js';
 import { freePort } from '../helpers/free-port.js';
 import { processAlive } from '../../src/adapters/exec.js';
@@ -141,12 +142,41 @@ describe('embedded registry', () => {
     });
     afterAll(() => new Promise<void>((r) => blocker.close(() => r())));
 
-    it('says the port is taken and how to choose another', async () => {
-      const err = await registryUp({ dataDir, port: busyPort }).catch((e: unknown) => e);
-      expect(isAiboxError(err, 'PORT_IN_USE')).toBe(true);
-      expect((err as Error).message).toContain(`127.0.0.1:${busyPort} is already in use`);
-      expect(isAiboxError(err) && err.hint).toMatch(/embedded\.port/);
-      expect((await registryStatus({ dataDir })).running).toBe(false);
+    it('runs on a free loopback port when the configured one is taken, records it, and status shows it', async () => {
+      const warnings: string[] = [];
+      const logger = { ...silentLogger, warn: (m: string) => void warnings.push(m) };
+      const up = await registryUp({ dataDir, port: busyPort, exec: createExec(), logger });
+      started.push(up.pid);
+      try {
+        expect(up.port).not.toBe(busyPort);
+        expect(up).toMatchObject({
+          host: `127.0.0.1:${up.port}`,
+          requestedPort: busyPort,
+          alreadyRunning: false,
+        });
+        expect(warnings.join('\n')).toContain(
+          `127.0.0.1:${busyPort} (embedded.port) is in use by another process`,
+        );
+        const state = JSON.parse(await readFile(registryFiles(dataDir).state, 'utf8')) as Record<
+          string,
+          unknown
+        >;
+        expect(state).toMatchObject({ port: up.port, requestedPort: busyPort, host: up.host });
+        expect(await registryStatus({ dataDir })).toMatchObject({
+          running: true,
+          host: up.host,
+          port: up.port,
+          requestedPort: busyPort,
+          responding: true,
+        });
+        // The next command finds it without a new warning about a changed port.
+        warnings.length = 0;
+        const again = await registryUp({ dataDir, port: busyPort, logger });
+        expect(again).toMatchObject({ pid: up.pid, host: up.host, alreadyRunning: true });
+        expect(warnings).toEqual([]);
+      } finally {
+        await registryDown({ dataDir });
+      }
     });
 
     it('reports a missing registry binary as TOOL_MISSING with an install hint', async () => {

@@ -48,7 +48,7 @@ describe('Podman adapter (real podman)', () => {
       [MANAGED_LABEL]: 'true',
       [RUN_ID_LABEL]: runId,
       'org.example.purpose': 'engine-test',
-      'io.aibox.test': 'true',
+      'dev.aibox.test': 'true',
     });
     expect(info.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(info.os).toBe('linux');

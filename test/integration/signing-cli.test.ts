@@ -4,17 +4,32 @@
  * cosign v3 bundles read from the referrers tag, verify-blob, and secrets never leaking.
  */
 import { sign as cryptoSign } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import {
+  link,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  symlink,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/app.js';
+import { registerKeysCommands } from '../../src/cli/commands/keys.js';
 import { registerSigningCommands } from '../../src/cli/commands/signing.js';
 import { createRegistryClient, type RegistryClient } from '../../src/oci/client.js';
+import { copyByDigest } from '../../src/oci/copy.js';
 import { dssePae } from '../../src/signing/bundle.js';
 import { encodeBase64 } from '../../src/signing/encoding.js';
 import { loadPrivateKey } from '../../src/signing/keys.js';
 import { sha256 } from '../../src/signing/sigmanifest.js';
+import { envelopeOf, jsonError, jsonOf } from '../helpers/cli.js';
 import { getCosign, pushTinyImage, runCosign } from '../helpers/cosign.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { startVaultDouble, type VaultDouble } from '../helpers/vault-double.js';
@@ -30,7 +45,7 @@ async function ctl(args: string[], env: Record<string, string | undefined> = {},
   let err = '';
   const code = await runCli(
     'aiboxctl',
-    [registerSigningCommands],
+    [registerKeysCommands, registerSigningCommands],
     ['--registry', `${reg.host}/aibox`, ...args],
     {
       io: { out: (s) => void (out += s), err: (s) => void (err += s) },
@@ -70,6 +85,36 @@ describe('keys generate', () => {
     const r = await ctl(['keys', 'generate', '--output-dir', 'k9'], { COSIGN_PASSWORD: undefined });
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/COSIGN_PASSWORD is not set/);
+  });
+
+  it('--force never writes or chmods through a planted symlink, and leaves the target untouched', async () => {
+    await mkdir(join(dir, 'k5'), { recursive: true });
+    const victim = join(dir, 'victim.txt');
+    await writeFile(victim, 'not yours\n', { mode: 0o644 });
+    await symlink(victim, join(dir, 'k5/cosign.key'));
+    const r = await ctl(['--json', 'keys', 'generate', '--force', '--output-dir', 'k5']);
+    expect(r.code).toBe(1);
+    expect(jsonError(r)).toMatchObject({ code: 'UNSAFE_PATH' });
+    expect(jsonError(r).message).toMatch(/refusing to write .*k5\/cosign\.key: it is a symbolic link/);
+    expect(await readFile(victim, 'utf8')).toBe('not yours\n');
+    expect((await stat(victim)).mode & 0o777).toBe(0o644);
+    expect((await lstat(join(dir, 'k5/cosign.key'))).isSymbolicLink()).toBe(true);
+    expect(await readdir(join(dir, 'k5'))).toEqual(['cosign.key']); // no cosign.pub, no temp file
+  });
+
+  it('--force replaces a regular file by rename (new inode, 0600 whatever it was), leaving no temp files', async () => {
+    await mkdir(join(dir, 'k6'), { recursive: true });
+    await writeFile(join(dir, 'k6/cosign.key'), 'old\n', { mode: 0o666 });
+    const hard = join(dir, 'k6-hardlink');
+    await link(join(dir, 'k6/cosign.key'), hard); // a second name for the old file must keep the old bytes
+    const r = await ctl(['keys', 'generate', '--force', '--output-dir', 'k6']);
+    expect(r.code, r.err).toBe(0);
+    expect(await readFile(hard, 'utf8')).toBe('old\n');
+    expect((await stat(join(dir, 'k6/cosign.key'))).mode & 0o777).toBe(0o600);
+    expect(await readFile(join(dir, 'k6/cosign.key'), 'utf8')).toMatch(
+      /^-----BEGIN ENCRYPTED COSIGN PRIVATE KEY-----/,
+    );
+    expect((await readdir(join(dir, 'k6'))).sort()).toEqual(['cosign.key', 'cosign.pub']);
   });
 });
 
@@ -117,6 +162,18 @@ describe('key sources', () => {
   });
 });
 
+describe('sign', () => {
+  it('a wrong password is reported as such, even when the registry answers first (image missing)', async () => {
+    for (const image of ['nosuch:tag', 'src:env']) {
+      const r = await ctl(['--json', 'sign', '--key', 'k1/cosign.key', image], {
+        COSIGN_PASSWORD: 'wrong-pw-x1',
+      });
+      expect(r.code).toBe(1);
+      expect(jsonError(r).code).toBe('KEY_PASSWORD');
+    }
+  });
+});
+
 describe('trust store and rotation', () => {
   const cfg = async (name: string, body: string) => {
     const p = join(dir, name);
@@ -158,22 +215,72 @@ describe('trust store and rotation', () => {
     expect(t.out).toMatch(/^NAME\s+FINGERPRINT\s+AGE\s+ROTATION DUE\s+STATE\n/);
     expect(t.out).toMatch(/ci-2025\s+sha256:[0-9a-f]{16}\s+346d\s+2026-03-01\s+rotation-due-soon/);
     expect(t.err).toMatch(/warn: key ci-2025: rotation due 2026-03-01 \(in 19 days\)/);
-    const j = JSON.parse((await ctl(['--config', p, '--json', 'keys', 'status'], {}, now)).out) as {
+    const j = jsonOf<{
       keys: { name: string; state: string; fingerprint: string; ageDays: number }[];
-    };
+    }>(await ctl(['--config', p, '--json', 'keys', 'status'], {}, now));
     expect(j.keys.map((k) => [k.name, k.state, k.ageDays])).toEqual([
       ['ci-2025', 'rotation-due-soon', 346],
       ['ci-2026', 'ok', 9],
     ]);
   });
 
-  it('keys status falls back to the key file age when no notBefore is set', async () => {
+  it('keys status never takes key age from the file mtime: age unknown, and the warning says why', async () => {
     const old = new Date(Date.now() - 400 * 86_400_000);
     await utimes(join(dir, 'k1/cosign.pub'), old, old);
-    const j = JSON.parse((await ctl(['--json', 'keys', 'status', '--key', 'k1/cosign.pub'])).out) as {
-      keys: { state: string }[];
-    };
-    expect(j.keys[0]?.state).toBe('rotation-overdue');
+    const r = await ctl(['--json', 'keys', 'status', '--key', 'k1/cosign.pub']);
+    expect(r.code, r.err).toBe(0);
+    const j = jsonOf<{ keys: { state: string; ageDays: number | null; createdAt: string | null }[] }>(r);
+    expect(j.keys[0]).toMatchObject({ state: 'age-unknown', ageDays: null, createdAt: null });
+    expect(r.err).toMatch(
+      /warn: key k1\/cosign\.pub: age unknown, so rotation cannot be checked: the trust store has no notBefore/,
+    );
+    const t = await ctl(['keys', 'status', '--key', 'k1/cosign.pub']);
+    expect(t.out).toMatch(/k1\/cosign\.pub\s+sha256:[0-9a-f]{16}\s+unknown\s+-\s+age-unknown/);
+  });
+
+  it('keys status exits 1 when a trusted key is retired or not yet valid (text and --json)', async () => {
+    const p = await cfg(
+      'windows.yaml',
+      'signing:\n  trustedKeys:\n    - {name: old, path: k1/cosign.pub, notBefore: "2025-01-01", notAfter: "2026-01-31"}\n    - {name: next, path: k2/cosign.pub, notBefore: "2026-03-01"}\n',
+    );
+    const now = new Date('2026-02-10T00:00:00Z');
+    const t = await ctl(['--config', p, 'keys', 'status'], {}, now);
+    expect(t.code).toBe(1);
+    expect(t.out).toMatch(/old\s+.*retired\n/);
+    expect(t.out).toMatch(/next\s+.*not-yet-valid\n/);
+    const j = await ctl(['--config', p, '--json', 'keys', 'status'], {}, now);
+    expect(envelopeOf(j)).toMatchObject({ outcome: 'failed', exitCode: 1, data: { ok: false } });
+    const fine = await ctl(['--config', p, 'keys', 'status'], {}, new Date('2026-01-15T00:00:00Z'));
+    expect(fine.out).toMatch(/next\s+.*not-yet-valid/);
+    const onlyOld = await cfg(
+      'window-ok.yaml',
+      'signing:\n  trustedKeys:\n    - {name: old, path: k1/cosign.pub, notBefore: "2026-01-01", notAfter: "2026-01-31"}\n',
+    );
+    expect(
+      (await ctl(['--config', onlyOld, 'keys', 'status'], {}, new Date('2026-01-15T00:00:00Z'))).code,
+    ).toBe(0);
+  });
+
+  it('a date-only notAfter is inclusive: the key verifies all of that UTC day, and not a millisecond after', async () => {
+    await pushTinyImage(client, reg.host, 'aibox/rot', 'last', 'rot-last');
+    expect((await ctl(['sign', '--key', 'k1/cosign.key', 'rot:last'])).code).toBe(0);
+    const p = await cfg(
+      'inclusive.yaml',
+      'signing:\n  trustedKeys:\n    - {name: ci-2025, path: k1/cosign.pub, notBefore: "2026-03-31", notAfter: "2026-03-31"}\n',
+    );
+    for (const at of ['2026-03-31T00:00:00.000Z', '2026-03-31T12:00:00Z', '2026-03-31T23:59:59.999Z']) {
+      const r = await ctl(['--config', p, 'verify', 'rot:last'], {}, new Date(at));
+      expect(r.code, `${at}: ${r.err}`).toBe(0);
+    }
+    const after = await ctl(
+      ['--config', p, '--debug', 'verify', 'rot:last'],
+      {},
+      new Date('2026-04-01T00:00:00.000Z'),
+    );
+    expect(after.code).toBe(12);
+    expect(after.err).toMatch(/key "ci-2025" was retired at 2026-03-31T23:59:59\.999Z/);
+    const before = await ctl(['--config', p, 'verify', 'rot:last'], {}, new Date('2026-03-30T23:59:59.999Z'));
+    expect(before.code).toBe(12);
   });
 
   it('keys rotate writes the new pair and prints the steps', async () => {
@@ -186,76 +293,109 @@ describe('trust store and rotation', () => {
   });
 });
 
+/**
+ * Attach a cosign v3 style DSSE bundle (by key k1) for `digest` to `repository` as a referrer,
+ * through the referrers tag schema; `subjectName` is the repository the statement names.
+ */
+async function attachBundle(repository: string, digest: string, subjectName: string): Promise<void> {
+  const d = digest;
+  const key = await loadPrivateKey(await readFile(join(dir, 'k1/cosign.key'), 'utf8'), PW, 'k1');
+  const stmt = new TextEncoder().encode(
+    JSON.stringify({
+      _type: 'https://in-toto.io/Statement/v1',
+      subject: [{ name: subjectName, digest: { sha256: d.slice(7) } }],
+      predicateType: 'https://sigstore.dev/cosign/sign/v1',
+      predicate: {},
+    }),
+  );
+  const sig = cryptoSign('sha256', dssePae('application/vnd.in-toto+json', stmt), {
+    key: key.privateKey,
+    dsaEncoding: 'der',
+  });
+  const bundle = new TextEncoder().encode(
+    JSON.stringify({
+      mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+      verificationMaterial: { publicKey: { hint: '' }, tlogEntries: [] },
+      dsseEnvelope: {
+        payload: encodeBase64(stmt),
+        payloadType: 'application/vnd.in-toto+json',
+        signatures: [{ sig: encodeBase64(sig), keyid: '' }],
+      },
+    }),
+  );
+  const ref = { registry: reg.host, repository };
+  const empty = new TextEncoder().encode('{}');
+  await client.pushBlob(ref, bundle);
+  await client.pushBlob(ref, empty);
+  const bundleType = 'application/vnd.dev.sigstore.bundle.v0.3+json';
+  const m = new TextEncoder().encode(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      artifactType: bundleType,
+      config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha256(empty), size: 2 },
+      layers: [{ mediaType: bundleType, digest: sha256(bundle), size: bundle.byteLength }],
+      subject: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: d, size: 1 },
+    }),
+  );
+  const md = await client.putManifest(
+    { ...ref, digest: sha256(m) },
+    m,
+    'application/vnd.oci.image.manifest.v1+json',
+  );
+  const index = new TextEncoder().encode(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: [
+        {
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          digest: md.digest,
+          size: md.size,
+          artifactType: bundleType,
+        },
+      ],
+    }),
+  );
+  await client.putManifest(
+    { ...ref, tag: d.replace(':', '-') },
+    index,
+    'application/vnd.oci.image.index.v1+json',
+  );
+}
+
 describe('cosign v3 Sigstore bundles (referrers tag fallback on distribution 2.8)', () => {
+  it('does not verify an image and its bundle copied to another repository (the .sig rule)', async () => {
+    const d = await pushTinyImage(client, reg.host, 'aibox/dev-experimental', 'v1', 'copied');
+    await attachBundle('aibox/dev-experimental', d, `${reg.host}/aibox/dev-experimental`);
+    // The copy: same manifest, same bundle bytes, now in aibox/prodbase.
+    const copied = await copyByDigest(
+      client,
+      { registry: reg.host, repository: 'aibox/dev-experimental', digest: d },
+      { registry: reg.host, repository: 'aibox/prodbase' },
+    );
+    expect(copied.digest).toBe(d);
+    await client.putManifest(
+      { registry: reg.host, repository: 'aibox/prodbase', tag: 'v1' },
+      copied.bytes,
+      copied.mediaType,
+    );
+    await attachBundle('aibox/prodbase', d, `${reg.host}/aibox/dev-experimental`);
+
+    const original = await ctl(['verify', '--key', 'k1/cosign.pub', 'dev-experimental:v1']);
+    expect(original.code, original.err).toBe(0);
+    const copy = await ctl(['verify', '--key', 'k1/cosign.pub', 'prodbase:v1']);
+    expect(copy.code).toBe(12);
+    expect(copy.err).toMatch(/names repository .*aibox\/dev-experimental, not .*aibox\/prodbase/);
+  });
+
   it('verifies a DSSE bundle attached as a referrer, with no .sig tag', async () => {
     const d = await pushTinyImage(client, reg.host, 'aibox/v3', 'v1', 'v3');
-    const key = await loadPrivateKey(await readFile(join(dir, 'k1/cosign.key'), 'utf8'), PW, 'k1');
-    const stmt = new TextEncoder().encode(
-      JSON.stringify({
-        _type: 'https://in-toto.io/Statement/v1',
-        subject: [{ name: `${reg.host}/aibox/v3`, digest: { sha256: d.slice(7) } }],
-        predicateType: 'https://sigstore.dev/cosign/sign/v1',
-        predicate: {},
-      }),
-    );
-    const sig = cryptoSign('sha256', dssePae('application/vnd.in-toto+json', stmt), {
-      key: key.privateKey,
-      dsaEncoding: 'der',
-    });
-    const bundle = new TextEncoder().encode(
-      JSON.stringify({
-        mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
-        verificationMaterial: { publicKey: { hint: '' }, tlogEntries: [] },
-        dsseEnvelope: {
-          payload: encodeBase64(stmt),
-          payloadType: 'application/vnd.in-toto+json',
-          signatures: [{ sig: encodeBase64(sig), keyid: '' }],
-        },
-      }),
-    );
-    const ref = { registry: reg.host, repository: 'aibox/v3' };
-    const empty = new TextEncoder().encode('{}');
-    await client.pushBlob(ref, bundle);
-    await client.pushBlob(ref, empty);
-    const bundleType = 'application/vnd.dev.sigstore.bundle.v0.3+json';
-    const m = new TextEncoder().encode(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: 'application/vnd.oci.image.manifest.v1+json',
-        artifactType: bundleType,
-        config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha256(empty), size: 2 },
-        layers: [{ mediaType: bundleType, digest: sha256(bundle), size: bundle.byteLength }],
-        subject: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: d, size: 1 },
-      }),
-    );
-    const md = await client.putManifest(
-      { ...ref, digest: sha256(m) },
-      m,
-      'application/vnd.oci.image.manifest.v1+json',
-    );
-    const index = new TextEncoder().encode(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: 'application/vnd.oci.image.index.v1+json',
-        manifests: [
-          {
-            mediaType: 'application/vnd.oci.image.manifest.v1+json',
-            digest: md.digest,
-            size: md.size,
-            artifactType: bundleType,
-          },
-        ],
-      }),
-    );
-    await client.putManifest(
-      { ...ref, tag: d.replace(':', '-') },
-      index,
-      'application/vnd.oci.image.index.v1+json',
-    );
+    await attachBundle('aibox/v3', d, `${reg.host}/aibox/v3`);
 
     const ok = await ctl(['--json', 'verify', '--key', 'k1/cosign.pub', 'v3:v1']);
     expect(ok.code, ok.err).toBe(0);
-    expect(JSON.parse(ok.out)).toEqual([
+    expect(jsonOf(ok)).toEqual([
       {
         critical: {
           identity: { 'docker-reference': `${reg.host}/aibox/v3` },

@@ -10,12 +10,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/app.js';
+import { registerKeysCommands } from '../../src/cli/commands/keys.js';
 import { registerSigningCommands } from '../../src/cli/commands/signing.js';
 import { createRegistryClient, type RegistryClient } from '../../src/oci/client.js';
 import { encodeBase64 } from '../../src/signing/encoding.js';
 import { loadPrivateKey } from '../../src/signing/keys.js';
 import { buildPayload } from '../../src/signing/payload.js';
 import { appendSignatureLayer, sha256, signatureTag } from '../../src/signing/sigmanifest.js';
+import { jsonOf } from '../helpers/cli.js';
 import { cosignSign, cosignVerify, getCosign, pushTinyImage, runCosign } from '../helpers/cosign.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 
@@ -31,7 +33,7 @@ async function ctl(args: string[], env: Record<string, string | undefined> = {})
   let err = '';
   const code = await runCli(
     'aiboxctl',
-    [registerSigningCommands],
+    [registerKeysCommands, registerSigningCommands],
     ['--registry', `${reg.host}/aibox`, ...args],
     {
       io: { out: (s) => void (out += s), err: (s) => void (err += s) },
@@ -179,7 +181,7 @@ describe.skipIf(!cosign)('interop with real cosign', () => {
         /^Verifying image signature\.\.\. valid \(signed by platform-ci@aibox\.internal, \d{4}-\d{2}-\d{2}\)\n/,
       );
       const j = await ctl(['--json', 'verify', '--key', ours.pub, 'base:24.04-20260221']);
-      const ourJson = JSON.parse(j.out) as unknown[];
+      const ourJson = jsonOf<unknown[]>(j);
       const theirJson = JSON.parse(
         (await cosignVerify(bin, ours.pub, img('base', '24.04-20260221'), { cwd: dir })).stdout.trim(),
       ) as unknown[];
@@ -226,7 +228,7 @@ describe.skipIf(!cosign)('interop with real cosign', () => {
         expect((await ctl(['verify', '--key', pub, 'dual:v1'])).code).toBe(0);
       }
       const both = await ctl(['--json', 'verify', '--key', ours.pub, '--key', theirs.pub, 'dual:v1']);
-      expect(JSON.parse(both.out)).toHaveLength(3);
+      expect(jsonOf<unknown[]>(both)).toHaveLength(3);
     });
   });
 

@@ -336,6 +336,7 @@ describe('renderChannel', () => {
       now: NOW + 3 * DAY,
       digest: D('9'),
       location: 'reg.example/aibox/channel:current',
+      signatureValid: true,
     });
     expect(text).toMatchInlineSnapshot(`
       "Channel:   reg.example/aibox/channel:current
@@ -356,8 +357,14 @@ describe('renderChannel', () => {
   });
 
   it('flags an expired channel', () => {
-    expect(renderChannel(first(), { now: NOW + 15 * DAY })).toMatch(
+    expect(renderChannel(first(), { now: NOW + 15 * DAY, signatureValid: true })).toMatch(
       /EXPIRED 1 d ago[\s\S]*Status:\s+expired/,
     );
+  });
+
+  it('never says valid when the signature does not verify', () => {
+    const text = renderChannel(first(), { now: NOW + DAY, signatureValid: false });
+    expect(text).toMatch(/Status:\s+SIGNATURE_INVALID\n/);
+    expect(text).not.toMatch(/Status:\s+valid/);
   });
 });

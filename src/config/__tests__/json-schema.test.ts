@@ -15,7 +15,7 @@ describe('committed JSON schemas', () => {
   );
 
   it('describes strict objects with the documented defaults', () => {
-    const schema = JSON.parse(renderSchemas()['schema/aibox.schema.json']!) as {
+    const schema = JSON.parse(renderSchemas()['schema/aibox.schema.json'] ?? '') as {
       additionalProperties: boolean;
       properties: { scan: { properties: { scanner: { enum: string[]; default: string } } } };
     };

@@ -20,7 +20,7 @@ function problem(raw: unknown): string {
 describe('defaultPlatformConfig', () => {
   it('has the runbook defaults: embedded registry, five variants in build order', () => {
     const c = defaultPlatformConfig();
-    expect(c.registry).toEqual({ host: null, project: 'aibox', insecure: [] });
+    expect(c.registry).toEqual({ host: null, project: 'aibox', insecure: [], requestTimeoutSeconds: 60 });
     expect(c.embedded).toEqual({ port: 5000, dataDir: null });
     expect(c.baseImage).toBe('docker.io/library/ubuntu:24.04');
     expect(Object.keys(c.variants)).toEqual(['base', 'java', 'node', 'dotnet', 'full']);
@@ -46,7 +46,7 @@ describe('defaultPlatformConfig', () => {
   it('returns a fresh object each time (callers may not corrupt the defaults)', () => {
     const a = defaultPlatformConfig();
     a.scan.failOn.push('HIGH');
-    a.variants.base!.tagPrefix = 'x';
+    Object.assign(a.variants.base ?? {}, { tagPrefix: 'x' });
     const b = defaultPlatformConfig();
     expect(b.scan.failOn).toEqual(['CRITICAL']);
     expect(b.variants.base?.tagPrefix).toBe('24.04');
@@ -57,7 +57,12 @@ describe('validatePlatformConfig', () => {
   describe('when a file is partial', () => {
     it('keeps every default it does not mention', () => {
       const c = validatePlatformConfig({ registry: { host: 'harbor.internal' } });
-      expect(c.registry).toEqual({ host: 'harbor.internal', project: 'aibox', insecure: [] });
+      expect(c.registry).toEqual({
+        host: 'harbor.internal',
+        project: 'aibox',
+        insecure: [],
+        requestTimeoutSeconds: 60,
+      });
       expect(Object.keys(c.variants)).toHaveLength(5);
       expect(c.scan.scanner).toBe('trivy');
     });

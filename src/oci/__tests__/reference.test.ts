@@ -1,7 +1,17 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { AiboxError } from '../../core/errors.js';
-import { formatReference, parseReference, repositoryName } from '../reference.js';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  TAG_PATTERN,
+  formatReference,
+  hasRegistryHost,
+  parseReference,
+  repositoryName,
+  tagPattern,
+} from '../reference.js';
 
 const hex = (n: number) =>
   fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: n, maxLength: n });
@@ -156,5 +166,52 @@ describe('parseReference', () => {
       ),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('one tag rule and one host rule', () => {
+  it('recognises registry hosts, IPv6 literals included', () => {
+    for (const yes of [
+      '[::1]:5000/aibox/base',
+      '[::1]/aibox/base',
+      'localhost/x',
+      'localhost:5000/x',
+      'a.b/x',
+    ])
+      expect(hasRegistryHost(yes), yes).toBe(true);
+    for (const no of ['aibox/base', 'base', '/x', 'Team/app']) expect(hasRegistryHost(no), no).toBe(false);
+    expect(parseReference('[::1]:5000/aibox/base:v1').registry).toBe('[::1]:5000');
+  });
+
+  it('builds the tag grammar for whole tags and for prefixes', () => {
+    expect(TAG_PATTERN.test('a'.repeat(128))).toBe(true);
+    expect(TAG_PATTERN.test('a'.repeat(129))).toBe(false);
+    expect(TAG_PATTERN.test('.x')).toBe(false);
+    expect(tagPattern(80).test('a'.repeat(80))).toBe(true);
+    expect(tagPattern(80).test('a'.repeat(81))).toBe(false);
+  });
+
+  it('is written once in src/ (no copies of the tag regex or the host test elsewhere)', () => {
+    const root = fileURLToPath(new URL('../../', import.meta.url));
+    const walk = (dir: string): string[] =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
+        d.isDirectory()
+          ? d.name === '__tests__'
+            ? []
+            : walk(join(dir, d.name))
+          : d.name.endsWith('.ts')
+            ? [join(dir, d.name)]
+            : [],
+      );
+    const copies = walk(root)
+      .filter((f) => !f.endsWith(join('oci', 'reference.ts')))
+      .filter((f) => {
+        const text = readFileSync(f, 'utf8');
+        return (
+          text.includes('[A-Za-z0-9_][A-Za-z0-9._-]') || /includes\(':'\) \|\| \w+ === 'localhost'/.test(text)
+        );
+      })
+      .map((f) => f.slice(root.length));
+    expect(copies).toEqual([]);
   });
 });

@@ -85,6 +85,30 @@ beforeAll(() => {
   b = newKey();
 });
 
+/** A cosign v3 style DSSE bundle by key `a` for `digest`; `subject` adds name/annotations. */
+function bundle(digest: string, subject: Record<string, unknown> = { name: REPO }) {
+  const stmt = new TextEncoder().encode(
+    JSON.stringify({
+      _type: 'https://in-toto.io/Statement/v1',
+      subject: [{ ...subject, digest: { sha256: digest.slice(7) } }],
+      predicateType: 'https://sigstore.dev/cosign/sign/v1',
+      predicate: {},
+    }),
+  );
+  const sig = signBytes(a, dssePae('application/vnd.in-toto+json', stmt));
+  return new TextEncoder().encode(
+    JSON.stringify({
+      mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+      verificationMaterial: { publicKey: { hint: 'x' } },
+      dsseEnvelope: {
+        payload: encodeBase64(stmt),
+        payloadType: 'application/vnd.in-toto+json',
+        signatures: [{ sig: encodeBase64(sig), keyid: '' }],
+      },
+    }),
+  );
+}
+
 describe('verifyImageSignatures', () => {
   it('verifies a signature and reports signer, date and cosign JSON', () => {
     const r = verifyImageSignatures(input(sign(a), [trusted(a, 'ci-2026')]));
@@ -259,28 +283,6 @@ describe('verifyImageSignatures', () => {
   });
 
   it('verifies cosign v3 DSSE bundles and rejects ones for other digests', () => {
-    const bundle = (digest: string) => {
-      const stmt = new TextEncoder().encode(
-        JSON.stringify({
-          _type: 'https://in-toto.io/Statement/v1',
-          subject: [{ digest: { sha256: digest.slice(7) } }],
-          predicateType: 'https://sigstore.dev/cosign/sign/v1',
-          predicate: {},
-        }),
-      );
-      const sig = signBytes(a, dssePae('application/vnd.in-toto+json', stmt));
-      return new TextEncoder().encode(
-        JSON.stringify({
-          mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
-          verificationMaterial: { publicKey: { hint: 'x' } },
-          dsseEnvelope: {
-            payload: encodeBase64(stmt),
-            payloadType: 'application/vnd.in-toto+json',
-            signatures: [{ sig: encodeBase64(sig), keyid: '' }],
-          },
-        }),
-      );
-    };
     const ok = verifyImageSignatures(
       input(null, [trusted(a, 'a')], { bundles: [{ digest: 'sha256:x', bytes: bundle(DIGEST) }] }),
     );
@@ -294,6 +296,39 @@ describe('verifyImageSignatures', () => {
       input(null, [trusted(b, 'b')], { bundles: [{ digest: 'sha256:x', bytes: bundle(DIGEST) }] }),
     );
     expect(wrongKey.ok).toBe(false);
+  });
+
+  describe('when a bundle is checked against the repository it is verified in (the .sig rule)', () => {
+    const one = (bytes: Uint8Array, extra: Partial<VerifyInput> = {}) =>
+      verifyImageSignatures(
+        input(null, [trusted(a, 'a')], { bundles: [{ digest: 'sha256:x', bytes }], ...extra }),
+      );
+
+    it('rejects a bundle copied with its image to another repository', () => {
+      const r = one(bundle(DIGEST, { name: '127.0.0.1:5000/aibox/dev-experimental' }));
+      expect(r.ok).toBe(false);
+      expect(r.rejected[0]?.reason).toMatch(
+        /names repository 127\.0\.0\.1:5000\/aibox\/dev-experimental, not .*belongs to another repository/,
+      );
+    });
+
+    it('rejects a bundle whose subject names no repository (binds only the digest)', () => {
+      const r = one(bundle(DIGEST, {}));
+      expect(r.ok).toBe(false);
+      expect(r.rejected[0]?.reason).toMatch(/names no repository/);
+    });
+
+    it('accepts a tagged or Docker-Hub-spelled name of the same repository', () => {
+      expect(one(bundle(DIGEST, { name: `${REPO}:24.04-20260221` })).ok).toBe(true);
+    });
+
+    it('requires -a annotations in the subject annotations, as in a .sig payload', () => {
+      const need = { requiredAnnotations: { env: 'prod' } };
+      expect(one(bundle(DIGEST, { name: REPO }), need).rejected[0]?.reason).toMatch(
+        /annotation env="prod" required, statement subject has none/,
+      );
+      expect(one(bundle(DIGEST, { name: REPO, annotations: { env: 'prod' } }), need).ok).toBe(true);
+    });
   });
 
   it('verifies from cached bytes synchronously, with at most one ECDSA check per key and signature', () => {
