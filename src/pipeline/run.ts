@@ -104,7 +104,7 @@ export async function checkSigningKey(deps: Pick<RunDeps, 'key' | 'config'>): Pr
     const what =
       code === 'KEY_PASSWORD'
         ? 'the key does not decrypt with the given password'
-        : kind === 'vault' && REMOTE_FAILURES.has(code)
+        : code.startsWith('VAULT_') || (kind === 'vault' && REMOTE_FAILURES.has(code))
           ? 'Vault is not reachable or refused the request'
           : 'the key could not be loaded';
     throw new AiboxError({

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { runCli } from '../../src/cli/app.js';
 import { registerChannelCommands } from '../../src/cli/commands/channel.js';
+import { registerKeysCommands } from '../../src/cli/commands/keys.js';
 import { registerSigningCommands } from '../../src/cli/commands/signing.js';
 import { registerStatusCommands } from '../../src/cli/commands/status.js';
 import { memoryChannelState } from '../../src/channel/state.js';
@@ -40,7 +41,7 @@ async function ctl(args: string[]) {
   let err = '';
   const code = await runCli(
     'aiboxctl',
-    [registerSigningCommands, registerChannelCommands, registerStatusCommands],
+    [registerKeysCommands, registerSigningCommands, registerChannelCommands, registerStatusCommands],
     ['--config', join(dir, 'aibox.yaml'), '--registry', `${reg.host}/aibox`, ...args],
     {
       io: { out: (s) => void (out += s), err: (s) => void (err += s) },
@@ -183,7 +184,7 @@ describe('channel show / status / channel repair', () => {
     expect(show.out).toMatch(/WARNING: channel sequence 1 is lower than sequence 2 .* this machine saw/);
     expect(show.code).toBe(1);
     const st = await ctl(['status', '--no-scan', '--json']);
-    const report = JSON.parse(st.out);
+    const report = JSON.parse(st.out).data;
     expect(report.ok).toBe(false);
     expect(report.channelWarnings.join('\n')).toMatch(/lower than sequence 2/);
     // put sequence 2 back
@@ -193,7 +194,7 @@ describe('channel show / status / channel repair', () => {
 
   it('an unsigned channel naming the same digests: never "valid", never "yes"', async () => {
     const read = await ctl(['channel', 'show', '--json']);
-    const doc = JSON.parse(read.out).channel as Channel;
+    const doc = JSON.parse(read.out).data.channel as Channel;
     const evil = await pushUnsigned({ ...doc, sequence: 3 });
     const show = await ctl(['channel', 'show']);
     expect(show.out).not.toMatch(/Status: {4}valid/);
@@ -225,7 +226,7 @@ describe('channel show / status / channel repair', () => {
 
     const done = await ctl(['--json', 'channel', 'repair', '--from-sequence', '2', '--yes']);
     expect(done.code).toBe(0);
-    const r = JSON.parse(done.out);
+    const r = JSON.parse(done.out).data;
     expect(r.from).toMatchObject({ sequence: 2, source: 'history', digest: seq2Digest });
     expect(r.published.sequence).toBe(3);
     expect(await current()).toBe(r.published.digest);
