@@ -209,7 +209,7 @@ export async function runGithubWorkflow(o: GithubRunOptions): Promise<GithubRun>
   const base: Ctx = { github, inputs, vars: o.vars, secrets: o.secrets };
   const ok = { success: true, failure: false, always: true, cancelled: false };
   const wfEnv: Record<string, string> = {};
-  for (const [k, v] of Object.entries((wf.env ?? {}) as Record<string, string>))
+  for (const [k, v] of Object.entries((wf.env ?? {}) as Record<string, unknown>))
     wfEnv[k] = substitute(String(v), base, ok);
 
   const results = new Map<string, { result: JobResult; outputs: Record<string, string> }>();
@@ -239,7 +239,7 @@ export async function runGithubWorkflow(o: GithubRunOptions): Promise<GithubRun>
       unsupported('matrix include/exclude');
     let legs: Record<string, unknown>[] = [{}];
     for (const [k, values] of Object.entries(matrixSpec ?? {}))
-      legs = legs.flatMap((l) => (values as unknown[]).map((v) => ({ ...l, [k]: v })));
+      legs = legs.flatMap((l) => values.map((v) => ({ ...l, [k]: v })));
 
     const jobCtx: Ctx = { ...base, needs, env: wfEnv };
     if (!condition(job.if as string | undefined, jobCtx, status)) {
@@ -278,7 +278,7 @@ export async function runGithubWorkflow(o: GithubRunOptions): Promise<GithubRun>
         job: { status: failed ? 'failure' : 'success' },
       });
       if (job.env)
-        for (const [k, v] of Object.entries(job.env as Record<string, string>))
+        for (const [k, v] of Object.entries(job.env as Record<string, unknown>))
           env[k] = substitute(String(v), ctxFor(), ok);
       for (const [i, step] of (job.steps as Record<string, any>[]).entries()) {
         for (const k of ['shell', 'working-directory', 'continue-on-error'])
@@ -290,7 +290,7 @@ export async function runGithubWorkflow(o: GithubRunOptions): Promise<GithubRun>
           continue;
         }
         const stepEnv: Record<string, string> = { ...env };
-        for (const [k, v] of Object.entries((step.env ?? {}) as Record<string, string>))
+        for (const [k, v] of Object.entries((step.env ?? {}) as Record<string, unknown>))
           stepEnv[k] = substitute(String(v), ctxFor(), stepStatus);
         if (step.uses) {
           const action = String(step.uses).replace(/@.*$/, '');
@@ -318,7 +318,7 @@ export async function runGithubWorkflow(o: GithubRunOptions): Promise<GithubRun>
         if (step.id) steps[step.id] = { outputs: stepOutputs, outcome: r.code === 0 ? 'success' : 'failure' };
         if (r.code !== 0) failed = true;
       }
-      for (const [k, v] of Object.entries((job.outputs ?? {}) as Record<string, string>))
+      for (const [k, v] of Object.entries((job.outputs ?? {}) as Record<string, unknown>))
         outputs[k] = substitute(String(v), ctxFor(), ok);
       const result: JobResult = failed ? 'failure' : 'success';
       legResults.push(result);

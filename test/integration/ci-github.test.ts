@@ -54,7 +54,7 @@ beforeAll(async () => {
 }, 1_200_000);
 
 afterAll(async () => {
-  await w?.stop();
+  await (w as CiWorld | undefined)?.stop(); // undefined when beforeAll failed early
 });
 
 describe('GitHub Actions: the weekly-rebuild workflow, run step by step', () => {

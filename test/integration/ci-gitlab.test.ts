@@ -70,7 +70,7 @@ beforeAll(async () => {
 }, 1_200_000);
 
 afterAll(async () => {
-  await w?.stop();
+  await (w as CiWorld | undefined)?.stop(); // undefined when beforeAll failed early
 });
 
 describe('GitLab: the weekly-rebuild template under gitlab-ci-local', () => {
