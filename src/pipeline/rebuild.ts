@@ -64,8 +64,10 @@ export interface RebuildOptions {
 }
 
 /** Local name of a variant's build image (removed at the end of the run). */
-function buildImageName(p: VariantPlan): string {
-  return `localhost/aibox-build/${p.name}:${p.tag}`;
+function buildImageName(p: VariantPlan, runId: string): string {
+  // The run id keeps two pipelines on one host (other registries or projects: the lock is per project)
+  // from removing each other's build images at the end of a run.
+  return `localhost/aibox-build/${p.name}:${p.tag}-${runId.toLowerCase()}`;
 }
 
 class StepFailure extends Error {
@@ -272,7 +274,7 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
         staged = published;
       } else {
         // 2. Build.
-        const local = buildImageName(p);
+        const local = buildImageName(p, r.runId);
         const labels = imageLabels({
           ...labelInputs,
           created: deps.now().toISOString(),
@@ -423,7 +425,12 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
   // Build images are removed once, at the end: removing one while a sibling builds on shared
   // intermediate layers breaks that build (podman 4.3).
   const removeBuilt = () =>
-    engine.rmi(opts.plan.variants.map(buildImageName), { force: true }).catch(() => undefined);
+    engine
+      .rmi(
+        opts.plan.variants.map((p) => buildImageName(p, r.runId)),
+        { force: true },
+      )
+      .catch(() => undefined);
   try {
     for (const stage of opts.plan.stages) {
       // A variant whose parent failed in this run is not built.
