@@ -3,12 +3,9 @@
  * (a repair must not race a promotion), and run the channel's `repairChannel` (plan, or plan + publish).
  * Receives its ports and settings; constructs none but the local channel-state file adapter.
  */
-import { join } from 'node:path';
 import { repairChannel, type RepairResult } from '../channel/publisher.js';
-import { fileChannelState } from '../channel/state-file.js';
-import { acquirePipelineLock } from './lock.js';
 import { newRunId } from './records.js';
-import { checkSigningKey, pipelineTrust, type RunDeps } from './run.js';
+import { openPublisher, type RunDeps } from './run.js';
 
 export interface ChannelRepairRequest {
   readonly fromSequence: number;
@@ -22,19 +19,10 @@ export interface ChannelRepairRun extends RepairResult {
 
 /** Verify history entry N and (with apply) re-publish it as a new, higher sequence, signed. */
 export async function runChannelRepair(
-  deps: Pick<RunDeps, 'config' | 'target' | 'key' | 'trustedKeys' | 'dataDir' | 'now'>,
+  deps: Pick<RunDeps, 'config' | 'target' | 'key' | 'trustedKeys' | 'dataDir' | 'now' | 'channelState'>,
   req: ChannelRepairRequest,
 ): Promise<ChannelRepairRun> {
-  const key = await checkSigningKey(deps);
-  const trust = await pipelineTrust(deps, key);
-  const target = await deps.target();
-  const now = deps.now();
-  const lock = await acquirePipelineLock(
-    join(deps.dataDir, 'locks'),
-    `${target.host}/${target.project}`,
-    newRunId(now),
-    now,
-  );
+  const { key, trust, target, lock } = await openPublisher(deps, newRunId(deps.now()));
   try {
     const r = await repairChannel(
       {
@@ -42,7 +30,7 @@ export async function runChannelRepair(
         host: target.host,
         project: target.project,
         trust,
-        state: fileChannelState(deps.dataDir),
+        state: deps.channelState,
         key,
         signer: deps.config.signing.identity,
         now: deps.now,

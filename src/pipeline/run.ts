@@ -15,7 +15,7 @@ import type { Notifier } from '../notify/notifier.js';
 import type { ImageStore } from '../oci/store.js';
 import type { Scanner } from '../scan/scanner.js';
 import type { SigningKey } from '../signing/keys.js';
-import { keyStatus, type TrustedKey } from '../signing/trust.js';
+import { keyStatus, trustedSelf, type TrustedKey } from '../signing/trust.js';
 import { acquirePipelineLock } from './lock.js';
 import { ActivityMeter } from './meter.js';
 import { planRun, utcDate } from './plan.js';
@@ -121,14 +121,27 @@ export async function pipelineTrust(
   deps: Pick<RunDeps, 'trustedKeys'>,
   key: SigningKey,
 ): Promise<TrustedKey[]> {
-  const self: TrustedKey = {
-    name: 'signing key',
-    publicKey: key.publicKey,
-    notBefore: null,
-    notAfter: null,
-    createdAt: null,
-  };
-  return [...(await deps.trustedKeys()), self];
+  return [...(await deps.trustedKeys()), trustedSelf(key.publicKey)];
+}
+
+/**
+ * What every publishing run starts with (rebuild, promote, channel repair): the signing key checked,
+ * the pipeline trust set, the registry, and the project's pipeline lock (the caller releases it).
+ */
+export async function openPublisher(
+  deps: Pick<RunDeps, 'config' | 'key' | 'trustedKeys' | 'target' | 'dataDir' | 'now'>,
+  runId: string,
+) {
+  const key = await checkSigningKey(deps);
+  const trust = await pipelineTrust(deps, key);
+  const target = await deps.target();
+  const lock = await acquirePipelineLock(
+    join(deps.dataDir, 'locks'),
+    `${target.host}/${target.project}`,
+    runId,
+    deps.now(),
+  );
+  return { key, trust, target, lock };
 }
 
 /** Post the failed-pipeline notice; a notice that cannot be posted is logged, never fatal. */
@@ -171,8 +184,7 @@ async function runRebuildInner(deps: RunDeps, req: RebuildRequest, now: Date, ru
     deps.logger.warn(
       'NOT SCANNING: scan.scanner is "none" (--allow-unscanned); images are labelled dev.aibox.scan=skipped',
     );
-  const key = await checkSigningKey(deps);
-  const trust = await pipelineTrust(deps, key);
+  const { key, trust, target, lock } = await openPublisher(deps, runId);
   // Rotation age comes from the trust store entry of the same key (its notBefore), when there is one.
   const entry =
     trust.find((t) => t.publicKey.fingerprint === key.publicKey.fingerprint) ?? trust[trust.length - 1]!;
@@ -180,14 +192,7 @@ async function runRebuildInner(deps: RunDeps, req: RebuildRequest, now: Date, ru
   if (ks.state === 'rotation-overdue' || ks.state === 'retired') {
     deps.logger.warn(`signing key ${ks.fingerprint}: ${ks.message}; see 'aiboxctl keys rotate'`);
   }
-  const target = await deps.target();
   const runsDir = join(deps.dataDir, 'runs');
-  const lock = await acquirePipelineLock(
-    join(deps.dataDir, 'locks'),
-    `${target.host}/${target.project}`,
-    runId,
-    now,
-  );
   const meter = new ActivityMeter();
   const record = newRunRecord({
     runId,
@@ -273,15 +278,7 @@ export async function runPromote(
     date: parseDateInput(req.date ?? utcDate(now)),
     variants: req.variants,
   });
-  const key = await checkSigningKey(deps);
-  const trust = await pipelineTrust(deps, key);
-  const target = await deps.target();
-  const lock = await acquirePipelineLock(
-    join(deps.dataDir, 'locks'),
-    `${target.host}/${target.project}`,
-    newRunId(now),
-    now,
-  );
+  const { key, trust, target, lock } = await openPublisher(deps, newRunId(now));
   try {
     const d = {
       store: target.store,

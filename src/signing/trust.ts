@@ -19,6 +19,11 @@ export interface TrustedKey {
   readonly createdAt: Date | null;
 }
 
+/** The signing key itself as a trusted key, with no window: how a signer checks its own signatures. */
+export function trustedSelf(publicKey: PublicKeyMaterial, name = 'signing key'): TrustedKey {
+  return { name, publicKey, notBefore: null, notAfter: null, createdAt: null };
+}
+
 /** Days before the rotation date from which `keys status` warns. */
 export const ROTATION_WARN_DAYS = 30;
 const DAY_MS = 86_400_000;

@@ -23,7 +23,7 @@ import {
   type DigestRef,
 } from './store.js';
 import { parseSignatureManifest, signatureTag } from './sigmanifest.js';
-import type { TrustedKey } from './trust.js';
+import { trustedSelf, type TrustedKey } from './trust.js';
 import {
   checkBundle,
   checkSignatureLayer,
@@ -135,13 +135,7 @@ export async function signImage(input: SignImageInput): Promise<SignImageResult>
   const key = k.value;
   const ref = reg.value;
   const repository = repositoryName(ref);
-  const self: TrustedKey = {
-    name: 'signing key',
-    publicKey: key.publicKey,
-    notBefore: null,
-    notAfter: null,
-    createdAt: null,
-  };
+  const self = trustedSelf(key.publicKey);
   // cosign's dedupe: skip if this key already produced a valid signature for this image.
   const tag = await checkSignatureTag(
     input.client,
