@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { AiboxError } from '../core/errors.js';
 import { MAX_CHANNEL_SEQUENCE } from './channel.js';
-import type { ChannelState, ChannelStateStore } from './state.js';
+import type { ChannelStateStore } from './state.js';
 
 const mark = z.object({
   sequence: z.int().min(1).max(MAX_CHANNEL_SEQUENCE),
@@ -60,10 +60,10 @@ async function load(path: string): Promise<StateFile> {
 export function fileChannelState(dataDir: string): ChannelStateStore {
   const path = channelStatePath(dataDir);
   return {
-    get: async (key) => ((await load(path)).channels[key] ?? {}) as ChannelState,
+    get: async (key) => (await load(path)).channels[key] ?? {},
     update: async (key, f) => {
       const doc = await load(path);
-      const next = f((doc.channels[key] ?? {}) as ChannelState);
+      const next = f(doc.channels[key] ?? {});
       doc.channels[key] = {
         ...(next.published ? { published: next.published } : {}),
         ...(next.seen ? { seen: next.seen } : {}),

@@ -55,9 +55,12 @@ export function memoryChannelState(initial: Record<string, ChannelState> = {}): 
   const data: Record<string, ChannelState> = { ...initial };
   return {
     data,
-    get: async (key) => data[key] ?? {},
-    update: async (key, f) => {
-      data[key] = f(data[key] ?? {});
-    },
+    get: (key) => Promise.resolve(data[key] ?? {}),
+    // The executor runs synchronously (as an async body would) and turns a throw of `f` into a rejection.
+    update: (key, f) =>
+      new Promise<void>((resolve) => {
+        data[key] = f(data[key] ?? {});
+        resolve();
+      }),
   };
 }

@@ -7,7 +7,7 @@ import { AiboxError } from '../core/errors.js';
 import type { GlobalOptions, ProgramContexts, RegisterCommands, Run } from './command.js';
 import { createContext, createDevContext, type ContextDeps } from './context.js';
 import { EXIT, EXIT_MEANING, type ExitName } from './exit.js';
-import { printError, printOutcome, type Streams } from './output.js';
+import { printError, printOutcome } from './output.js';
 import { VERSION } from './version.js';
 
 export type ProgramName = 'aiboxctl' | 'aibox';

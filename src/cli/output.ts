@@ -35,8 +35,9 @@ export type Envelope =
   | { readonly outcome: Exclude<OutcomeKind, 'ok'>; readonly exitCode: number; readonly error: ErrorBody };
 
 export interface Streams {
-  out(s: string): void;
-  err(s: string): void;
+  // Function-typed properties, not methods: streams are passed around detached (`{ out: io.out }`).
+  readonly out: (s: string) => void;
+  readonly err: (s: string) => void;
 }
 
 /** The real process streams; a last mask of registered secrets on every write, whoever writes. */
@@ -71,7 +72,10 @@ function printJson(doc: Envelope, io: Streams): void {
 
 /** Print an outcome in the chosen format. */
 export function printOutcome(o: Outcome, json: boolean, io: Streams): void {
-  if (json) return printJson(outcomeEnvelope(o), io);
+  if (json) {
+    printJson(outcomeEnvelope(o), io);
+    return;
+  }
   const text = sanitize(o.text);
   if (text) io.out(text.endsWith('\n') ? text : `${text}\n`);
 }

@@ -16,10 +16,9 @@ export function renderRepair(r: ChannelRepairRun): string {
     `last published: ${p.last ? `sequence ${p.last.sequence} (${p.last.digest}, ${p.last.source})` : 'unknown'}`,
     `from:           sequence ${p.from.sequence} (${p.from.digest}, ${p.from.source === 'history' ? `history seq-${p.from.sequence}` : 'current'}), signature valid`,
     `publishes:      sequence ${p.next.sequence}, expires ${p.next.expiresAt}, variants ${Object.keys(p.next.variants).sort().join(', ')}`,
-    ...Object.keys(p.next.variants)
-      .sort()
-      .map((name) => {
-        const v = p.next.variants[name]!;
+    ...Object.entries(p.next.variants)
+      .sort(([a], [b]) => (a < b ? -1 : 1)) // keys are unique: code-unit order, as `.sort()` on the keys
+      .map(([name, v]) => {
         const floor = v.minImageCreated
           ? `${v.mandatoryUpdate ? 'mandatory' : 'advisory'} >= ${v.minImageDate}`
           : '-';

@@ -4,7 +4,7 @@
  * fails early with a clear error.
  */
 import { parseDateInput } from '../core/dates.js';
-import { AiboxError } from '../core/errors.js';
+import { AiboxError, internalError } from '../core/errors.js';
 import type { PlatformConfig, VariantConfig } from '../config/schema.js';
 import { formatTag, repositoryFor } from '../tags/tags.js';
 
@@ -61,8 +61,7 @@ export function planRun(
   const date = parseDateInput(opts.date);
   const chosen = new Set(selected);
   const plans = new Map<string, VariantPlan>();
-  for (const name of names.filter((n) => chosen.has(n))) {
-    const config_ = all[name]!;
+  for (const [name, config_] of Object.entries(all).filter(([n]) => chosen.has(n))) {
     plans.set(name, {
       name,
       config: config_,
@@ -82,7 +81,7 @@ export function planRun(
     if (guard > names.length) {
       throw new AiboxError({ code: 'CONFIG_INVALID', message: `variants form a cycle through "${name}"` });
     }
-    const p = plans.get(name)!;
+    const p = plans.get(name) ?? internalError(`variant "${name}" is not in the plan`);
     const d = p.base.kind === 'variant' && p.base.inRun ? depthOf(p.base.variant, guard + 1) + 1 : 0;
     depth.set(name, d);
     return d;

@@ -7,7 +7,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { AiboxError, describeError } from '../core/errors.js';
+import { AiboxError, describeError, internalError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { PlatformConfig } from '../config/schema.js';
 import type { ChannelStateStore } from '../channel/state.js';
@@ -27,7 +27,7 @@ import { hashBuildContext } from './context.js';
 import { imageBuildArgs, imageLabels, inputBuildArgs, inputsDigest, LABELS } from './inputs.js';
 import type { RunPlan, VariantPlan } from './plan.js';
 import type { Progress } from './progress.js';
-import { failureLine, type RunRecord, type StepName, type VariantRecord } from './record.js';
+import { failureLine, stepRecord, variantRecord, type RunRecord, type StepName } from './record.js';
 import { checkAll, promote, promotionCandidates } from './promote.js';
 
 export interface RebuildDeps {
@@ -81,9 +81,10 @@ class StepFailure extends Error {
 
 /** Bounded-concurrency map that runs every item and never rejects. */
 async function eachLimited<T>(items: readonly T[], limit: number, f: (t: T) => Promise<void>): Promise<void> {
-  let next = 0;
+  // One iterator shared by the workers: each takes the next item when it is free.
+  const queue = items.values();
   const worker = async () => {
-    while (next < items.length) await f(items[next++]!);
+    for (const item of queue) await f(item);
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
@@ -140,7 +141,7 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
   const minDate = opts.minImageDate ?? '';
 
   const runVariant = async (p: VariantPlan): Promise<void> => {
-    const v = r.variants[p.name]!;
+    const v = variantRecord(r, p.name);
     v.status = 'running';
     let current: StepName = 'resolve-base';
     const step = async <T>(
@@ -149,7 +150,7 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
       detail?: (t: T) => string | undefined,
     ): Promise<T> => {
       current = name;
-      const s = v.steps.find((x) => x.name === name)!;
+      const s = stepRecord(v, name);
       s.status = 'running';
       s.startedAt = deps.now().toISOString();
       const t0 = performance.now();
@@ -193,7 +194,7 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
       );
       v.baseImage = base.name;
       v.baseDigest = base.digest;
-      const file = files.get(p.name)!;
+      const file = files.get(p.name) ?? internalError(`no Containerfile checked for ${p.name}`);
       const contextDir = dirname(file.path);
       const labelInputs = {
         tag: p.tag,
@@ -267,7 +268,7 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
       let staged: { digest: string; bytes: Uint8Array; mediaType: string };
       if (published) {
         for (const name of ['build', 'stage'] as const) {
-          const s = v.steps.find((x) => x.name === name)!;
+          const s = stepRecord(v, name);
           s.status = 'skipped';
           s.detail = `not rebuilt: ${p.tag} is published as ${published.digest}`;
         }
@@ -358,7 +359,7 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
 
       // 5. The date tag: PUT the exact staged bytes under it (already there when re-signing a published tag).
       if (published) {
-        const s = v.steps.find((x) => x.name === 'tag')!;
+        const s = stepRecord(v, 'tag');
         s.status = 'skipped';
         s.detail = `${p.tag} already points at ${published.digest}`;
       } else {
@@ -436,7 +437,7 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
       // A variant whose parent failed in this run is not built.
       const runnable = stage.filter((p) => {
         if (p.base.kind === 'variant' && p.base.inRun && !publishedNow.has(p.base.variant)) {
-          const v = r.variants[p.name]!;
+          const v = variantRecord(r, p.name);
           v.status = 'failed';
           for (const s of v.steps) s.status = 'skipped';
           v.error = { step: 'resolve-base', message: `its base variant ${p.base.variant} failed` };
@@ -581,7 +582,8 @@ async function resolveBase(
     }
     return { name, digest: head.digest, pullRef: `${name}@${head.digest}`, local: false };
   }
-  const parentPlan = opts.config.variants[p.base.variant]!;
+  const parentPlan =
+    opts.config.variants[p.base.variant] ?? internalError(`variant "${p.base.variant}" is not configured`);
   const repository = repositoryFor(opts.record.project, p.base.variant);
   const name = `${opts.host}/${repository}`;
   let digest = published.get(p.base.variant);

@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import type { ChannelStateStore } from '../channel/state.js';
-import { AiboxError, describeError, isAiboxError } from '../core/errors.js';
+import { AiboxError, describeError, internalError, isAiboxError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { PlatformConfig } from '../config/schema.js';
 import type { Engine } from '../engine/engine.js';
@@ -186,8 +186,10 @@ async function runRebuildInner(deps: RunDeps, req: RebuildRequest, now: Date, ru
     );
   const { key, trust, target, lock } = await openPublisher(deps, runId);
   // Rotation age comes from the trust store entry of the same key (its notBefore), when there is one.
+  // pipelineTrust always ends with the signing key itself, so the search always finds an entry.
   const entry =
-    trust.find((t) => t.publicKey.fingerprint === key.publicKey.fingerprint) ?? trust[trust.length - 1]!;
+    trust.find((t) => t.publicKey.fingerprint === key.publicKey.fingerprint) ??
+    internalError('the signing key is missing from its own trust list');
   const ks = keyStatus(entry, now, config.signing.rotationDays);
   if (ks.state === 'rotation-overdue' || ks.state === 'retired') {
     deps.logger.warn(`signing key ${ks.fingerprint}: ${ks.message}; see 'aiboxctl keys rotate'`);

@@ -115,13 +115,15 @@ export async function writeKeyPair(input: WriteKeyPairInput): Promise<WrittenKey
     for (const p of [keyPath, pubPath]) await checkTarget(p, input.force);
     const pair = await generateKeyPair(await input.password());
     await mkdir(input.dir, { recursive: true });
-    temps.push(await writeTemp(keyPath, pair.privateKeyPem, 0o600));
-    temps.push(await writeTemp(pubPath, pair.publicKeyPem, 0o644));
+    const keyTemp = await writeTemp(keyPath, pair.privateKeyPem, 0o600);
+    temps.push(keyTemp);
+    const pubTemp = await writeTemp(pubPath, pair.publicKeyPem, 0o644);
+    temps.push(pubTemp);
     // Re-check just before the move: a symlink planted meanwhile is refused, not replaced silently.
     for (const p of [keyPath, pubPath]) await checkTarget(p, input.force);
-    await commit(temps[0]!, keyPath, input.force);
+    await commit(keyTemp, keyPath, input.force);
     try {
-      await commit(temps[1]!, pubPath, input.force);
+      await commit(pubTemp, pubPath, input.force);
     } catch (e: unknown) {
       if (!input.force) await unlink(keyPath).catch(() => undefined); // no private key without its pub
       throw e;

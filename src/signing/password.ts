@@ -76,9 +76,14 @@ export function promptHidden(question: string): Promise<string> {
     };
     const onData = (chunk: string) => {
       for (const ch of chunk) {
-        if (ch === '\r' || ch === '\n') return done();
-        if (ch === '\u0003')
-          return done(new AiboxError({ code: 'KEY_PASSWORD', message: 'password prompt interrupted' }));
+        if (ch === '\r' || ch === '\n') {
+          done();
+          return;
+        }
+        if (ch === '\u0003') {
+          done(new AiboxError({ code: 'KEY_PASSWORD', message: 'password prompt interrupted' }));
+          return;
+        }
         if (ch === '\u007f' || ch === '\b') value = value.slice(0, -1);
         else value += ch;
       }

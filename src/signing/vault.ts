@@ -26,15 +26,19 @@ export interface VaultPath {
 
 /** `vault://secret/aibox/cosign-key[?version=N]` → mount `secret`, path `aibox/cosign-key`. */
 export function parseVaultUri(uri: string): VaultPath {
-  const m = /^vault:\/\/([^/?#]+)\/([^?#]+?)\/?(?:\?version=(\d+))?$/.exec(uri);
-  if (!m || m[2]!.split('/').some((s) => s === '' || s === '.' || s === '..')) {
+  const [, mount, path, version] = /^vault:\/\/([^/?#]+)\/([^?#]+?)\/?(?:\?version=(\d+))?$/.exec(uri) ?? [];
+  if (
+    mount === undefined ||
+    path === undefined ||
+    path.split('/').some((s) => s === '' || s === '.' || s === '..')
+  ) {
     throw new AiboxError({
       code: 'CONFIG_INVALID',
       message: `invalid Vault key reference "${uri}": expected vault://<kv-v2 mount>/<path>[?version=N]`,
       hint: 'For example vault://secret/aibox/cosign-key (runbook §5)',
     });
   }
-  return { mount: m[1]!, path: m[2]!, ...(m[3] ? { version: Number(m[3]) } : {}) };
+  return { mount, path, ...(version ? { version: Number(version) } : {}) };
 }
 
 /** Read a KV v2 secret's fields (string values only). */

@@ -91,8 +91,8 @@ export function parseTag(tag: string, prefix: string): ParsedTag {
     );
   }
   const rest = tag.slice(prefix.length + 1);
-  const m = /^(\d{8})(?:-(.*))?$/.exec(rest);
-  if (!m) {
+  const [, digits, suffix] = /^(\d{8})(?:-(.*))?$/.exec(rest) ?? [];
+  if (digits === undefined) {
     throw invalid(
       `invalid tag "${tag}": "${prefix}-" must be followed by a date YYYYMMDD`,
       `Example: ${prefix}-20260221`,
@@ -102,7 +102,6 @@ export function parseTag(tag: string, prefix: string): ParsedTag {
       },
     );
   }
-  const digits = m[1]!;
   const date = `${digits.slice(0, 4)}-${digits.slice(4, 6)}-${digits.slice(6, 8)}`;
   if (!isRealDate(Number(digits.slice(0, 4)), Number(digits.slice(4, 6)), Number(digits.slice(6, 8)))) {
     throw invalid(`invalid tag "${tag}": ${digits} is not a calendar date`, `Example: ${prefix}-20260221`, {
@@ -110,8 +109,8 @@ export function parseTag(tag: string, prefix: string): ParsedTag {
       prefix,
     });
   }
-  if (m[2] === undefined) return { date };
-  const cm = /^cve-(\d{4}-\d{4,})$/.exec(m[2]);
+  if (suffix === undefined) return { date };
+  const cm = /^cve-(\d{4}-\d{4,})$/.exec(suffix);
   if (!cm) {
     throw invalid(
       `invalid tag "${tag}": an emergency suffix must be "-cve-" and a lower-case CVE id (cve-YYYY-NNNN)`,

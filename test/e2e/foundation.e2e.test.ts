@@ -13,6 +13,7 @@ import { testEngineSettings } from '../helpers/engine.js';
 import { freePort } from '../helpers/free-port.js';
 import { buildTestImage } from '../helpers/image.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { maybeUnset } from '../helpers/unset.js';
 
 let reg: TestRegistry;
 let work: string;
@@ -31,7 +32,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await reg?.stop();
+  await maybeUnset(reg)?.stop();
   if (work) await rm(work, { recursive: true, force: true });
 });
 

@@ -33,6 +33,7 @@ import {
   type RestartableRegistry,
 } from '../helpers/pipeline.js';
 import { jsonError, jsonOf } from '../helpers/cli.js';
+import { maybeUnset } from '../helpers/unset.js';
 
 const PASSWORD = 'faults-key-password-7f3a';
 const REPOS = ['aibox/base', 'aibox/app'];
@@ -151,7 +152,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  if (reg) {
+  if (maybeUnset(reg)) {
     await removeImagesFrom(reg.host);
     await reg.dispose();
   }

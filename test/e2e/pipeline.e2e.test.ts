@@ -19,6 +19,7 @@ import { LOCAL_PROFILE, testEngineSettings } from '../helpers/engine.js';
 import { generateKeys, pipelineCli, removeImagesFrom, tagDigest } from '../helpers/pipeline.js';
 import { jsonOf } from '../helpers/cli.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { maybeUnset } from '../helpers/unset.js';
 
 const PASSWORD = 'e2e-pipeline-key-password';
 const REVISION = 'e2e0123456789abcdef';
@@ -66,7 +67,7 @@ beforeAll(async () => {
 }, 900_000);
 
 afterAll(async () => {
-  if (reg) {
+  if (maybeUnset(reg)) {
     await removeImagesFrom(reg.host);
     await reg.stop();
   }

@@ -19,6 +19,7 @@ import { freePort } from '../helpers/free-port.js';
 import { generateKeys, TINY_CONTAINERFILE, writePipelineConfig } from '../helpers/pipeline.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { startVaultDouble, type VaultDouble } from '../helpers/vault-double.js';
+import { maybeUnset } from '../helpers/unset.js';
 
 const KEY_PASSWORD = 'right-Key-Passw0rd-e2e';
 const WRONG_PASSWORD = 'wrong-Cosign-Passw0rd-93kd';
@@ -99,8 +100,8 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await client?.close();
-  await Promise.all([reg?.stop(), vault?.stop(), slack?.stop()]);
+  await maybeUnset(client)?.close();
+  await Promise.all([maybeUnset(reg)?.stop(), maybeUnset(vault)?.stop(), maybeUnset(slack)?.stop()]);
   if (work) await rm(work, { recursive: true, force: true });
 });
 
@@ -247,6 +248,7 @@ describe('no secret leaves the process', () => {
     for (const [where, text] of channels) {
       for (const s of secretForms()) expect(text, `${where} carries a secret`).not.toContain(s);
       // A hostile body cannot paint lines: no escape codes reach the terminal.
+      // eslint-disable-next-line no-control-regex -- the assertion looks for control characters
       expect(text, `${where} carries an escape code`).not.toMatch(/\u001b|\\u001b/);
     }
   });

@@ -22,7 +22,7 @@ export function runBin(
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [`${ROOT}/dist/${bin}.mjs`, ...args], {
       cwd: opts.cwd ?? ROOT,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...opts.env } as NodeJS.ProcessEnv,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -77,6 +77,7 @@ export function envelopeOf<T = any>(r: Captured & { readonly code?: number }): J
  * The result document (`data`) of a `--json` run. Tests read `--json` output only through this
  * (and `jsonError`), so the output envelope is defined in one place.
  */
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- on purpose: the caller names the shape it reads from parsed JSON (`jsonOf<RunRecord>(r)`)
 export function jsonOf<T = any>(r: Captured & { readonly code?: number }): T {
   const doc = envelopeOf<T>(r);
   if (!('data' in doc)) throw new Error(`--json run failed: ${JSON.stringify(doc.error)}`);

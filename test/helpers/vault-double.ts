@@ -76,9 +76,15 @@ export async function startVaultDouble(
     });
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
-    if (req.headers['x-vault-token'] !== token) return send(res, 403, { errors: ['permission denied'] });
+    if (req.headers['x-vault-token'] !== token) {
+      send(res, 403, { errors: ['permission denied'] });
+      return;
+    }
     const m = /^\/v1\/([^/]+)\/data\/(.+)$/.exec(url.pathname);
-    if (!m || !mounts.has(decodeURIComponent(m[1]!))) return send(res, 404, { errors: [] });
+    if (!m || !mounts.has(decodeURIComponent(m[1]!))) {
+      send(res, 404, { errors: [] });
+      return;
+    }
     const mount = decodeURIComponent(m[1]!);
     const path = m[2]!.split('/').map(decodeURIComponent).join('/');
     if (req.method === 'GET') {
@@ -86,8 +92,11 @@ export async function startVaultDouble(
       const wanted = url.searchParams.get('version');
       const n = wanted && wanted !== '0' ? Number(wanted) : (versions?.length ?? 0);
       const v = versions?.[n - 1];
-      if (!v) return send(res, 404, { errors: [] });
-      return send(res, 200, {
+      if (!v) {
+        send(res, 404, { errors: [] });
+        return;
+      }
+      send(res, 200, {
         request_id: 'double',
         lease_id: '',
         renewable: false,
@@ -106,21 +115,27 @@ export async function startVaultDouble(
         warnings: null,
         auth: null,
       });
+      return;
     }
     if (req.method === 'POST' || req.method === 'PUT') {
       let body: { data?: Record<string, string> };
       try {
         body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { data?: Record<string, string> };
       } catch {
-        return send(res, 400, { errors: ['failed to parse JSON input'] });
+        send(res, 400, { errors: ['failed to parse JSON input'] });
+        return;
       }
-      if (!body.data) return send(res, 400, { errors: ['no data provided'] });
+      if (!body.data) {
+        send(res, 400, { errors: ['no data provided'] });
+        return;
+      }
       const version = put(mount, path, body.data);
-      return send(res, 200, {
+      send(res, 200, {
         data: { created_time: new Date().toISOString(), deletion_time: '', destroyed: false, version },
       });
+      return;
     }
-    return send(res, 405, { errors: [] });
+    send(res, 405, { errors: [] });
   };
 
   const server = createServer((req, res) => {

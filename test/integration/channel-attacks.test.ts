@@ -22,6 +22,7 @@ import { generateKeyPair, loadPrivateKey, type SigningKey } from '../../src/sign
 import type { TrustedKey } from '../../src/signing/trust.js';
 import { promote, type CheckedCandidate, type PromotionDeps } from '../../src/pipeline/promote.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { maybeUnset } from '../helpers/unset.js';
 
 let reg: TestRegistry;
 let client: RegistryClient;
@@ -37,8 +38,8 @@ beforeAll(async () => {
   trust = [{ name: 'platform', publicKey: key.publicKey, notBefore: null, notAfter: null, createdAt: null }];
 });
 afterAll(async () => {
-  await client?.close();
-  await reg?.stop();
+  await maybeUnset(client)?.close();
+  await maybeUnset(reg)?.stop();
 });
 
 const ATTACKER = `sha256:${'e'.repeat(64)}`;

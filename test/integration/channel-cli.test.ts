@@ -28,6 +28,7 @@ import { promote, type CheckedCandidate } from '../../src/pipeline/promote.js';
 import { loadPrivateKey, type SigningKey } from '../../src/signing/keys.js';
 import { signImage } from '../../src/signing/workflows.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { maybeUnset } from '../helpers/unset.js';
 
 const PW = 'pw-channel-cli';
 let reg: TestRegistry;
@@ -155,8 +156,8 @@ beforeAll(async () => {
   );
 });
 afterAll(async () => {
-  await client?.close();
-  await reg?.stop();
+  await maybeUnset(client)?.close();
+  await maybeUnset(reg)?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 

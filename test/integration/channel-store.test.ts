@@ -19,6 +19,7 @@ import { sha256Digest } from '../../src/oci/digest.js';
 import { MediaTypes } from '../../src/oci/manifest.js';
 import type { Reference } from '../../src/oci/reference.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { maybeUnset } from '../helpers/unset.js';
 
 let reg: TestRegistry;
 let client: RegistryClient;
@@ -28,8 +29,8 @@ beforeAll(async () => {
   client = createRegistryClient({ env: {}, retries: 1 });
 });
 afterAll(async () => {
-  await client?.close();
-  await reg?.stop();
+  await maybeUnset(client)?.close();
+  await maybeUnset(reg)?.stop();
 });
 
 const NOW = Date.parse('2026-02-22T02:30:00Z');

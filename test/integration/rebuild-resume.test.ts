@@ -27,6 +27,7 @@ import { signatureTag } from '../../src/signing/sigmanifest.js';
 import type { TrustedKey } from '../../src/signing/trust.js';
 import { verifyImage } from '../../src/signing/workflows.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { maybeUnset } from '../helpers/unset.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const DATE = '2026-02-22';
@@ -47,8 +48,8 @@ beforeAll(async () => {
   trust = [{ name: 't', publicKey: key.publicKey, notBefore: null, notAfter: null, createdAt: null }];
 });
 afterAll(async () => {
-  await client?.close();
-  await Promise.all([reg?.stop(), noDelete?.stop()]);
+  await maybeUnset(client)?.close();
+  await Promise.all([maybeUnset(reg)?.stop(), maybeUnset(noDelete)?.stop()]);
 });
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'aibox-resume-'));

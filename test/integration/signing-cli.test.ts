@@ -33,6 +33,7 @@ import { envelopeOf, jsonError, jsonOf } from '../helpers/cli.js';
 import { getCosign, pushTinyImage, runCosign } from '../helpers/cosign.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { startVaultDouble, type VaultDouble } from '../helpers/vault-double.js';
+import { maybeUnset } from '../helpers/unset.js';
 
 const PW = 'pw-7f3a-secret';
 let reg: TestRegistry;
@@ -65,8 +66,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await client?.close();
-  await Promise.all([reg?.stop(), vault?.stop()]);
+  await maybeUnset(client)?.close();
+  await Promise.all([maybeUnset(reg)?.stop(), maybeUnset(vault)?.stop()]);
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 

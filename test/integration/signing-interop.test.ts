@@ -4,7 +4,7 @@
  * signers on one image; and the attack cases. cosign always runs offline-flagged.
  * When no cosign can be had (not Debian, no cosign on PATH), these tests say so loudly and skip.
  */
-import { generateKeyPairSync, sign as cryptoSign } from 'node:crypto';
+import { sign as cryptoSign } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +20,7 @@ import { appendSignatureLayer, sha256, signatureTag } from '../../src/signing/si
 import { jsonOf } from '../helpers/cli.js';
 import { cosignSign, cosignVerify, getCosign, pushTinyImage, runCosign } from '../helpers/cosign.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { maybeUnset } from '../helpers/unset.js';
 
 const PW = 'correct horse battery staple';
 const cosign = await getCosign();
@@ -101,8 +102,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await client?.close();
-  await reg?.stop();
+  await maybeUnset(client)?.close();
+  await maybeUnset(reg)?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
@@ -131,7 +132,7 @@ describe.skipIf(!cosign)('interop with real cosign', () => {
     it('cosign signs with an aibox-generated key (COSIGN label, N=32768)', async () => {
       expect(await readFile(ours.key, 'utf8')).toMatch(/^-----BEGIN ENCRYPTED COSIGN PRIVATE KEY-----\n/);
       const d = await pushTinyImage(client, reg.host, 'aibox/keys', 'v1', 'keys');
-      const s = await cosignSign(bin, ours.key, `${img('keys', 'v1')}`, { cwd: dir, password: PW });
+      const s = await cosignSign(bin, ours.key, img('keys', 'v1'), { cwd: dir, password: PW });
       expect(s.code, s.stderr).toBe(0);
       const v = await ctl(['verify', '--key', ours.pub, `keys@${d}`]);
       expect(v.code, v.err).toBe(0);

@@ -80,6 +80,7 @@ describe('everything printed is sanitised', () => {
     for (const s of [c.out, c.err]) {
       expect(s).not.toContain('s3cret-Token-42');
       expect(s).not.toContain('pw-9');
+      // eslint-disable-next-line no-control-regex -- the assertion looks for control characters
       expect(s).not.toMatch(/\u001b|\\u001b/);
     }
     expect(c.err).toContain('token *** at http://***@h Verifying');
@@ -90,6 +91,7 @@ describe('everything printed is sanitised', () => {
       const { c, io } = capture();
       printOutcome({ data: { evil, list: [evil] }, text: evil }, json, io);
       expect(c.out).not.toContain('s3cret-Token-42');
+      // eslint-disable-next-line no-control-regex -- the assertion looks for control characters
       expect(c.out).not.toMatch(/\u001b|\\u001b/);
     }
   });

@@ -3,6 +3,7 @@
  * shapes follow cosign where users compare them. Key commands are in `keys.ts`.
  */
 import type { Command } from 'commander';
+import { internalError } from '../../core/errors.js';
 import { verifyBlobFile } from '../../signing/blob.js';
 import { loadTrust, startSigningKey } from '../../signing/keyring.js';
 import { newestSignature, signatureValidLine } from '../../signing/messages.js';
@@ -94,9 +95,11 @@ export const registerSigningCommands: RegisterCommands = (program: Command, run)
         });
         const shown = `${r.repository}@${r.digest}`;
         for (const x of r.rejected) ctx.logger.debug(`${x.source} ${x.index}: ${x.reason}`);
-        if (!r.ok) throw verificationError(r, shown);
+        // `ok` means at least one signature verified, so `newest` is defined exactly when `ok`.
+        const newest = newestSignature(r.verified);
+        if (!r.ok || !newest) throw verificationError(r, shown);
         const lines = [
-          signatureValidLine(newestSignature(r.verified)!),
+          signatureValidLine(newest),
           `Verified ${r.verified.length} signature(s) for ${shown}:`,
           ...r.verified.map(
             (v) =>
@@ -119,11 +122,12 @@ export const registerSigningCommands: RegisterCommands = (program: Command, run)
     .addHelpText('after', '\nExample:\n  $ aiboxctl verify-blob --key cosign.pub --signature file.sig file')
     .action(
       run(async (ctx, file: string, opts: { key: string; signature: string }) => {
-        const [key] = await trustedKeys(ctx, [opts.key]);
+        const keys = await trustedKeys(ctx, [opts.key]);
+        const key = keys[0] ?? internalError(`no key loaded from --key ${opts.key}`);
         const r = await verifyBlobFile({
           file,
           signature: opts.signature,
-          key: key!.publicKey,
+          key: key.publicKey,
           keyName: opts.key,
           cwd: ctx.cwd,
         });

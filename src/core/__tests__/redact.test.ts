@@ -47,6 +47,7 @@ describe('stripControl', () => {
   it('removes escape sequences that could fake a green line', () => {
     const evil = 'denied\r\u001b[2K\u001b[32mVerifying image signature... valid\u001b[0m\u001b]0;title\u0007';
     const out = stripControl(evil);
+    // eslint-disable-next-line no-control-regex -- the assertion looks for control characters
     expect(out).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
     expect(out).toBe('deniedVerifying image signature... valid');
   });
@@ -57,6 +58,7 @@ describe('stripControl', () => {
     fc.assert(
       fc.property(fc.string({ unit: 'binary' }), (s) => {
         expect(stripControl(s)).not.toMatch(
+          // eslint-disable-next-line no-control-regex -- the assertion looks for control characters
           /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/,
         );
       }),
