@@ -178,7 +178,7 @@ const channelSchema = z
       .refine((r) => Object.keys(r).length > 0, 'must name at least one variant'),
   })
   .refine((c) => ms(c.expiresAt) > ms(c.issuedAt), {
-    message: 'expiresAt must be after issuedAt',
+    error: 'expiresAt must be after issuedAt',
     path: ['expiresAt'],
   });
 
@@ -201,7 +201,7 @@ function invalidChannel(where: string, rule: string): AiboxError {
 export function validateChannel(value: unknown, where = '(value)'): Channel {
   const r = channelSchema.safeParse(value);
   if (!r.success) throw invalidChannel(where, describeIssues(r.error));
-  return r.data as Channel;
+  return r.data;
 }
 
 /** Parse untrusted channel bytes (from the registry) into a Channel; throws CHANNEL_INVALID naming the rule. */
@@ -353,8 +353,6 @@ export function buildChannel(
       throw invalidChannel(where, `created "${e.created}" is not an RFC 3339 date-time`);
     if (e.cve && !cveSchema.safeParse(e.cve).success)
       throw invalidChannel(where, 'cve needs an id and a CVSS score 0-10');
-    if (e.scan !== undefined && e.scan !== 'passed' && e.scan !== 'unscanned')
-      throw invalidChannel(where, 'scan must be "passed" or "unscanned"');
 
     const old = prev?.variants[e.variant];
     const floor = mergeFloor(old, entryFloor(e), lower.has(e.variant));

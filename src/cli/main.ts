@@ -47,9 +47,10 @@ const valued = new Set(['--config', '--registry']);
 
 /** The first argument that names a command, skipping global options and their values. */
 export function commandName(argv: readonly string[]): string | undefined {
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (valued.has(a)) i++;
+  let skipValue = false;
+  for (const a of argv) {
+    if (skipValue) skipValue = false;
+    else if (valued.has(a)) skipValue = true;
     else if (!a.startsWith('-')) return a;
   }
   return undefined;
@@ -59,7 +60,8 @@ export function commandName(argv: readonly string[]): string | undefined {
 export async function ctlCommandsFor(argv: readonly string[]): Promise<RegisterCommands[]> {
   const name = commandName(argv);
   const owner = name !== undefined && name !== 'help' ? ctlOwners[name] : undefined;
-  const loaders = owner ? [ctlModules[owner]!] : Object.values(ctlModules);
+  const load = owner ? ctlModules[owner] : undefined;
+  const loaders = load ? [load] : Object.values(ctlModules);
   return Promise.all(loaders.map((l) => l()));
 }
 
@@ -79,7 +81,7 @@ function processDeps(): ContextDeps {
     io: processStreams,
     env: process.env,
     cwd: process.cwd(),
-    interactive: Boolean(process.stderr.isTTY),
+    interactive: process.stderr.isTTY,
   };
 }
 
