@@ -152,7 +152,7 @@ try {
     );
     let record;
     try {
-      record = JSON.parse(r.out);
+      record = JSON.parse(r.out).data; // the --json envelope {outcome, exitCode, data}
     } catch {
       /* reported below */
     }

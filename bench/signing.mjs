@@ -53,9 +53,10 @@ async function aiboxctlCommand(dir) {
       return { argv: [process.execPath, dist], note: 'dist/aiboxctl.cjs (npm run build)' };
   }
   const entry = `import { runCli } from './src/cli/app.ts';
+import { registerKeysCommands } from './src/cli/commands/keys.ts';
 import { registerSigningCommands } from './src/cli/commands/signing.ts';
 import { processStreams } from './src/cli/output.ts';
-process.exitCode = await runCli('aiboxctl', [registerSigningCommands], process.argv.slice(2), { io: processStreams, env: process.env, cwd: process.cwd(), interactive: Boolean(process.stderr.isTTY) });`;
+process.exitCode = await runCli('aiboxctl', [registerKeysCommands, registerSigningCommands], process.argv.slice(2), { io: processStreams, env: process.env, cwd: process.cwd(), interactive: Boolean(process.stderr.isTTY) });`;
   const outfile = join(dir, 'aiboxctl-signing.mjs');
   await build({
     stdin: { contents: entry, resolveDir: ROOT, loader: 'ts', sourcefile: 'bench-entry.ts' },

@@ -2,7 +2,7 @@
  * The only module that spawns processes. Args are always an array (never a shell); every run is
  * logged at debug with its duration; failures carry the exit code and the tail of stderr.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { closeSync, openSync } from 'node:fs';
 import { AiboxError } from '../core/errors.js';
@@ -87,7 +87,7 @@ export function createExec(logger: Logger = silentLogger): Exec {
       const shown = redact(displayCommand(file, args), opts.secrets);
       const started = performance.now();
       logger.debug(`Run: ${shown}`);
-      let child: ChildProcess;
+      let child: ChildProcessWithoutNullStreams;
       try {
         child = spawn(file, [...args], {
           cwd: opts.cwd,
@@ -108,21 +108,21 @@ export function createExec(logger: Logger = silentLogger): Exec {
           child.kill('SIGKILL');
         }, opts.timeoutMs);
       }
-      child.stdout!.setEncoding('utf8');
-      child.stderr!.setEncoding('utf8');
-      child.stdout!.on('data', (c: string) => {
+      child.stdout.setEncoding('utf8');
+      child.stderr.setEncoding('utf8');
+      child.stdout.on('data', (c: string) => {
         if (stdout.length < MAX_CAPTURE) stdout += c;
         opts.onStdout?.(c);
       });
-      child.stderr!.on('data', (c: string) => {
+      child.stderr.on('data', (c: string) => {
         if (stderr.length < MAX_CAPTURE) stderr += c;
         opts.onStderr?.(c);
       });
-      child.stdin!.on('error', () => {
+      child.stdin.on('error', () => {
         /* the process may exit before reading stdin; the exit code tells the story */
       });
-      if (opts.inputStream) opts.inputStream.pipe(child.stdin!);
-      else child.stdin!.end(opts.input ?? '');
+      if (opts.inputStream) opts.inputStream.pipe(child.stdin);
+      else child.stdin.end(opts.input ?? '');
       child.on('error', (e) => {
         if (timer) clearTimeout(timer);
         reject(toolError(file, e));

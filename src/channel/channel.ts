@@ -22,6 +22,11 @@ export const DEFAULT_CHANNEL_TTL_DAYS = 14;
 export const MAX_CHANNEL_BYTES = 256 * 1024;
 /** Clock skew tolerated between publisher and client when judging `issuedAt`. */
 export const CLOCK_SKEW_MS = 5 * 60_000;
+/**
+ * Highest sequence a channel may carry. A weekly channel with daily emergencies needs a few thousand per century;
+ * the bound keeps `sequence + 1` exact and makes a document claiming 2^53−1 malformed rather than a dead end.
+ */
+export const MAX_CHANNEL_SEQUENCE = 2 ** 31 - 1;
 
 export interface ChannelCve {
   readonly id: string;
@@ -80,6 +85,8 @@ export interface BuildChannelOptions {
   readonly lowerFloors?: readonly string[];
   /** Variants to drop from the channel (by default variants absent from `entries` are carried forward). */
   readonly removeVariants?: readonly string[];
+  /** The sequence to publish (default `prev.sequence + 1`); must be above `prev.sequence` (repair skips ahead). */
+  readonly sequence?: number;
 }
 
 // ------------------------------------------------------------------ value rules
@@ -160,7 +167,7 @@ const variantSchema = z
 const channelSchema = z
   .strictObject({
     schemaVersion: z.literal(CHANNEL_SCHEMA_VERSION),
-    sequence: z.int().min(1).max(Number.MAX_SAFE_INTEGER),
+    sequence: z.int().min(1).max(MAX_CHANNEL_SEQUENCE),
     issuedAt: rfc3339,
     expiresAt: rfc3339,
     variants: z
@@ -171,7 +178,7 @@ const channelSchema = z
       .refine((r) => Object.keys(r).length > 0, 'must name at least one variant'),
   })
   .refine((c) => ms(c.expiresAt) > ms(c.issuedAt), {
-    message: 'expiresAt must be after issuedAt',
+    error: 'expiresAt must be after issuedAt',
     path: ['expiresAt'],
   });
 
@@ -194,7 +201,7 @@ function invalidChannel(where: string, rule: string): AiboxError {
 export function validateChannel(value: unknown, where = '(value)'): Channel {
   const r = channelSchema.safeParse(value);
   if (!r.success) throw invalidChannel(where, describeIssues(r.error));
-  return r.data as Channel;
+  return r.data;
 }
 
 /** Parse untrusted channel bytes (from the registry) into a Channel; throws CHANNEL_INVALID naming the rule. */
@@ -346,8 +353,6 @@ export function buildChannel(
       throw invalidChannel(where, `created "${e.created}" is not an RFC 3339 date-time`);
     if (e.cve && !cveSchema.safeParse(e.cve).success)
       throw invalidChannel(where, 'cve needs an id and a CVSS score 0-10');
-    if (e.scan !== undefined && e.scan !== 'passed' && e.scan !== 'unscanned')
-      throw invalidChannel(where, 'scan must be "passed" or "unscanned"');
 
     const old = prev?.variants[e.variant];
     const floor = mergeFloor(old, entryFloor(e), lower.has(e.variant));
@@ -369,7 +374,17 @@ export function buildChannel(
       ...(e.scan ? { scan: e.scan } : {}),
     };
   }
-  const sequence = (prev?.sequence ?? 0) + 1;
+  const sequence = opts.sequence ?? (prev?.sequence ?? 0) + 1;
+  if (
+    !Number.isSafeInteger(sequence) ||
+    sequence <= (prev?.sequence ?? 0) ||
+    sequence > MAX_CHANNEL_SEQUENCE
+  ) {
+    throw refused(
+      `refusing to publish channel sequence ${sequence}: it must be an integer above the previous ${prev?.sequence ?? 0} and at most ${MAX_CHANNEL_SEQUENCE}`,
+      'the channel sequence only goes up by one per publication; a larger jump means a tampered or corrupt channel (see `aiboxctl channel repair`)',
+    );
+  }
   const channel: Channel = {
     schemaVersion: CHANNEL_SCHEMA_VERSION,
     sequence,
@@ -378,6 +393,44 @@ export function buildChannel(
     variants,
   };
   return validateChannel(channel, `sequence ${sequence}`);
+}
+
+// ------------------------------------------------------------------ floors
+
+/**
+ * Every floor `next` lowers relative to `prev` (empty when none): a floored variant dropped, a floor moved earlier
+ * or cleared, or `mandatoryUpdate` turned off. Promotions and repairs must never lower a floor (issue 7 §1); only an
+ * explicit rollback-below-floor may, and it does not go through this rule.
+ */
+export function floorsLowered(prev: Channel, next: Channel): string[] {
+  const out: string[] = [];
+  for (const name of Object.keys(prev.variants).sort()) {
+    const p = prev.variants[name] as ChannelVariant;
+    if (p.minImageCreated === null) continue;
+    const n = next.variants[name];
+    if (!n) {
+      out.push(`${name}: the variant (floor ${p.minImageCreated}) is dropped`);
+    } else if (n.minImageCreated === null) {
+      out.push(`${name}: the floor ${p.minImageCreated} is cleared`);
+    } else if (ms(n.minImageCreated) < ms(p.minImageCreated)) {
+      out.push(`${name}: the floor goes down from ${p.minImageCreated} to ${n.minImageCreated}`);
+    } else if (p.mandatoryUpdate && !n.mandatoryUpdate) {
+      out.push(`${name}: mandatoryUpdate is turned off (floor ${p.minImageCreated})`);
+    }
+  }
+  return out;
+}
+
+/** Throw POLICY_REFUSED naming every floor `next` would lower relative to `prev`. */
+export function assertFloorsKept(prev: Channel, next: Channel, where: string): void {
+  const lowered = floorsLowered(prev, next);
+  if (lowered.length === 0) return;
+  throw new AiboxError({
+    code: 'POLICY_REFUSED',
+    message: `refusing to publish channel sequence ${next.sequence}: it would lower security floors of sequence ${prev.sequence} (${where}): ${lowered.join('; ')}`,
+    hint: 'floors only go up; an image older than a floor cannot be promoted (rollback below a floor is a separate, explicit operation)',
+    details: { lowered },
+  });
 }
 
 // ------------------------------------------------------------------ check

@@ -13,6 +13,7 @@ import {
   CHANNEL_REPOSITORY,
   CHANNEL_TAG,
   MAX_CHANNEL_BYTES,
+  MAX_CHANNEL_SEQUENCE,
   parseChannel,
   serializeChannel,
   type Channel,
@@ -62,6 +63,12 @@ export function channelManifest(channel: Channel, layer: Descriptor): Uint8Array
 export interface PublishChannelOptions {
   /** Called with the manifest digest before `current` moves, so clients never see an unsigned channel. */
   readonly sign: SignChannel;
+  /**
+   * The digest `current` must still point at when it moves (null: it must be absent). A promotion passes the digest of
+   * the verified channel it built on, a repair the digest it showed the operator; anything else there means another
+   * publisher (or an attacker) moved it meanwhile, and nothing is moved.
+   */
+  readonly expectCurrent: string | null;
 }
 
 export interface PublishedChannel {
@@ -70,25 +77,62 @@ export interface PublishedChannel {
   readonly bytes: Uint8Array;
 }
 
+/** The history tag of a sequence: every published channel manifest is also tagged `seq-<N>` (never moved). */
+export function historyTag(sequence: number): string {
+  return `${HISTORY_TAG_PREFIX}${sequence}`;
+}
+export const HISTORY_TAG_PREFIX = 'seq-';
+const HISTORY_TAG_RE = /^seq-([1-9][0-9]{0,9})$/;
+
+/** Sequence numbers that have a history tag in the channel repository, highest first. */
+export async function listHistory(
+  client: Pick<ChannelRegistryWithTags, 'listTags'>,
+  repoRef: Reference,
+): Promise<number[]> {
+  const repo: Reference = { registry: repoRef.registry, repository: repoRef.repository };
+  const tags = await client.listTags(repo).catch((e: unknown) => {
+    if (isAiboxError(e, 'NOT_FOUND')) return [] as string[];
+    throw e;
+  });
+  return tags
+    .map((t) => HISTORY_TAG_RE.exec(t))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => Number(m[1]))
+    .filter((n) => Number.isSafeInteger(n) && n <= MAX_CHANNEL_SEQUENCE)
+    .sort((a, b) => b - a);
+}
+
+/** A ChannelRegistry that can also resolve tags and list them (the publisher's needs; ImageStore satisfies it). */
+export interface ChannelRegistryWithTags extends ChannelRegistry {
+  headManifest(ref: Reference): Promise<Descriptor | null>;
+  listTags(ref: Reference): Promise<string[]>;
+}
+
+function refusedPublish(message: string, hint: string, details: Record<string, unknown>): AiboxError {
+  return new AiboxError({ code: 'POLICY_REFUSED', message, hint, details });
+}
+
 /**
- * Push the channel, sign it, then move `current` to it. Refuses when the registry already holds a channel with
- * the same or a higher sequence (a concurrent or stale promotion), because clients would reject it as a rollback.
+ * Push the channel, sign it, move `current` to it (only from `expectCurrent`), then tag it `seq-<N>` in the history.
+ * Refuses before pushing anything when sequence N is already in the history (a concurrent or stale promotion), and
+ * before moving anything when `current` is no longer what the caller built on. A crash after `current` moved and
+ * before the history tag leaves a newer `current` than the history, which the next promotion accepts.
  */
 export async function publishChannel(
-  client: ChannelRegistry,
+  client: ChannelRegistryWithTags,
   repoRef: Reference,
   channel: Channel,
   opts: PublishChannelOptions,
 ): Promise<PublishedChannel> {
   const repo: Reference = { registry: repoRef.registry, repository: repoRef.repository };
-  const existing = await readChannelIfPresent(client, repo);
-  if (existing && existing.channel.sequence >= channel.sequence) {
-    throw new AiboxError({
-      code: 'POLICY_REFUSED',
-      message: `refusing to publish channel sequence ${channel.sequence} to ${formatReference(repo)}: the registry already has sequence ${existing.channel.sequence}`,
-      hint: 'another promotion published first; re-run `aiboxctl promote` so it builds on the current channel',
-      details: { sequence: channel.sequence, current: existing.channel.sequence },
-    });
+  const hist = { ...repo, tag: historyTag(channel.sequence) };
+  const taken = await client.headManifest(hist);
+  if (taken) {
+    throw refusedPublish(
+      `refusing to publish channel sequence ${channel.sequence} to ${formatReference(repo)}: sequence ${channel.sequence} was already published (${formatReference(hist)} = ${taken.digest})`,
+      'another promotion published first; re-run `aiboxctl promote` so it builds on the current channel',
+      { sequence: channel.sequence, existing: taken.digest },
+    );
   }
   const bytes = serializeChannel(channel);
   // Validate what we are about to publish exactly as clients will read it.
@@ -104,7 +148,16 @@ export async function publishChannel(
   await client.putManifest({ ...repo, digest }, manifest, MediaTypes.OCI_MANIFEST);
   const reference = { ...repo, digest };
   await opts.sign(reference);
+  const now = (await client.headManifest({ ...repo, tag: CHANNEL_TAG }))?.digest ?? null;
+  if (now !== opts.expectCurrent) {
+    throw refusedPublish(
+      `refusing to move ${formatReference({ ...repo, tag: CHANNEL_TAG })}: it points at ${now ?? 'nothing'}, not at ${opts.expectCurrent ?? 'nothing'} as when this publication started`,
+      'another publisher moved the channel meanwhile; re-run the command so it builds on (and verifies) the new one',
+      { expected: opts.expectCurrent, found: now },
+    );
+  }
   await client.putManifest({ ...repo, tag: CHANNEL_TAG }, manifest, MediaTypes.OCI_MANIFEST);
+  await client.putManifest(hist, manifest, MediaTypes.OCI_MANIFEST);
   return { digest, reference, bytes };
 }
 
@@ -125,17 +178,18 @@ function notChannel(ref: Reference, rule: string): AiboxError {
 }
 
 /**
- * Read the channel at `current` (or at `digest`, to read exactly what a signature was verified for). The manifest
+ * Read the channel at `current` (or at `digest`, to read exactly what a signature was verified for, or at a history
+ * `tag`). The manifest
  * and the JSON blob are both digest-verified by the client; the artifact shape is checked before the JSON is read.
  */
 export async function readChannel(
   client: ChannelRegistry,
   repoRef: Reference,
-  opts: { readonly digest?: string } = {},
+  opts: { readonly digest?: string; readonly tag?: string } = {},
 ): Promise<ReadChannel> {
   const repo: Reference = { registry: repoRef.registry, repository: repoRef.repository };
   const ref: Reference =
-    opts.digest !== undefined ? { ...repo, digest: opts.digest } : { ...repo, tag: CHANNEL_TAG };
+    opts.digest !== undefined ? { ...repo, digest: opts.digest } : { ...repo, tag: opts.tag ?? CHANNEL_TAG };
   const got = await client.getManifest(ref).catch((e: unknown) => {
     if (isAiboxError(e, 'NOT_FOUND')) {
       throw new AiboxError({

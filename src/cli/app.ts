@@ -7,7 +7,7 @@ import { AiboxError } from '../core/errors.js';
 import type { GlobalOptions, ProgramContexts, RegisterCommands, Run } from './command.js';
 import { createContext, createDevContext, type ContextDeps } from './context.js';
 import { EXIT, EXIT_MEANING, type ExitName } from './exit.js';
-import { printError, printOutcome, type Streams } from './output.js';
+import { printError, printOutcome } from './output.js';
 import { VERSION } from './version.js';
 
 export type ProgramName = 'aiboxctl' | 'aibox';
@@ -151,11 +151,16 @@ export async function runCli<N extends ProgramName>(
         e.code === 'commander.help'
       )
         return EXIT.OK;
+      // commander has printed its message on stderr; --json still gets the one envelope on stdout.
+      if (argv.includes('--json')) {
+        const message = e.message.replace(/^error: /, '');
+        printError(new AiboxError({ code: 'USAGE', message }), true, { out: deps.io.out, err: () => {} });
+      }
       return EXIT.USAGE;
     }
     return printError(
       e instanceof Error ? e : new AiboxError({ code: 'INTERNAL', message: String(e) }),
-      false,
+      argv.includes('--json'),
       deps.io,
     );
   }

@@ -3,6 +3,7 @@
  * key and trust loaders) from the Context and hands them to the workflows as ports. Command files
  * call this instead of constructing adapters themselves.
  */
+import { fileChannelState } from '../channel/state-file.js';
 import { dataDir } from '../config/load.js';
 import { Podman } from '../engine/podman.js';
 import { notifierFromConfig } from '../notify/factory.js';
@@ -17,6 +18,7 @@ export async function runDeps(ctx: Context, keySpec: string | undefined): Promis
   const loaded = await ctx.config();
   const { config } = loaded;
   const write = (s: string) => ctx.io.err(s);
+  const data = dataDir({ ...ctx.env });
   return {
     config,
     configDir: loaded.dir,
@@ -40,7 +42,8 @@ export async function runDeps(ctx: Context, keySpec: string | undefined): Promis
       config.signing.trustedKeys.length
         ? loadTrust({ keyFlags: [], loaded, env: ctx.env, cwd: ctx.cwd })
         : [],
-    dataDir: dataDir({ ...ctx.env }),
+    dataDir: data,
+    channelState: fileChannelState(data),
     logger: ctx.logger,
     now: ctx.now,
     progress: (record) =>

@@ -72,7 +72,13 @@ function baseContext(
       });
       return opened;
     });
-  return { base, client, dispose: async () => void (await opened?.close()) };
+  return {
+    base,
+    client,
+    dispose: async () => {
+      await opened?.close();
+    },
+  };
 }
 
 /** Create the `aiboxctl` Context for one command run. */

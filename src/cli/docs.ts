@@ -111,7 +111,7 @@ function anchor(name: string, path: readonly string[]): string {
  */
 export async function renderDocs(
   read: (path: string) => string,
-  ctlRegisters: readonly RegisterCommands<ProgramContexts['aiboxctl']>[],
+  ctlRegisters: readonly RegisterCommands[],
   devRegisters: readonly RegisterCommands<ProgramContexts['aibox']>[],
 ): Promise<Record<string, string>> {
   const { buildProgram } = await import('./app.js');

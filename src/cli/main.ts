@@ -15,10 +15,12 @@ const ctlModules: Record<string, Loader> = {
   registry: () => import('./commands/registry.js').then((m) => m.registerRegistryCommands),
   tags: () => import('./commands/tags.js').then((m) => m.registerTagsCommands),
   inspect: () => import('./commands/inspect.js').then((m) => m.registerInspectCommands),
+  keys: () => import('./commands/keys.js').then((m) => m.registerKeysCommands),
   signing: () => import('./commands/signing.js').then((m) => m.registerSigningCommands),
   scan: () => import('./commands/scan.js').then((m) => m.registerScanCommands),
   rebuild: () => import('./commands/rebuild.js').then((m) => m.registerRebuildCommands),
   status: () => import('./commands/status.js').then((m) => m.registerStatusCommands),
+  channel: () => import('./commands/channel.js').then((m) => m.registerChannelCommands),
   notify: () => import('./commands/notify.js').then((m) => m.registerNotifyCommands),
 };
 
@@ -27,7 +29,7 @@ const ctlOwners: Record<string, keyof typeof ctlModules> = {
   registry: 'registry',
   tags: 'tags',
   inspect: 'inspect',
-  keys: 'signing',
+  keys: 'keys',
   sign: 'signing',
   verify: 'signing',
   'verify-blob': 'signing',
@@ -35,7 +37,7 @@ const ctlOwners: Record<string, keyof typeof ctlModules> = {
   rebuild: 'rebuild',
   promote: 'rebuild',
   status: 'status',
-  channel: 'status',
+  channel: 'channel',
   'local-base': 'notify',
   notify: 'notify',
 };
@@ -45,9 +47,10 @@ const valued = new Set(['--config', '--registry']);
 
 /** The first argument that names a command, skipping global options and their values. */
 export function commandName(argv: readonly string[]): string | undefined {
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (valued.has(a)) i++;
+  let skipValue = false;
+  for (const a of argv) {
+    if (skipValue) skipValue = false;
+    else if (valued.has(a)) skipValue = true;
     else if (!a.startsWith('-')) return a;
   }
   return undefined;
@@ -57,7 +60,8 @@ export function commandName(argv: readonly string[]): string | undefined {
 export async function ctlCommandsFor(argv: readonly string[]): Promise<RegisterCommands[]> {
   const name = commandName(argv);
   const owner = name !== undefined && name !== 'help' ? ctlOwners[name] : undefined;
-  const loaders = owner ? [ctlModules[owner]!] : Object.values(ctlModules);
+  const load = owner ? ctlModules[owner] : undefined;
+  const loaders = load ? [load] : Object.values(ctlModules);
   return Promise.all(loaders.map((l) => l()));
 }
 
@@ -77,7 +81,7 @@ function processDeps(): ContextDeps {
     io: processStreams,
     env: process.env,
     cwd: process.cwd(),
-    interactive: Boolean(process.stderr.isTTY),
+    interactive: process.stderr.isTTY,
   };
 }
 

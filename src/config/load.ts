@@ -14,6 +14,7 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { AiboxError } from '../core/errors.js';
+import { registerSecret } from '../core/redact.js';
 import {
   defaultDeveloperConfig,
   defaultPlatformConfig,
@@ -34,6 +35,17 @@ type Kind = 'platform' | 'developer';
 type ConfigOf<K extends Kind> = K extends 'platform' ? PlatformConfig : DeveloperConfig;
 
 /**
+ * Every credential a config of this kind can hold, in one place: each is registered for redaction
+ * (core/redact) after a load, and a config holding any is never written to the parsed-config cache
+ * (a secret is not copied to disk beside the file the operator protects). Add new secret fields here.
+ */
+function credentials(kind: Kind, config: PlatformConfig | DeveloperConfig): string[] {
+  if (kind !== 'platform') return [];
+  const c = config as PlatformConfig;
+  return [c.notify.slackWebhook].filter((v): v is string => typeof v === 'string' && v !== '');
+}
+
+/**
  * Parse `text` as a `kind` config, through the parsed-config cache when this is a bundled build.
  * `cacheId` overrides the build id (tests).
  */
@@ -49,7 +61,7 @@ async function parseCached<K extends Kind>(
   if (hit) return hit as ConfigOf<K>;
   const p = await parser();
   const config = (kind === 'platform' ? p.parsePlatformConfigText : p.parseDeveloperConfigText)(text, file);
-  cached?.put(config);
+  if (credentials(kind, config).length === 0) cached?.put(config);
   return config as ConfigOf<K>;
 }
 
@@ -158,6 +170,7 @@ export async function loadPlatformConfig(opts: {
     opts.env,
     opts.cacheId ?? BUILD_ID,
   );
+  for (const secret of credentials('platform', config)) registerSecret(secret);
   return { config, path, dir: dirname(path) };
 }
 
@@ -180,7 +193,9 @@ export async function loadDeveloperConfig(opts: {
     if (given) throw notFound(path, given.how);
     return { config: defaultDeveloperConfig(), path: undefined };
   }
-  return { config: await parseCached('developer', text, path, opts.env, opts.cacheId ?? BUILD_ID), path };
+  const config = await parseCached('developer', text, path, opts.env, opts.cacheId ?? BUILD_ID);
+  for (const secret of credentials('developer', config)) registerSecret(secret);
+  return { config, path };
 }
 
 /** The embedded registry's data dir: `embedded.dataDir` (relative to the config file) or `$XDG_DATA_HOME/aibox/registry`. */

@@ -8,13 +8,16 @@ export type ErrorCode =
   | 'INVALID_REFERENCE'
   | 'INVALID_TAG'
   | 'INVALID_DIGEST'
+  // a date given as a flag, argument or API value is not a calendar date (config files: CONFIG_INVALID)
+  | 'INVALID_DATE'
   | 'CONFIG_INVALID'
   | 'CONFIG_NOT_FOUND'
   // policy refusal (exit 3)
   | 'POLICY_REFUSED'
   // signature errors, numbered as cosign numbers them (exit 10, 11, 12)
   | 'NO_SIGNATURES'
-  | 'SIGNATURE_TAG_NOT_FOUND'
+  // the image tag itself does not exist (cosign's exit 11, "image tag not found")
+  | 'IMAGE_TAG_NOT_FOUND'
   | 'NO_MATCHING_SIGNATURE'
   // everything else (exit 1)
   | 'REGISTRY_UNREACHABLE'
@@ -30,6 +33,13 @@ export type ErrorCode =
   | 'KEY_PASSWORD'
   | 'TIMEOUT'
   | 'PORT_IN_USE'
+  // a file could not be written or read (permissions, disk), or a target path is unsafe (symlink)
+  | 'IO_FAILED'
+  | 'UNSAFE_PATH'
+  // HashiCorp Vault (key source): not reachable, refused the token, or answered something unusable
+  | 'VAULT_UNREACHABLE'
+  | 'VAULT_REFUSED'
+  | 'VAULT_ERROR'
   // vulnerability scan could not produce a trustworthy report (the gate fails closed)
   | 'SCAN_FAILED'
   // a notice (Slack) could not be delivered

@@ -2,6 +2,8 @@
  * Logging goes to stderr only; stdout carries results. Libraries take a Logger and stay silent
  * unless one is passed (the default is `silentLogger`).
  */
+import { sanitize } from './redact.js';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export interface Logger {
@@ -15,13 +17,16 @@ const order: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 
 
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
-/** A logger that writes `level: message` lines to a stream (stderr by default). */
+/**
+ * A logger that writes `level: message` lines to a stream (stderr by default). Every line goes
+ * through `sanitize` (core/redact): log messages quote remote text and URLs.
+ */
 export function streamLogger(
   level: LogLevel,
   write: (line: string) => void = (l) => process.stderr.write(l),
 ): Logger {
   const at = (l: LogLevel) => (msg: string) => {
-    if (order[l] >= order[level]) write(l === 'info' ? `${msg}\n` : `${l}: ${msg}\n`);
+    if (order[l] >= order[level]) write(l === 'info' ? `${sanitize(msg)}\n` : `${l}: ${sanitize(msg)}\n`);
   };
   return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }

@@ -36,6 +36,35 @@ function secretForms(value: string): string[] {
   return forms;
 }
 
+/**
+ * Register the user-info of a URL (`scheme://user:password@host`): the password, the decoded and
+ * raw `user:password` pair (and so its base64 form, as a Basic header carries it).
+ */
+export function registerUrlCredentials(url: string | undefined | null): void {
+  if (!url) return;
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    const m = /^[a-z][a-z0-9+.-]*:\/\/([^/?#@\s]+)@/i.exec(url);
+    if (m) registerSecret(m[1]);
+    return;
+  }
+  if (!u.username && !u.password) return;
+  registerSecret(u.password);
+  registerSecret(safeDecode(u.password));
+  registerSecret(`${u.username}:${u.password}`);
+  registerSecret(`${safeDecode(u.username)}:${safeDecode(u.password)}`);
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
 /** Forget every registered secret (tests). */
 export function clearSecrets(): void {
   secrets.clear();
@@ -50,7 +79,8 @@ export function secretCount(): number {
 const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@'"<>]+@/gi;
 // Authorization-style values and well-known token shapes.
 const AUTH_VALUE = /\b(Basic|Bearer)\s+[A-Za-z0-9._~+/=-]{8,}/g;
-const TOKEN_PARAMS = /\b(access_token|refresh_token|password|token|client_secret)=([^\s&"']+)/gi;
+// A value written as a placeholder (`password=<password>`, `token=$TOKEN`) is an instruction, not a secret.
+const TOKEN_PARAMS = /\b(access_token|refresh_token|password|token|client_secret)=([^\s&"'<$][^\s&"']*)/gi;
 // Slack incoming webhooks are secrets in themselves (https://api.slack.com/messaging/webhooks).
 const SLACK_WEBHOOK = /https:\/\/hooks\.slack\.com\/(services|workflows|triggers)\/[A-Za-z0-9/_-]+/g;
 // Vault tokens (hvs./hvb./hvr. service, batch and recovery tokens; legacy s. tokens are 26+ chars).

@@ -5,12 +5,11 @@
 import { AiboxError } from '../core/errors.js';
 import type { Notice } from './notifier.js';
 
+// eslint-disable-next-line no-control-regex -- matching control characters is this regex's job
+const CONTROL_RUN = /[\u0000-\u001f\u007f]+/g;
+
 function oneLine(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return s
-    .replace(/[\u0000-\u001f\u007f]+/g, ' ')
-    .replace(/\s+/g, ' ')
-    .trim();
+  return s.replace(CONTROL_RUN, ' ').replace(/\s+/g, ' ').trim();
 }
 
 function required(name: string, value: string, example: string): string {

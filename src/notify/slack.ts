@@ -1,10 +1,12 @@
 /**
  * Slack incoming-webhook adapter for the Notifier port, and the only module that calls fetch() for
  * Slack. POSTs `{text, blocks}` (https://api.slack.com/messaging/webhooks); retries 429 (honouring
- * Retry-After) and 5xx a bounded number of times. The webhook URL is a secret: it is never logged
- * and is redacted from every error.
+ * Retry-After) and 5xx a bounded number of times. The webhook URL is a secret: it is registered
+ * with core/redact, never logged, and redacted from every error; every notice is sanitised
+ * (core/redact) before it is posted, so a secret quoted in a failure reason never reaches Slack.
  */
 import { AiboxError, describeError } from '../core/errors.js';
+import { registerSecret, registerUrlCredentials, sanitize } from '../core/redact.js';
 import { silentLogger, type Logger } from '../core/log.js';
 import { RETRY_STATUSES, nextRetry, type RetryPolicy } from '../core/retry.js';
 import { isLoopbackRegistry } from '../oci/reference.js';
@@ -45,8 +47,24 @@ const SEVERITY_MARK = {
   critical: ':rotating_light:',
 } as const;
 
-/** Build the webhook body for a notice (Block Kit limits: header 150, section 3000, 10 fields of 2000). */
-export function toSlackPayload(notice: Notice): SlackPayload {
+/** The notice with every string passed through core/redact's `sanitize` (secrets, controls). */
+export function sanitizeNotice(n: Notice): Notice {
+  return {
+    title: sanitize(n.title),
+    text: sanitize(n.text),
+    severity: n.severity,
+    ...(n.fields
+      ? { fields: n.fields.map((f) => ({ label: sanitize(f.label), value: sanitize(f.value) })) }
+      : {}),
+  };
+}
+
+/**
+ * Build the webhook body for a notice (Block Kit limits: header 150, section 3000, 10 fields of
+ * 2000). The notice is sanitised first: this is the last step before it leaves the process.
+ */
+export function toSlackPayload(raw: Notice): SlackPayload {
+  const notice = sanitizeNotice(raw);
   const blocks: Record<string, unknown>[] = [
     // The severity mark goes in the header so the message itself stays exactly as rendered.
     {
@@ -90,7 +108,6 @@ function sleepReal(ms: number): Promise<void> {
 export class SlackNotifier implements Notifier {
   readonly #url: string;
   readonly #shown: string;
-  readonly #secrets: string[];
   readonly #logger: Logger;
   readonly #attempts: number;
   readonly #maxRetryAfterMs: number;
@@ -98,6 +115,7 @@ export class SlackNotifier implements Notifier {
   readonly #sleep: (ms: number) => Promise<void>;
 
   constructor(o: SlackNotifierOptions) {
+    registerSecret(o.webhookUrl);
     let u: URL;
     try {
       u = new URL(o.webhookUrl);
@@ -117,7 +135,10 @@ export class SlackNotifier implements Notifier {
     }
     this.#url = u.toString();
     this.#shown = redactWebhook(o.webhookUrl);
-    this.#secrets = [o.webhookUrl, this.#url, `${u.pathname}${u.search}`].filter((s) => s.length > 1);
+    // The whole URL, its normalised form and its path are each enough to post: all are secrets.
+    for (const s of [o.webhookUrl, this.#url, `${u.pathname}${u.search}`])
+      if (s.length > 1) registerSecret(s);
+    registerUrlCredentials(o.webhookUrl);
     this.#logger = o.logger ?? silentLogger;
     this.#attempts = Math.max(1, o.maxAttempts ?? 4);
     this.#maxRetryAfterMs = o.maxRetryAfterMs ?? 60_000;
@@ -126,9 +147,7 @@ export class SlackNotifier implements Notifier {
   }
 
   #redact(text: string): string {
-    let out = text;
-    for (const s of this.#secrets) out = out.split(s).join('***');
-    return out;
+    return sanitize(text);
   }
 
   #fail(message: string, hint: string, details?: Record<string, unknown>): AiboxError {

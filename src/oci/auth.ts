@@ -34,7 +34,7 @@ export function parseChallenges(header: string): Challenge[] {
     while (i < n) {
       const c = header[i] as string;
       if (c === '\\' && i + 1 < n) {
-        v += header[i + 1];
+        v += header.charAt(i + 1);
         i += 2;
       } else if (c === '"') {
         i++;

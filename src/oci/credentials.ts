@@ -130,16 +130,18 @@ export function staticCredentials(
   label = 'explicit credentials',
 ): CredentialSource {
   return {
-    async lookup(registry) {
+    lookup(registry) {
       const credential = map[registry];
-      return credential ? { credential, source: label, searched: [label] } : { searched: [label] };
+      return Promise.resolve(
+        credential ? { credential, source: label, searched: [label] } : { searched: [label] },
+      );
     },
   };
 }
 
 /** No credentials at all (anonymous only). */
 export const anonymousCredentials: CredentialSource = {
-  async lookup() {
-    return { searched: [] };
+  lookup() {
+    return Promise.resolve({ searched: [] });
   },
 };

@@ -139,7 +139,7 @@ export function parseDescriptor(v: unknown, where: string): Descriptor {
   if (v.urls !== undefined) {
     if (!Array.isArray(v.urls) || !v.urls.every((u) => typeof u === 'string'))
       throw invalid(`${where}.urls must be strings`);
-    d.urls = v.urls as string[];
+    d.urls = v.urls;
   }
   if (v.platform !== undefined) {
     const p = v.platform;
@@ -155,7 +155,7 @@ export function parseDescriptor(v: unknown, where: string): Descriptor {
       const f = p['os.features'];
       if (!Array.isArray(f) || !f.every((x) => typeof x === 'string'))
         throw invalid(`${where}.platform.os.features must be strings`);
-      platform['os.features'] = f as string[];
+      platform['os.features'] = f;
     }
     d.platform = platform;
   }

@@ -78,14 +78,14 @@ interface Registry {
 const DEFAULT_MAX_BLOB = 512 * 1024 * 1024;
 
 /** A hook that fails the k-th call of any operation (1-based), with `error` or a REGISTRY_UNREACHABLE. */
-export function failNthCall(k: number, error?: () => unknown): CallHook {
+export function failNthCall(k: number, error?: () => Error): CallHook {
   return (op, ref, n) => {
     if (n === k) throw error?.() ?? injected(op, ref);
   };
 }
 
 /** A hook that fails the k-th call of one operation (1-based), e.g. the 2nd putManifest. */
-export function failNthOp(target: StoreOp, k: number, error?: () => unknown): CallHook {
+export function failNthOp(target: StoreOp, k: number, error?: () => Error): CallHook {
   return (op, ref, _n, nOfOp) => {
     if (op === target && nOfOp === k) throw error?.() ?? injected(op, ref);
   };

@@ -97,8 +97,11 @@ export function hasRegistryHost(input: string): boolean {
   return slash > 0 && looksLikeHost(input.slice(0, slash));
 }
 
-/** Parse untrusted user input into a normalised Reference; errors name the rule broken. */
-export function parseReference(input: string, opts: { defaultRegistry?: string } = {}): Reference {
+/**
+ * Parse untrusted user input into a normalised Reference; errors name the rule broken. `input` is `unknown`:
+ * parsed JSON and JavaScript callers are checked, not assumed to pass a string.
+ */
+export function parseReference(input: unknown, opts: { defaultRegistry?: string } = {}): Reference {
   if (typeof input !== 'string' || input.length === 0) fail(String(input), 'reference is empty');
   if (input.length > 4096) fail(input, 'reference is longer than 4096 characters');
   if (/\s/.test(input)) fail(input, 'reference must not contain whitespace');

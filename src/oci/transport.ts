@@ -123,8 +123,6 @@ function causeText(e: unknown): string {
   return code && !msg.includes(code) ? `${msg} (${code})` : msg;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
 /** Read a whole response body, refusing more than `limit` bytes (the caller names the error). */
 export async function readBody(
   res: HttpResponse,
@@ -375,13 +373,14 @@ export class Transport {
   }
 
   /** Release the pooled connections: idle ones now, busy ones as soon as their exchange is done. */
-  async close(): Promise<void> {
+  close(): Promise<void> {
     for (const agent of [this.#http, this.#https]) {
       if (agent === undefined) continue;
       // An Agent puts a freed socket back in the pool only when keepSocketAlive says so.
       agent.keepSocketAlive = () => false;
       for (const sockets of Object.values(agent.freeSockets)) for (const s of sockets ?? []) s.destroy();
     }
+    return Promise.resolve();
   }
 
   #bulkMs(bytes: number): number {

@@ -1,6 +1,7 @@
 /**
  * What makes two builds of a variant "the same" for resuming a run on the same date: the
- * Containerfile, the base digest, the tag and the security metadata. Pure.
+ * Containerfile, the whole build context (its digest, see context.ts), the build args that describe
+ * the image, the base digest, the tag and the security metadata. Pure.
  */
 import { LABELS } from '../core/labels.js';
 import { createHash } from 'node:crypto';
@@ -12,6 +13,18 @@ export interface BuildInputs {
   readonly baseDigest: string;
   readonly mandatoryUpdate: boolean;
   readonly minImageDate: string;
+  /** Digest of every file under the build context (path, mode, content): `hashBuildContext`. */
+  readonly context: string;
+  /** Build args passed to the build, without the ones that describe the run (`RUN_ONLY_BUILD_ARGS`). */
+  readonly buildArgs: Readonly<Record<string, string>>;
+}
+
+/** Build args that describe the run, not the image's inputs (a re-run has another time and may have another commit). */
+export const RUN_ONLY_BUILD_ARGS: readonly string[] = ['CREATED', 'REVISION'];
+
+/** The build args that count as inputs: all but the run-only ones. */
+export function inputBuildArgs(args: Readonly<Record<string, string>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(args).filter(([k]) => !RUN_ONLY_BUILD_ARGS.includes(k)));
 }
 
 /** A stable digest of the inputs, recorded as the `dev.aibox.inputs` label. */
@@ -23,6 +36,10 @@ export function inputsDigest(i: BuildInputs): string {
     i.baseDigest,
     i.mandatoryUpdate,
     i.minImageDate,
+    i.context,
+    Object.keys(i.buildArgs)
+      .sort()
+      .map((k) => [k, i.buildArgs[k]]),
   ]);
   return `sha256:${createHash('sha256').update(canonical).digest('hex')}`;
 }

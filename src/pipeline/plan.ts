@@ -3,8 +3,8 @@
  * the variant it is built FROM), with which tags. Decided before anything is built, so bad input
  * fails early with a clear error.
  */
-import { isCalendarDate } from '../core/dates.js';
-import { AiboxError } from '../core/errors.js';
+import { parseDateInput } from '../core/dates.js';
+import { AiboxError, internalError } from '../core/errors.js';
 import type { PlatformConfig, VariantConfig } from '../config/schema.js';
 import { formatTag, repositoryFor } from '../tags/tags.js';
 
@@ -31,16 +31,9 @@ export interface RunPlan {
   readonly variants: readonly VariantPlan[];
 }
 
-/** YYYY-MM-DD → YYYYMMDD, validating the calendar date. */
+/** YYYY-MM-DD (or YYYYMMDD) → YYYYMMDD, validating the calendar date (core/dates rule). */
 export function compactDate(date: string): string {
-  if (!isCalendarDate(date)) {
-    throw new AiboxError({
-      code: 'USAGE',
-      message: `invalid date "${date}": expected a calendar date written YYYY-MM-DD`,
-      hint: 'For example: --date 2026-02-21',
-    });
-  }
-  return date.replaceAll('-', '');
+  return parseDateInput(date).replaceAll('-', '');
 }
 
 /** The UTC calendar date of an instant, YYYY-MM-DD. */
@@ -65,16 +58,15 @@ export function planRun(
       });
     }
   }
-  compactDate(opts.date);
+  const date = parseDateInput(opts.date);
   const chosen = new Set(selected);
   const plans = new Map<string, VariantPlan>();
-  for (const name of names.filter((n) => chosen.has(n))) {
-    const config_ = all[name]!;
+  for (const [name, config_] of Object.entries(all).filter(([n]) => chosen.has(n))) {
     plans.set(name, {
       name,
       config: config_,
       repository: repositoryFor(config.registry.project, name),
-      tag: formatTag({ prefix: config_.tagPrefix, date: opts.date }),
+      tag: formatTag({ prefix: config_.tagPrefix, date }),
       base:
         config_.from === null
           ? { kind: 'upstream', image: config.baseImage }
@@ -89,7 +81,7 @@ export function planRun(
     if (guard > names.length) {
       throw new AiboxError({ code: 'CONFIG_INVALID', message: `variants form a cycle through "${name}"` });
     }
-    const p = plans.get(name)!;
+    const p = plans.get(name) ?? internalError(`variant "${name}" is not in the plan`);
     const d = p.base.kind === 'variant' && p.base.inRun ? depthOf(p.base.variant, guard + 1) + 1 : 0;
     depth.set(name, d);
     return d;
@@ -99,5 +91,5 @@ export function planRun(
     const d = depthOf(p.name, 0);
     (stages[d] ??= []).push(p);
   }
-  return { date: opts.date, stages, variants: [...plans.values()] };
+  return { date, stages, variants: [...plans.values()] };
 }

@@ -36,8 +36,7 @@ export function renderTable(r: RunRecord): string {
   const names = Object.keys(r.variants);
   const w = Math.max(7, ...names.map((n) => n.length));
   const head = `${'VARIANT'.padEnd(w)}  ${STEPS.map((s) => s.padEnd(13)).join('')}STATUS`;
-  const rows = names.map((n) => {
-    const v = r.variants[n]!;
+  const rows = Object.entries(r.variants).map(([n, v]) => {
     const cells = STEPS.map((s) => {
       const st = v.steps.find((x) => x.name === s);
       const cell = st

@@ -26,8 +26,15 @@ import {
   type ChannelScan,
   serializeChannel,
 } from '../channel/channel.js';
-import { channelRepository, publishChannel, readChannel, readChannelIfPresent } from '../channel/store.js';
-import { signImage, verifyImage } from '../signing/workflows.js';
+import {
+  publishOnBase,
+  resolveChannelBase,
+  type ChannelBase,
+  type ChannelPublisherDeps,
+} from '../channel/publisher.js';
+import type { ChannelStateStore } from '../channel/state.js';
+import { channelRepository, readChannel, readChannelIfPresent } from '../channel/store.js';
+import { verifyImage } from '../signing/workflows.js';
 import type { SigningKey } from '../signing/keys.js';
 import type { TrustedKey } from '../signing/trust.js';
 import { describeImage } from '../inspect/describe.js';
@@ -68,6 +75,8 @@ export interface PromotionDeps {
   readonly logger?: Logger;
   /** Promote images whose signed payload records no passed scan (then recorded in the channel entry). */
   readonly allowUnscanned?: boolean;
+  /** This machine's record of the last channel published and seen (src/channel/state.ts). */
+  readonly channelState: ChannelStateStore;
 }
 
 /** The candidates of a plan: one per variant, with the variant it is built FROM (for the lineage rule). */
@@ -199,8 +208,9 @@ export async function promote(
 ): Promise<PromotionResult> {
   const log = d.logger ?? silentLogger;
   const completed = await completePendingPromotion(d);
-  const channelRepo = channelRepository(d.host, d.project);
-  const prev = await readCurrentChannel(d, channelRepo);
+  // The previous channel is verified (signature, history, local state) before anything moves.
+  const base = await resolveChannelBase(publisherDeps(d));
+  const prev = base.prev;
   const problems = lineageProblems(checked, prev?.channel ?? null);
   if (problems.length > 0) {
     throw new AiboxError({
@@ -227,7 +237,7 @@ export async function promote(
   const channel = buildChannel(prev?.channel ?? null, entries, d.now());
   let digest: string;
   try {
-    digest = await publishAndMove(d, channel);
+    digest = await publishAndMove(d, base, channel);
   } catch (e: unknown) {
     digest = await convergeAfterFailure(d, channel, e);
   }
@@ -274,7 +284,12 @@ async function convergeAfterFailure(d: PromotionDeps, channel: Channel, e: unkno
   });
 }
 
-/** The channel `current` holds (the one read of the previous channel; the channel slice verifies it here). */
+/** The channel publisher's view of the promotion's ports. */
+function publisherDeps(d: PromotionDeps): ChannelPublisherDeps {
+  return { ...d, state: d.channelState };
+}
+
+/** The channel `current` holds, read but not judged (only to compare with our own document's bytes). */
 async function readCurrentChannel(d: PromotionDeps, channelRepo: Reference) {
   return readChannelIfPresent(d.store, channelRepo);
 }
@@ -283,15 +298,15 @@ async function readCurrentChannel(d: PromotionDeps, channelRepo: Reference) {
  * Publish `channel` (pushed by digest, signed), record it as the pending intent, move every `latest` it names to
  * its digest, then move `current`. Idempotent: re-publishing the same document completes it.
  */
-async function publishAndMove(d: PromotionDeps, channel: Channel): Promise<string> {
+async function publishAndMove(d: PromotionDeps, base: ChannelBase, channel: Channel): Promise<string> {
   const log = d.logger ?? silentLogger;
   const channelRepo = channelRepository(d.host, d.project);
   // Every read happens before the first write: a read failure moves nothing.
   const moves = await planLatestMoves(d, channel);
-  const published = await publishChannel(d.store, channelRepo, channel, {
-    // Runs after the channel is pushed by digest and before `current` moves.
-    sign: async (ref) => {
-      await signImage({ client: d.store, ref, key: d.key, signer: d.signer, now: d.now() });
+  // Floors kept, `current` moved only from the verified base, history and local state updated (channel/publisher).
+  const published = await publishOnBase(publisherDeps(d), base, channel, {
+    // Runs after the channel is pushed by digest and signed, before `current` moves.
+    afterSign: async (ref) => {
       const m = await d.store.getManifest(ref);
       await d.store.putManifest({ ...channelRepo, tag: PENDING_TAG }, m.bytes, m.descriptor.mediaType);
       for (const mv of moves) {
@@ -369,8 +384,9 @@ export async function completePendingPromotion(
   if (!pending) return null;
   const current = await d.store.headManifest({ ...repo, tag: CHANNEL_TAG });
   if (current?.digest === pending.digest) return null;
-  const prev = await readCurrentChannel(d, repo);
-  const intent = await readIntent(d, pending.digest, prev?.channel ?? null);
+  // An intent is completed only on top of a verified `current` (the same rules as any publication).
+  const base = await resolveChannelBase(publisherDeps(d));
+  const intent = await readIntent(d, pending.digest, base.prev?.channel ?? null);
   if (!intent.ok) {
     log.warn(
       `ignoring ${d.host}/${repo.repository}:${PENDING_TAG} (${pending.digest}): ${intent.reason}; the next promotion replaces it`,
@@ -380,6 +396,6 @@ export async function completePendingPromotion(
   log.warn(
     `completing the interrupted promotion of channel sequence ${intent.channel.sequence} (${d.host}/${repo.repository}:${PENDING_TAG})`,
   );
-  const digest = await publishAndMove(d, intent.channel);
+  const digest = await publishAndMove(d, base, intent.channel);
   return { sequence: intent.channel.sequence, digest };
 }

@@ -7,9 +7,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { AiboxError, describeError } from '../core/errors.js';
+import { AiboxError, describeError, internalError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { PlatformConfig } from '../config/schema.js';
+import type { ChannelStateStore } from '../channel/state.js';
 import type { Engine } from '../engine/engine.js';
 import { tlsVerifyFor } from '../engine/tls.js';
 import { describeImage } from '../inspect/describe.js';
@@ -22,10 +23,11 @@ import type { SigningKey } from '../signing/keys.js';
 import type { TrustedKey } from '../signing/trust.js';
 import { signImage, verifyImage } from '../signing/workflows.js';
 import { formatTag, repositoryFor } from '../tags/tags.js';
-import { imageBuildArgs, imageLabels, inputsDigest, LABELS } from './inputs.js';
+import { hashBuildContext } from './context.js';
+import { imageBuildArgs, imageLabels, inputBuildArgs, inputsDigest, LABELS } from './inputs.js';
 import type { RunPlan, VariantPlan } from './plan.js';
 import type { Progress } from './progress.js';
-import { failureLine, type RunRecord, type StepName, type VariantRecord } from './record.js';
+import { failureLine, stepRecord, variantRecord, type RunRecord, type StepName } from './record.js';
 import { checkAll, promote, promotionCandidates } from './promote.js';
 
 export interface RebuildDeps {
@@ -39,6 +41,8 @@ export interface RebuildDeps {
   readonly now: () => Date;
   /** Persist the record (called after every change). */
   readonly save: (r: RunRecord) => Promise<void>;
+  /** This machine's record of the last channel published and seen (promotion verifies against it). */
+  readonly channelState: ChannelStateStore;
 }
 
 export interface RebuildOptions {
@@ -60,8 +64,10 @@ export interface RebuildOptions {
 }
 
 /** Local name of a variant's build image (removed at the end of the run). */
-function buildImageName(p: VariantPlan): string {
-  return `localhost/aibox-build/${p.name}:${p.tag}`;
+function buildImageName(p: VariantPlan, runId: string): string {
+  // The run id keeps two pipelines on one host (other registries or projects: the lock is per project)
+  // from removing each other's build images at the end of a run.
+  return `localhost/aibox-build/${p.name}:${p.tag}-${runId.toLowerCase()}`;
 }
 
 class StepFailure extends Error {
@@ -75,9 +81,10 @@ class StepFailure extends Error {
 
 /** Bounded-concurrency map that runs every item and never rejects. */
 async function eachLimited<T>(items: readonly T[], limit: number, f: (t: T) => Promise<void>): Promise<void> {
-  let next = 0;
+  // One iterator shared by the workers: each takes the next item when it is free.
+  const queue = items.values();
   const worker = async () => {
-    while (next < items.length) await f(items[next++]!);
+    for (const item of queue) await f(item);
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
@@ -112,7 +119,7 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
   const { store, engine, progress } = deps;
   const r = opts.record;
   const files = await checkContainerfiles(opts.plan, opts.configDir);
-  const published = new Map<string, string>(); // variant → digest published in this run
+  const publishedNow = new Map<string, string>(); // variant → digest published in this run
   // Saves are serialised: concurrent variants change the record at the same time.
   let saving: Promise<void> = Promise.resolve();
   const save = (): Promise<void> => (saving = saving.then(() => deps.save(r)));
@@ -134,7 +141,7 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
   const minDate = opts.minImageDate ?? '';
 
   const runVariant = async (p: VariantPlan): Promise<void> => {
-    const v = r.variants[p.name]!;
+    const v = variantRecord(r, p.name);
     v.status = 'running';
     let current: StepName = 'resolve-base';
     const step = async <T>(
@@ -143,7 +150,7 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
       detail?: (t: T) => string | undefined,
     ): Promise<T> => {
       current = name;
-      const s = v.steps.find((x) => x.name === name)!;
+      const s = stepRecord(v, name);
       s.status = 'running';
       s.startedAt = deps.now().toISOString();
       const t0 = performance.now();
@@ -179,7 +186,7 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
       const base = await step(
         'resolve-base',
         async () => {
-          const b = await resolveBase(deps, opts, p, published);
+          const b = await resolveBase(deps, opts, p, publishedNow);
           if (!b.local) await pullOnce(b.pullRef);
           return b;
         },
@@ -187,7 +194,18 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
       );
       v.baseImage = base.name;
       v.baseDigest = base.digest;
-      const file = files.get(p.name)!;
+      const file = files.get(p.name) ?? internalError(`no Containerfile checked for ${p.name}`);
+      const contextDir = dirname(file.path);
+      const labelInputs = {
+        tag: p.tag,
+        baseName: base.name,
+        baseDigest: base.digest,
+        variant: p.name,
+        mandatoryUpdate: mandatory,
+        minImageDate: minDate,
+        scanSkipped: deps.scanner === undefined,
+      };
+      // Everything the build reads: the Containerfile, every file of its context, and the build args.
       const inputs = inputsDigest({
         variant: p.name,
         tag: p.tag,
@@ -195,10 +213,18 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
         baseDigest: base.digest,
         mandatoryUpdate: mandatory,
         minImageDate: minDate,
+        context: (await hashBuildContext(contextDir)).digest,
+        buildArgs: inputBuildArgs(
+          imageBuildArgs(
+            imageLabels({ ...labelInputs, created: '', revision: '', inputs: '' }),
+            base.pullRef,
+          ),
+        ),
       });
       v.inputs = inputs;
 
-      // Resume / immutability: is the date tag already there?
+      // Resume / immutability: is the date tag already there? A published date tag never moves without --replace.
+      let published: { digest: string; bytes: Uint8Array; mediaType: string } | undefined;
       const existing = await store.headManifest({ ...repo, tag: p.tag });
       if (existing) {
         const desc = await describeImage(store, { ...repo, digest: existing.digest });
@@ -214,10 +240,18 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
             v.digest = existing.digest;
             v.status = 'resumed';
             for (const s of v.steps) if (s.status === 'pending') s.status = 'skipped';
-            published.set(p.name, existing.digest);
+            publishedNow.set(p.name, existing.digest);
             progress.note(`[${p.name}] ${p.tag} already published with the same inputs and signed: resumed`);
             await save();
             return;
+          }
+          if (!opts.replace) {
+            // Tagged but not (validly) signed: a crash between tag and sign. Re-scan and sign these bytes.
+            const m = await store.getManifest({ ...repo, digest: existing.digest });
+            published = { digest: existing.digest, bytes: m.bytes, mediaType: m.descriptor.mediaType };
+            progress.note(
+              `[${p.name}] ${p.tag} is published with the same inputs but not signed: re-scanning and signing ${existing.digest} (the tag does not move)`,
+            );
           }
         } else if (!opts.replace) {
           throw new StepFailure(
@@ -231,52 +265,58 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
         }
       }
 
-      // 2. Build.
-      const local = buildImageName(p);
-      const labels = imageLabels({
-        created: deps.now().toISOString(),
-        tag: p.tag,
-        revision: opts.revision,
-        baseName: base.name,
-        baseDigest: base.digest,
-        variant: p.name,
-        mandatoryUpdate: mandatory,
-        minImageDate: minDate,
-        inputs,
-        scanSkipped: deps.scanner === undefined,
-      });
-      await step('build', () =>
-        engine.build({
-          contextDir: dirname(file.path),
-          containerfile: file.path,
-          tags: [local],
-          buildArgs: imageBuildArgs(labels, base.pullRef),
-          labels,
-          // The base was pulled (once) in resolve-base: concurrent pulls of one image race in podman 4.3.
-          pull: 'never',
-          // A security rebuild never reuses cached layers: `apt-get upgrade` must really run.
-          layers: false,
-          runId: r.runId,
-        }),
-      );
+      let staged: { digest: string; bytes: Uint8Array; mediaType: string };
+      if (published) {
+        for (const name of ['build', 'stage'] as const) {
+          const s = stepRecord(v, name);
+          s.status = 'skipped';
+          s.detail = `not rebuilt: ${p.tag} is published as ${published.digest}`;
+        }
+        staged = published;
+      } else {
+        // 2. Build.
+        const local = buildImageName(p, r.runId);
+        const labels = imageLabels({
+          ...labelInputs,
+          created: deps.now().toISOString(),
+          revision: opts.revision,
+          inputs,
+        });
+        await step('build', () =>
+          engine.build({
+            contextDir,
+            containerfile: file.path,
+            tags: [local],
+            buildArgs: imageBuildArgs(labels, base.pullRef),
+            labels,
+            // The base was pulled (once) in resolve-base: concurrent pulls of one image race in podman 4.3.
+            pull: 'never',
+            // A security rebuild never reuses cached layers: `apt-get upgrade` must really run.
+            layers: false,
+            runId: r.runId,
+          }),
+        );
 
-      // 3. Stage: push to a per-run staging repository, then mount into the variant's repository by
-      //    digest with no tag, so the scanner sees exactly what will be published.
-      const staged = await step(
-        'stage',
-        async () => {
-          const staging = { registry: opts.host, repository: `${r.project}/staging/${p.name}` };
-          const { digest } = await engine.push(local, `${opts.host}/${staging.repository}:${r.runId}`, {
-            tlsVerify: tlsVerifyFor(opts.host, opts.config.engine.tlsVerify, opts.config.registry.insecure),
-            format: 'oci',
-          });
-          const copied = await copyByDigest(store, { ...staging, digest }, repo);
-          // The staging tag is only a vehicle; a registry with deletes disabled keeps it (harmless).
-          await store.deleteManifest({ ...staging, digest }).catch(() => undefined);
-          return copied;
-        },
-        (s) => `${s.digest} (${s.mounted} mounted, ${s.present} present, ${s.uploaded} uploaded)`,
-      );
+        // 3. Stage: push to a per-run staging repository, then mount into the variant's repository by
+        //    digest with no tag, so the scanner sees exactly what will be published.
+        staged = await step(
+          'stage',
+          async () => {
+            const staging = stagingRepository(opts.host, r.project, p.name);
+            const { digest } = await engine.push(local, `${opts.host}/${staging.repository}:${r.runId}`, {
+              tlsVerify: tlsVerifyFor(opts.host, opts.config.engine.tlsVerify, opts.config.registry.insecure),
+              format: 'oci',
+            });
+            const copied = await copyByDigest(store, { ...staging, digest }, repo);
+            // The staging manifest is only a vehicle: removed now, and swept again once the run is promoted.
+            await store.deleteManifest({ ...staging, digest }).catch((e: unknown) => {
+              deps.logger.debug(`could not delete ${staging.repository}@${digest}: ${describeError(e)}`);
+            });
+            return copied;
+          },
+          (s) => `${s.digest} (${s.mounted} mounted, ${s.present} present, ${s.uploaded} uploaded)`,
+        );
+      }
       v.digest = staged.digest;
 
       // 4. Scan gate.
@@ -317,12 +357,18 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
           ? { status: 'passed', summary: { ...gate.report.summary } }
           : { status: 'skipped' };
 
-      // 5. The date tag: PUT the exact staged bytes under it.
-      await step(
-        'tag',
-        () => store.putManifest({ ...repo, tag: p.tag }, staged.bytes, staged.mediaType),
-        () => p.tag,
-      );
+      // 5. The date tag: PUT the exact staged bytes under it (already there when re-signing a published tag).
+      if (published) {
+        const s = stepRecord(v, 'tag');
+        s.status = 'skipped';
+        s.detail = `${p.tag} already points at ${published.digest}`;
+      } else {
+        await step(
+          'tag',
+          () => store.putManifest({ ...repo, tag: p.tag }, staged.bytes, staged.mediaType),
+          () => p.tag,
+        );
+      }
 
       // 6. Sign, 7. verify what the registry now serves.
       await step('sign', () =>
@@ -359,7 +405,7 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
         (ver) => `signed by ${ver.verified[0]?.signer ?? '?'}`,
       );
       v.status = 'passed';
-      published.set(p.name, staged.digest);
+      publishedNow.set(p.name, staged.digest);
     } catch (e: unknown) {
       const f = e instanceof StepFailure ? e : new StepFailure(current, e);
       const s = v.steps.find((x) => x.name === f.step);
@@ -380,13 +426,18 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
   // Build images are removed once, at the end: removing one while a sibling builds on shared
   // intermediate layers breaks that build (podman 4.3).
   const removeBuilt = () =>
-    engine.rmi(opts.plan.variants.map(buildImageName), { force: true }).catch(() => undefined);
+    engine
+      .rmi(
+        opts.plan.variants.map((p) => buildImageName(p, r.runId)),
+        { force: true },
+      )
+      .catch(() => undefined);
   try {
     for (const stage of opts.plan.stages) {
       // A variant whose parent failed in this run is not built.
       const runnable = stage.filter((p) => {
-        if (p.base.kind === 'variant' && p.base.inRun && !published.has(p.base.variant)) {
-          const v = r.variants[p.name]!;
+        if (p.base.kind === 'variant' && p.base.inRun && !publishedNow.has(p.base.variant)) {
+          const v = variantRecord(r, p.name);
           v.status = 'failed';
           for (const s of v.steps) s.status = 'skipped';
           v.error = { step: 'resolve-base', message: `its base variant ${p.base.variant} failed` };
@@ -414,11 +465,13 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
         now: deps.now,
         logger: deps.logger,
         allowUnscanned: opts.allowUnscanned ?? false,
+        channelState: deps.channelState,
       };
       const checked = await checkAll(pdeps, promotionCandidates(opts.plan));
       const pr = await promote(pdeps, checked);
       r.promoted = true;
       r.promotion = { variants: pr.variants };
+      await sweepStaging(store, opts.host, r.project, opts.plan.variants, progress);
       r.channel = { sequence: pr.channel.sequence, digest: pr.channel.digest };
       progress.note(
         `promoted latest for ${Object.keys(pr.variants).join(', ')}; channel sequence ${pr.channel.sequence}`,
@@ -435,6 +488,52 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
   if (line) progress.note(line);
   progress.done();
   return r;
+}
+
+/** The per-run staging repository of a variant: `<project>/staging/<variant>`. */
+export function stagingRepository(host: string, project: string, variant: string) {
+  return { registry: host, repository: `${project}/staging/${variant}` };
+}
+
+/**
+ * Once a run is promoted, remove every manifest left in its variants' staging repositories (a run that crashed
+ * between push and delete leaves one). A registry that refuses deletes keeps them: said once, never fatal.
+ * Distribution keeps the (empty) repository names in `/v2/_catalog` either way (docs/pipeline.md).
+ */
+export async function sweepStaging(
+  store: ImageStore,
+  host: string,
+  project: string,
+  variants: readonly VariantPlan[],
+  progress: Progress,
+): Promise<{ removed: number; left: number }> {
+  let removed = 0;
+  let left = 0;
+  let why: string | undefined;
+  for (const p of variants) {
+    const staging = stagingRepository(host, project, p.name);
+    const tags = await store.listTags(staging).catch(() => [] as string[]);
+    const digests = new Set<string>();
+    for (const tag of tags) {
+      const d = await store.headManifest({ ...staging, tag }).catch(() => null);
+      if (d) digests.add(d.digest);
+    }
+    for (const digest of digests) {
+      try {
+        await store.deleteManifest({ ...staging, digest });
+        removed++;
+      } catch (e: unknown) {
+        left++;
+        why ??= describeError(e);
+      }
+    }
+  }
+  if (left > 0) {
+    progress.note(
+      `staging: ${left} manifest(s) left in ${project}/staging/* (the registry refused the delete: ${why}); enable deletes or let the registry's retention remove them`,
+    );
+  }
+  return { removed, left };
 }
 
 function summaryText(s: Readonly<Record<string, number>>): string {
@@ -483,7 +582,8 @@ async function resolveBase(
     }
     return { name, digest: head.digest, pullRef: `${name}@${head.digest}`, local: false };
   }
-  const parentPlan = opts.config.variants[p.base.variant]!;
+  const parentPlan =
+    opts.config.variants[p.base.variant] ?? internalError(`variant "${p.base.variant}" is not configured`);
   const repository = repositoryFor(opts.record.project, p.base.variant);
   const name = `${opts.host}/${repository}`;
   let digest = published.get(p.base.variant);

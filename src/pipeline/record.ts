@@ -2,6 +2,8 @@
  * The run record: what a pipeline run did, step by step, kept as JSON under the data dir and
  * printed with --json. Pure data and pure helpers only.
  */
+import { internalError } from '../core/errors.js';
+
 export const STEPS = ['resolve-base', 'build', 'stage', 'scan', 'tag', 'sign', 'verify'] as const;
 export type StepName = (typeof STEPS)[number];
 export type StepStatus = 'pending' | 'running' | 'ok' | 'failed' | 'skipped';
@@ -47,6 +49,19 @@ export interface RunRecord {
   timings?: { wallMs: number; externalMs: number; overheadMs: number; overheadPercent: number };
 }
 
+/** The record of a planned variant (`newRunRecord` makes one for each). */
+export function variantRecord(r: RunRecord, name: string): VariantRecord {
+  return r.variants[name] ?? internalError(`the run record has no variant "${name}"`);
+}
+
+/** A variant's record of one step (`newRunRecord` makes every step). */
+export function stepRecord(v: VariantRecord, name: StepName): StepRecord {
+  return (
+    v.steps.find((x) => x.name === name) ??
+    internalError(`the run record of ${v.variant} has no step "${name}"`)
+  );
+}
+
 /** A fresh record for a planned run. */
 export function newRunRecord(i: {
   runId: string;
@@ -63,7 +78,7 @@ export function newRunRecord(i: {
       tag: v.tag,
       repository: v.repository,
       status: 'pending',
-      steps: STEPS.map((name) => ({ name, status: 'pending' as StepStatus })),
+      steps: STEPS.map((name) => ({ name, status: 'pending' })),
     };
   }
   return {

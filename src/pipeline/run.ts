@@ -5,7 +5,8 @@
  * Notifier) and settings; constructs none.
  */
 import { join } from 'node:path';
-import { AiboxError, describeError, isAiboxError } from '../core/errors.js';
+import type { ChannelStateStore } from '../channel/state.js';
+import { AiboxError, describeError, internalError, isAiboxError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { PlatformConfig } from '../config/schema.js';
 import type { Engine } from '../engine/engine.js';
@@ -14,10 +15,11 @@ import type { Notifier } from '../notify/notifier.js';
 import type { ImageStore } from '../oci/store.js';
 import type { Scanner } from '../scan/scanner.js';
 import type { SigningKey } from '../signing/keys.js';
-import { keyStatus, type TrustedKey } from '../signing/trust.js';
+import { keyStatus, trustedSelf, type TrustedKey } from '../signing/trust.js';
 import { acquirePipelineLock } from './lock.js';
 import { ActivityMeter } from './meter.js';
 import { planRun, utcDate } from './plan.js';
+import { parseDateInput } from '../core/dates.js';
 import type { Progress } from './progress.js';
 import {
   checkAll,
@@ -28,7 +30,7 @@ import {
 } from './promote.js';
 import { newRunId, recordPath, saveRecord } from './records.js';
 import { newRunRecord, type RunRecord } from './record.js';
-import { rebuild } from './rebuild.js';
+import { rebuild, sweepStaging } from './rebuild.js';
 
 /** The registry a run publishes to. */
 export interface RunTarget {
@@ -60,6 +62,8 @@ export interface RunDeps {
   readonly trustedKeys: () => Promise<TrustedKey[]>;
   /** `$XDG_DATA_HOME/aibox`: locks/ and runs/ live here. */
   readonly dataDir: string;
+  /** This machine's record of the last channel published and seen (channel-state.json in the data dir). */
+  readonly channelState: ChannelStateStore;
   readonly logger: Logger;
   readonly now: () => Date;
   /** Live progress (a TTY table or CI lines), given access to the record as it changes. */
@@ -100,7 +104,7 @@ export async function checkSigningKey(deps: Pick<RunDeps, 'key' | 'config'>): Pr
     const what =
       code === 'KEY_PASSWORD'
         ? 'the key does not decrypt with the given password'
-        : kind === 'vault' && REMOTE_FAILURES.has(code)
+        : code.startsWith('VAULT_') || (kind === 'vault' && REMOTE_FAILURES.has(code))
           ? 'Vault is not reachable or refused the request'
           : 'the key could not be loaded';
     throw new AiboxError({
@@ -117,14 +121,27 @@ export async function pipelineTrust(
   deps: Pick<RunDeps, 'trustedKeys'>,
   key: SigningKey,
 ): Promise<TrustedKey[]> {
-  const self: TrustedKey = {
-    name: 'signing key',
-    publicKey: key.publicKey,
-    notBefore: null,
-    notAfter: null,
-    createdAt: null,
-  };
-  return [...(await deps.trustedKeys()), self];
+  return [...(await deps.trustedKeys()), trustedSelf(key.publicKey)];
+}
+
+/**
+ * What every publishing run starts with (rebuild, promote, channel repair): the signing key checked,
+ * the pipeline trust set, the registry, and the project's pipeline lock (the caller releases it).
+ */
+export async function openPublisher(
+  deps: Pick<RunDeps, 'config' | 'key' | 'trustedKeys' | 'target' | 'dataDir' | 'now'>,
+  runId: string,
+) {
+  const key = await checkSigningKey(deps);
+  const trust = await pipelineTrust(deps, key);
+  const target = await deps.target();
+  const lock = await acquirePipelineLock(
+    join(deps.dataDir, 'locks'),
+    `${target.host}/${target.project}`,
+    runId,
+    deps.now(),
+  );
+  return { key, trust, target, lock };
 }
 
 /** Post the failed-pipeline notice; a notice that cannot be posted is logged, never fatal. */
@@ -154,7 +171,7 @@ export async function runRebuild(deps: RunDeps, req: RebuildRequest): Promise<Re
 
 async function runRebuildInner(deps: RunDeps, req: RebuildRequest, now: Date, runId: string) {
   const { config } = deps;
-  const date = req.date ?? utcDate(now);
+  const date = parseDateInput(req.date ?? utcDate(now));
   const plan = planRun(config, { date, variants: req.variants });
   if (config.scan.scanner === 'none' && !req.allowUnscanned) {
     throw new AiboxError({
@@ -167,23 +184,17 @@ async function runRebuildInner(deps: RunDeps, req: RebuildRequest, now: Date, ru
     deps.logger.warn(
       'NOT SCANNING: scan.scanner is "none" (--allow-unscanned); images are labelled dev.aibox.scan=skipped',
     );
-  const key = await checkSigningKey(deps);
-  const trust = await pipelineTrust(deps, key);
+  const { key, trust, target, lock } = await openPublisher(deps, runId);
   // Rotation age comes from the trust store entry of the same key (its notBefore), when there is one.
+  // pipelineTrust always ends with the signing key itself, so the search always finds an entry.
   const entry =
-    trust.find((t) => t.publicKey.fingerprint === key.publicKey.fingerprint) ?? trust[trust.length - 1]!;
+    trust.find((t) => t.publicKey.fingerprint === key.publicKey.fingerprint) ??
+    internalError('the signing key is missing from its own trust list');
   const ks = keyStatus(entry, now, config.signing.rotationDays);
   if (ks.state === 'rotation-overdue' || ks.state === 'retired') {
     deps.logger.warn(`signing key ${ks.fingerprint}: ${ks.message}; see 'aiboxctl keys rotate'`);
   }
-  const target = await deps.target();
   const runsDir = join(deps.dataDir, 'runs');
-  const lock = await acquirePipelineLock(
-    join(deps.dataDir, 'locks'),
-    `${target.host}/${target.project}`,
-    runId,
-    now,
-  );
   const meter = new ActivityMeter();
   const record = newRunRecord({
     runId,
@@ -208,6 +219,7 @@ async function runRebuildInner(deps: RunDeps, req: RebuildRequest, now: Date, ru
         progress: deps.progress(() => record),
         now: deps.now,
         save: (r) => saveRecord(runsDir, r),
+        channelState: deps.channelState,
       },
       {
         config,
@@ -264,16 +276,11 @@ export async function runPromote(
   req: PromoteRequest,
 ): Promise<PromoteRun> {
   const now = deps.now();
-  const plan = planRun(deps.config, { date: req.date ?? utcDate(now), variants: req.variants });
-  const key = await checkSigningKey(deps);
-  const trust = await pipelineTrust(deps, key);
-  const target = await deps.target();
-  const lock = await acquirePipelineLock(
-    join(deps.dataDir, 'locks'),
-    `${target.host}/${target.project}`,
-    newRunId(now),
-    now,
-  );
+  const plan = planRun(deps.config, {
+    date: parseDateInput(req.date ?? utcDate(now)),
+    variants: req.variants,
+  });
+  const { key, trust, target, lock } = await openPublisher(deps, newRunId(now));
   try {
     const d = {
       store: target.store,
@@ -285,11 +292,18 @@ export async function runPromote(
       now: deps.now,
       logger: deps.logger,
       allowUnscanned: req.allowUnscanned,
+      channelState: deps.channelState,
     };
     // An interrupted promotion is completed first, whatever today's candidates turn out to be.
     const completed = await completePendingPromotion(d);
     const checked = await checkAll(d, promotionCandidates(plan));
     const result = await promote(d, checked);
+    // CI fan-in: the per-variant runs left their staging manifests for this promotion to sweep.
+    await sweepStaging(target.store, target.host, target.project, plan.variants, {
+      step: () => {},
+      note: (line) => deps.logger.info(line),
+      done: () => {},
+    });
     return { date: plan.date, ...result, ...(completed ? { completed: completed.sequence } : {}) };
   } finally {
     await lock.release();

@@ -6,6 +6,7 @@
 import { describeError } from '../core/errors.js';
 import type { PlatformConfig } from '../config/schema.js';
 import { channelRepository, readChannel } from '../channel/store.js';
+import type { ChannelStateStore } from '../channel/state.js';
 import { readTrustedChannel, type TrustedChannel } from '../channel/trusted.js';
 import { describeImage } from '../inspect/describe.js';
 import type { ImageStore } from '../oci/store.js';
@@ -41,6 +42,8 @@ export interface StatusReport {
   readonly channelProblem: string | null;
   /** A promotion recorded at `channel:pending` and not completed (newer than current), or null. */
   readonly pendingPromotion: { sequence: number; digest: string } | null;
+  /** The channel's sequence is below what this machine saw before (local channel state). */
+  readonly channelWarnings: readonly string[];
 }
 
 export interface StatusDeps {
@@ -54,6 +57,8 @@ export interface StatusDeps {
   readonly now: Date;
   /** Image age that fails the check (runbook §7 alert: 30 days). */
   readonly maxAgeDays: number;
+  /** This machine's channel state: warn when the channel went below what it saw (updated on verified reads). */
+  readonly channelState?: ChannelStateStore;
   /** Read the channel as a client would (default: readTrustedChannel). */
   readonly readChannel?: () => Promise<TrustedChannel>;
 }
@@ -64,7 +69,7 @@ export async function pipelineStatus(d: StatusDeps): Promise<StatusReport> {
   let channelProblem: string | undefined;
   try {
     trusted = await (
-      d.readChannel ?? (() => readTrustedChannel(d.store, d.host, d.project, d.trust, d.now))
+      d.readChannel ?? (() => readTrustedChannel(d.store, d.host, d.project, d.trust, d.now, d.channelState))
     )();
     if (trusted.problems.length > 0) channelProblem = trusted.problems.join('; ');
   } catch (e: unknown) {
@@ -74,7 +79,8 @@ export async function pipelineStatus(d: StatusDeps): Promise<StatusReport> {
   const channel = trusted?.signatureValid ? trusted.read.channel : undefined;
   const rows: VariantStatus[] = [];
   for (const name of Object.keys(d.config.variants)) rows.push(await variantStatus(d, name, channel));
-  const ok = rows.every((r) => r.ok) && !channelProblem;
+  const channelWarnings = trusted?.warnings ?? [];
+  const ok = rows.every((r) => r.ok) && !channelProblem && channelWarnings.length === 0;
   return {
     pendingPromotion: await pendingPromotion(d, trusted),
     ok,
@@ -87,6 +93,7 @@ export async function pipelineStatus(d: StatusDeps): Promise<StatusReport> {
         }
       : null,
     channelProblem: channelProblem ?? null,
+    channelWarnings,
   };
 }
 

@@ -81,7 +81,6 @@ export class HarborScanner implements Scanner {
     });
 
     const deadline = now() + timeout;
-    let status = 'Pending';
     for (;;) {
       const res = await o.transport.request('GET', path, {
         query: { with_scan_overview: 'true', with_tag: 'false' },
@@ -107,7 +106,7 @@ export class HarborScanner implements Scanner {
         (v) => v != null,
       );
       // No overview yet means the scan job has not registered a report: still pending.
-      status = overview?.scan_status ?? 'Pending';
+      const status = overview?.scan_status ?? 'Pending';
       if (status === 'Success') break;
       if (FINAL_FAILURES.has(status)) {
         const log = overview?.report_id

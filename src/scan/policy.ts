@@ -58,7 +58,8 @@ function endOfDay(date: string): number | undefined {
 /** Validate a policy (config may come from anywhere); throws CONFIG_INVALID naming the key path. */
 export function validateScanPolicy(policy: ScanPolicy): { failOn: Severity[]; ignore: IgnoreEntry[] } {
   const failOn: Severity[] = [];
-  policy.failOn.forEach((s, i) => {
+  // Each value is checked as `unknown`: the config may come from anywhere, whatever its declared type.
+  policy.failOn.forEach((s: unknown, i) => {
     const up = typeof s === 'string' ? s.toUpperCase() : '';
     if (!(SEVERITIES as readonly string[]).includes(up)) {
       invalid(
@@ -85,10 +86,11 @@ export function validateScanPolicy(policy: ScanPolicy): { failOn: Severity[]; ig
         'Say why the finding is acceptable, e.g. "not reachable: no network listener"',
       );
     }
-    if (typeof e.expires !== 'string' || endOfDay(e.expires) === undefined) {
+    const expires: unknown = e.expires;
+    if (typeof expires !== 'string' || endOfDay(expires) === undefined) {
       invalid(
         `${at}.expires`,
-        `"${String(e.expires).slice(0, 40)}" must be a calendar date written YYYY-MM-DD (${e.id})`,
+        `"${String(expires).slice(0, 40)}" must be a calendar date written YYYY-MM-DD (${e.id})`,
         'Every ignore entry needs an expiry so it gets reviewed, e.g. expires: 2026-06-30',
       );
     }

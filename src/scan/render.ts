@@ -14,13 +14,12 @@ export interface RenderedScan {
   readonly evaluation: ScanEvaluation;
 }
 
+// eslint-disable-next-line no-control-regex -- matching control characters is this regex's job
+const CONTROL_RUN = /[\u0000-\u001f\u007f-\u009f]+/g;
+
 /** One line, no control characters (report text is untrusted and goes to a terminal). */
 function clip(s: string, n: number): string {
-  // eslint-disable-next-line no-control-regex
-  const one = s
-    .replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ')
-    .replace(/\s+/g, ' ')
-    .trim();
+  const one = s.replace(CONTROL_RUN, ' ').replace(/\s+/g, ' ').trim();
   return one.length > n ? `${one.slice(0, n - 1)}…` : one;
 }
 

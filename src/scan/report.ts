@@ -221,7 +221,7 @@ export function parseTrivyReport(text: string, source = 'trivy'): ScanReport {
     fail(
       source,
       what,
-      `SchemaVersion ${JSON.stringify(version)?.slice(0, 40)} is not supported (aibox reads 2)`,
+      `SchemaVersion ${JSON.stringify(version ?? null).slice(0, 40)} is not supported (aibox reads 2)`,
       'Use a Trivy release that writes SchemaVersion 2 (0.20 or later), or upgrade aibox',
     );
   }

@@ -116,7 +116,7 @@ export function statementProblem(
   const matching = subjects.filter((s) => digestOf(s) === hex);
   if (matching.length === 0) {
     const first = subjects.map(digestOf).find((d) => typeof d === 'string');
-    return `statement subject names ${first ? `sha256:${String(first)}` : 'no sha256 digest'}, not the image ${manifestDigest}`;
+    return `statement subject names ${first ? `sha256:${first}` : 'no sha256 digest'}, not the image ${manifestDigest}`;
   }
   const want = normaliseRepository(repository);
   const named = matching.filter((s) => typeof s.name === 'string' && s.name !== '');

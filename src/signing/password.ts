@@ -3,6 +3,7 @@
  * does), else a no-echo prompt on a terminal. Never logged, never in errors.
  */
 import { AiboxError } from '../core/errors.js';
+import { registerSecret } from '../core/redact.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -18,8 +19,17 @@ export interface PasswordOptions {
   readonly prompt?: (question: string) => Promise<string>;
 }
 
-/** The password to use, from the key source, `COSIGN_PASSWORD`, or a terminal prompt. */
+/**
+ * The password to use, from the key source, `COSIGN_PASSWORD`, or a terminal prompt. Whatever it
+ * returns is registered with core/redact first, so no message can carry it.
+ */
 export async function getPassword(opts: PasswordOptions): Promise<string> {
+  const pw = await readPassword(opts);
+  registerSecret(pw);
+  return pw;
+}
+
+async function readPassword(opts: PasswordOptions): Promise<string> {
   if (opts.stored !== undefined) return opts.stored;
   const fromEnv = opts.env.COSIGN_PASSWORD;
   if (fromEnv !== undefined) return fromEnv;
@@ -32,8 +42,10 @@ export async function getPassword(opts: PasswordOptions): Promise<string> {
     });
   }
   const first = await prompt(`Enter password for ${opts.purpose}: `);
+  registerSecret(first);
   if (opts.confirm) {
     const again = await prompt('Enter password again: ');
+    registerSecret(again);
     if (again !== first)
       throw new AiboxError({
         code: 'KEY_PASSWORD',
@@ -64,9 +76,14 @@ export function promptHidden(question: string): Promise<string> {
     };
     const onData = (chunk: string) => {
       for (const ch of chunk) {
-        if (ch === '\r' || ch === '\n') return done();
-        if (ch === '\u0003')
-          return done(new AiboxError({ code: 'KEY_PASSWORD', message: 'password prompt interrupted' }));
+        if (ch === '\r' || ch === '\n') {
+          done();
+          return;
+        }
+        if (ch === '\u0003') {
+          done(new AiboxError({ code: 'KEY_PASSWORD', message: 'password prompt interrupted' }));
+          return;
+        }
         if (ch === '\u007f' || ch === '\b') value = value.slice(0, -1);
         else value += ch;
       }

@@ -126,8 +126,8 @@ export function parsePayload(bytes: Uint8Array): SimpleSigningPayload {
       invalid('"optional.creator" must be a string');
   }
   return {
-    dockerReference: identity['docker-reference'] as string,
-    manifestDigest: image['docker-manifest-digest'] as string,
+    dockerReference: identity['docker-reference'],
+    manifestDigest: image['docker-manifest-digest'],
     type: critical.type,
     optional: isObject(optional) ? (optional as { [k: string]: JsonValue }) : null,
   };

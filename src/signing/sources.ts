@@ -6,6 +6,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { AiboxError } from '../core/errors.js';
+import { registerSecret, registerUrlCredentials } from '../core/redact.js';
 import { parseVaultUri, readKvSecret } from './vault.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -19,8 +20,6 @@ export interface KeyMaterial {
   readonly password?: string;
   /** Public key stored beside the key (Vault `cosign.pub`), if any. */
   readonly publicKeyText?: string;
-  /** File modification time, for key age when nothing better is known. */
-  readonly modifiedAt?: Date;
 }
 
 export interface SourceOptions {
@@ -58,6 +57,9 @@ export async function readKeyMaterial(spec: string, opts: SourceOptions): Promis
     const at = parseVaultUri(spec);
     const addr = opts.env.VAULT_ADDR;
     const token = opts.env.VAULT_TOKEN;
+    // Secrets are registered where they are read (core/redact), before anything can quote them.
+    registerSecret(token);
+    registerUrlCredentials(addr);
     if (!addr || !token) {
       throw new AiboxError({
         code: 'CONFIG_INVALID',
@@ -75,6 +77,7 @@ export async function readKeyMaterial(spec: string, opts: SourceOptions): Promis
       });
     }
     const password = fields[VAULT_FIELDS.password];
+    registerSecret(password);
     const pub = fields[VAULT_FIELDS.pub];
     return {
       text,
@@ -99,7 +102,7 @@ export async function readKeyMaterial(spec: string, opts: SourceOptions): Promis
         code: 'KEY_INVALID',
         message: `key ${path} is too large (${st.size} bytes) to be a key file`,
       });
-    return { text: await readFile(path, 'utf8'), source: path, modifiedAt: st.mtime };
+    return { text: await readFile(path, 'utf8'), source: path };
   } catch (e: unknown) {
     if (e instanceof AiboxError) throw e;
     throw new AiboxError({

@@ -12,8 +12,16 @@ export interface TrustedKey {
   readonly notBefore: Date | null;
   /** Key not trusted after this instant (verification time): the end of a rotation overlap. */
   readonly notAfter: Date | null;
-  /** When the key was created or published (config notBefore, else the key file's mtime). */
+  /**
+   * When the key was created or published: the trust store's notBefore, else null ("unknown").
+   * Never a file's mtime: a copy, checkout or restore changes it and would hide an overdue rotation.
+   */
   readonly createdAt: Date | null;
+}
+
+/** The signing key itself as a trusted key, with no window: how a signer checks its own signatures. */
+export function trustedSelf(publicKey: PublicKeyMaterial, name = 'signing key'): TrustedKey {
+  return { name, publicKey, notBefore: null, notAfter: null, createdAt: null };
 }
 
 /** Days before the rotation date from which `keys status` warns. */
@@ -28,7 +36,11 @@ export function keyWindowProblem(k: TrustedKey, now: Date): string | null {
   return null;
 }
 
-export type KeyState = 'ok' | 'rotation-due-soon' | 'rotation-overdue' | 'not-yet-valid' | 'retired';
+export type KeyState =
+  'ok' | 'age-unknown' | 'rotation-due-soon' | 'rotation-overdue' | 'not-yet-valid' | 'retired';
+
+/** States in which a trusted key cannot verify anything now: `keys status` fails (exit 1) on them. */
+export const UNUSABLE_KEY_STATES: ReadonlySet<KeyState> = new Set(['retired', 'not-yet-valid']);
 
 export interface KeyStatus {
   readonly name: string;
@@ -75,7 +87,12 @@ export function keyStatus(k: TrustedKey, now: Date, rotationDays: number): KeySt
     return { ...common, state: 'not-yet-valid', message: `trusted from ${day(k.notBefore)}` };
   }
   if (daysUntil === null || due === null)
-    return { ...common, state: 'ok', message: 'age unknown (set notBefore in signing.trustedKeys)' };
+    return {
+      ...common,
+      state: 'age-unknown',
+      message:
+        'age unknown, so rotation cannot be checked: the trust store has no notBefore for this key (file dates are not used); set notBefore to the day the key was created',
+    };
   if (daysUntil <= 0) {
     return {
       ...common,

@@ -2,7 +2,7 @@
  * Loading the trust store (edge: reads key files): `--key` flags, else `signing.trustedKeys` from
  * the platform config, into TrustedKey values for the pure core.
  */
-import { AiboxError } from '../core/errors.js';
+import { parseDateBound } from '../core/dates.js';
 import { loadPublicKey } from './keys.js';
 import { readKeyMaterial, type SourceOptions } from './sources.js';
 import type { TrustedKey } from './trust.js';
@@ -14,17 +14,14 @@ export interface TrustedKeyConfigLike {
   readonly notAfter: string | null;
 }
 
-function date(value: string | null, field: string, name: string): Date | null {
+/** A date-only bound covers its whole UTC day: notBefore from 00:00Z, notAfter until 23:59:59.999Z (inclusive). */
+function bound(value: string | null, field: 'notBefore' | 'notAfter', name: string): Date | null {
   if (value === null) return null;
-  const d = new Date(value);
-  if (Number.isNaN(d.getTime())) {
-    throw new AiboxError({
-      code: 'CONFIG_INVALID',
-      message: `signing.trustedKeys "${name}": ${field} "${value}" is not a date`,
-      hint: 'Use YYYY-MM-DD or an RFC 3339 timestamp',
-    });
-  }
-  return d;
+  return parseDateBound(
+    value,
+    field === 'notBefore' ? 'start' : 'end',
+    `signing.trustedKeys "${name}": ${field}`,
+  );
 }
 
 /** Load configured trusted keys (paths relative to the config dir). */
@@ -35,19 +32,19 @@ export async function loadTrustedKeys(
   return Promise.all(
     entries.map(async (e) => {
       const m = await readKeyMaterial(e.path, opts);
-      const notBefore = date(e.notBefore, 'notBefore', e.name);
+      const notBefore = bound(e.notBefore, 'notBefore', e.name);
       return {
         name: e.name,
         publicKey: loadPublicKey(m.publicKeyText ?? m.text, m.source),
         notBefore,
-        notAfter: date(e.notAfter, 'notAfter', e.name),
-        createdAt: notBefore ?? m.modifiedAt ?? null,
+        notAfter: bound(e.notAfter, 'notAfter', e.name),
+        createdAt: notBefore,
       };
     }),
   );
 }
 
-/** Keys given as `--key PUB` flags: named after the file, no window. */
+/** Keys given as `--key PUB` flags: named after the file, no window, age unknown. */
 export async function loadKeyFlags(specs: readonly string[], opts: SourceOptions): Promise<TrustedKey[]> {
   return Promise.all(
     specs.map(async (spec) => {
@@ -57,7 +54,7 @@ export async function loadKeyFlags(specs: readonly string[], opts: SourceOptions
         publicKey: loadPublicKey(m.publicKeyText ?? m.text, m.source),
         notBefore: null,
         notAfter: null,
-        createdAt: m.modifiedAt ?? null,
+        createdAt: null,
       };
     }),
   );

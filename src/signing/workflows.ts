@@ -23,7 +23,7 @@ import {
   type DigestRef,
 } from './store.js';
 import { parseSignatureManifest, signatureTag } from './sigmanifest.js';
-import type { TrustedKey } from './trust.js';
+import { trustedSelf, type TrustedKey } from './trust.js';
 import {
   checkBundle,
   checkSignatureLayer,
@@ -104,7 +104,8 @@ async function checkBundles(
 export interface SignImageInput {
   readonly client: ImageStore;
   readonly ref: Reference;
-  readonly key: SigningKey;
+  /** The key, or its decryption still under way: scrypt overlaps the registry round trips. */
+  readonly key: SigningKey | Promise<SigningKey>;
   readonly signer: string;
   readonly annotations?: Readonly<Record<string, string>>;
   readonly now: Date;
@@ -126,15 +127,15 @@ export interface SignImageResult {
 /** `aiboxctl sign`: append a cosign-format signature for the image's digest unless this key already signed it. */
 export async function signImage(input: SignImageInput): Promise<SignImageResult> {
   const log = input.logger ?? silentLogger;
-  const ref = await resolveDigest(input.client, input.ref);
+  // The key's decryption (scrypt) and the registry round trips run together; a key error is
+  // reported first whatever finishes first, so the answer does not depend on timing.
+  const [k, reg] = await Promise.allSettled([input.key, resolveDigest(input.client, input.ref)]);
+  if (k.status === 'rejected') throw k.reason;
+  if (reg.status === 'rejected') throw reg.reason;
+  const key = k.value;
+  const ref = reg.value;
   const repository = repositoryName(ref);
-  const self: TrustedKey = {
-    name: 'signing key',
-    publicKey: input.key.publicKey,
-    notBefore: null,
-    notAfter: null,
-    createdAt: null,
-  };
+  const self = trustedSelf(key.publicKey);
   // cosign's dedupe: skip if this key already produced a valid signature for this image.
   const tag = await checkSignatureTag(
     input.client,
@@ -154,7 +155,7 @@ export async function signImage(input: SignImageInput): Promise<SignImageResult>
     repository,
     digest: ref.digest,
     signatureTag: signatureTag(ref.digest),
-    keyFingerprint: input.key.publicKey.fingerprint,
+    keyFingerprint: key.publicKey.fingerprint,
     signer: input.signer,
   };
   const mine = summarise(tag.checks, tag.candidates, existing !== null);
@@ -173,7 +174,7 @@ export async function signImage(input: SignImageInput): Promise<SignImageResult>
     signer: input.signer,
     timestamp: input.now,
   });
-  const sig = signBytes(input.key, payload);
+  const sig = signBytes(key, payload);
   await appendSignature(input.client, ref, existing, { payload, signatureB64: encodeBase64(sig) });
   log.debug(`appended a signature layer to ${repository}:${base.signatureTag}`);
   return { ...base, appended: true, timestamp: Math.floor(input.now.getTime() / 1000) };
@@ -201,7 +202,7 @@ export async function verifyImage(
     // cosign exits 11 ("image tag not found") here; keep the same number for CI scripts.
     if (e instanceof AiboxError && e.code === 'NOT_FOUND') {
       throw new AiboxError({
-        code: 'SIGNATURE_TAG_NOT_FOUND',
+        code: 'IMAGE_TAG_NOT_FOUND',
         message: `image tag not found: ${formatReference(input.ref)}`,
         hint: e.hint,
         cause: e,

@@ -3,7 +3,7 @@
  * emergency builds, `latest`, and the cosign/referrers tags that live next to them.
  */
 import { AiboxError } from '../core/errors.js';
-import { isCalendarDay } from '../core/dates.js';
+import { invalidDate, isCalendarDay } from '../core/dates.js';
 import { TAG_PATTERN } from '../oci/reference.js';
 
 export interface ParsedTag {
@@ -32,25 +32,16 @@ function isRealDate(y: number, m: number, d: number): boolean {
   return y >= 1000 && isCalendarDay(y, m, d);
 }
 
-/** Normalise a build date given as 'YYYY-MM-DD' or a Date (UTC day) to 'YYYY-MM-DD'; throws INVALID_TAG. */
+/** Normalise a build date given as 'YYYY-MM-DD' or a Date (UTC day) to 'YYYY-MM-DD'; throws INVALID_DATE. */
 export function toDateString(date: string | Date): string {
   if (date instanceof Date) {
-    if (Number.isNaN(date.getTime())) throw invalid('invalid date: Invalid Date', 'Pass a valid Date', {});
+    if (Number.isNaN(date.getTime())) throw invalidDate('Invalid Date', 'build date');
     const s = date.toISOString().slice(0, 10);
-    if (!/^\d{4}-\d{2}-\d{2}$/.test(s))
-      throw invalid(`invalid date ${s}: year must have 4 digits`, 'Use a year 1000-9999', {});
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(s)) throw invalidDate(s, 'build date', 'a year 1000-9999');
     return s;
   }
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(date);
-  if (!m || !isRealDate(Number(m[1]), Number(m[2]), Number(m[3]))) {
-    throw invalid(
-      `invalid date "${date}": must be a calendar date written YYYY-MM-DD`,
-      'Example: 2026-02-21',
-      {
-        date,
-      },
-    );
-  }
+  if (!m || !isRealDate(Number(m[1]), Number(m[2]), Number(m[3]))) throw invalidDate(date, 'build date');
   return date;
 }
 
@@ -100,8 +91,8 @@ export function parseTag(tag: string, prefix: string): ParsedTag {
     );
   }
   const rest = tag.slice(prefix.length + 1);
-  const m = /^(\d{8})(?:-(.*))?$/.exec(rest);
-  if (!m) {
+  const [, digits, suffix] = /^(\d{8})(?:-(.*))?$/.exec(rest) ?? [];
+  if (digits === undefined) {
     throw invalid(
       `invalid tag "${tag}": "${prefix}-" must be followed by a date YYYYMMDD`,
       `Example: ${prefix}-20260221`,
@@ -111,7 +102,6 @@ export function parseTag(tag: string, prefix: string): ParsedTag {
       },
     );
   }
-  const digits = m[1]!;
   const date = `${digits.slice(0, 4)}-${digits.slice(4, 6)}-${digits.slice(6, 8)}`;
   if (!isRealDate(Number(digits.slice(0, 4)), Number(digits.slice(4, 6)), Number(digits.slice(6, 8)))) {
     throw invalid(`invalid tag "${tag}": ${digits} is not a calendar date`, `Example: ${prefix}-20260221`, {
@@ -119,8 +109,8 @@ export function parseTag(tag: string, prefix: string): ParsedTag {
       prefix,
     });
   }
-  if (m[2] === undefined) return { date };
-  const cm = /^cve-(\d{4}-\d{4,})$/.exec(m[2]);
+  if (suffix === undefined) return { date };
+  const cm = /^cve-(\d{4}-\d{4,})$/.exec(suffix);
   if (!cm) {
     throw invalid(
       `invalid tag "${tag}": an emergency suffix must be "-cve-" and a lower-case CVE id (cve-YYYY-NNNN)`,

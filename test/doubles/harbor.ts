@@ -138,9 +138,13 @@ export async function startHarborDouble(options: HarborDoubleOptions): Promise<H
       }
     }
     requests.push({ method: req.method ?? '', rawPath, user, headers: req.headers, body });
-    if (req.headers.cookie) return send(res, 403, errors('FORBIDDEN', 'CSRF token invalid'), reqId);
+    if (req.headers.cookie) {
+      send(res, 403, errors('FORBIDDEN', 'CSRF token invalid'), reqId);
+      return;
+    }
     if (user === undefined || options.users[user] !== password) {
-      return send(res, 401, errors('UNAUTHORIZED', 'unauthorized'), reqId);
+      send(res, 401, errors('UNAUTHORIZED', 'unauthorized'), reqId);
+      return;
     }
 
     // /api/v2.0/projects/{p}/repositories/{r}/artifacts/{ref}[/scan | /additions/vulnerabilities]
@@ -153,7 +157,10 @@ export async function startHarborDouble(options: HarborDoubleOptions): Promise<H
       seg[7] === 'artifacts'
         ? seg
         : undefined;
-    if (!m || seg.length < 9) return send(res, 404, errors('NOT_FOUND', `no route for ${rawPath}`), reqId);
+    if (!m || seg.length < 9) {
+      send(res, 404, errors('NOT_FOUND', `no route for ${rawPath}`), reqId);
+      return;
+    }
     let project: string;
     let repoOnce: string;
     let reference: string;
@@ -163,36 +170,46 @@ export async function startHarborDouble(options: HarborDoubleOptions): Promise<H
       repoOnce = decodeURIComponent(seg[6] ?? '');
       reference = decodeURIComponent(seg[8] ?? '');
     } catch {
-      return send(res, 400, errors('BAD_REQUEST', 'bad path encoding'), reqId);
+      send(res, 400, errors('BAD_REQUEST', 'bad path encoding'), reqId);
+      return;
     }
-    if (repoOnce.includes('/')) return send(res, 404, errors('NOT_FOUND', `no route for ${rawPath}`), reqId);
+    if (repoOnce.includes('/')) {
+      send(res, 404, errors('NOT_FOUND', `no route for ${rawPath}`), reqId);
+      return;
+    }
     let repository: string;
     try {
       repository = decodeURIComponent(repoOnce);
     } catch {
-      return send(res, 400, errors('BAD_REQUEST', 'bad repository encoding'), reqId);
+      send(res, 400, errors('BAD_REQUEST', 'bad repository encoding'), reqId);
+      return;
     }
     const rest = seg.slice(9).join('/');
     if (project !== options.project) {
-      return send(res, 404, errors('NOT_FOUND', `project ${project} not found`), reqId);
+      send(res, 404, errors('NOT_FOUND', `project ${project} not found`), reqId);
+      return;
     }
     const art = artifacts.get(`${repository}@${reference}`);
     if (!art) {
-      return send(
+      send(
         res,
         404,
         errors('NOT_FOUND', `artifact ${options.project}/${repository}@${reference} not found`),
         reqId,
       );
+      return;
     }
 
     if (req.method === 'POST' && rest === 'scan') {
-      if (options.withoutScanPermission?.includes(user))
-        return send(res, 403, errors('FORBIDDEN', 'forbidden'), reqId);
+      if (options.withoutScanPermission?.includes(user)) {
+        send(res, 403, errors('FORBIDDEN', 'forbidden'), reqId);
+        return;
+      }
       art.triggered += 1;
       art.polls = 0;
       art.reportId = `5f62c830-f996-11e9-957f-0242c0a8${String(art.triggered).padStart(4, '0')}`;
-      return send(res, 202, undefined, reqId);
+      send(res, 202, undefined, reqId);
+      return;
     }
     if (req.method === 'GET' && rest === '') {
       const statuses = art.spec.statuses ?? ['Pending', 'Running', 'Success'];
@@ -219,7 +236,7 @@ export async function startHarborDouble(options: HarborDoubleOptions): Promise<H
         };
       }
       const path = `/api/v2.0/projects/${seg[4]}/repositories/${seg[6]}/artifacts/${art.spec.digest}`;
-      return send(
+      send(
         res,
         200,
         {
@@ -245,12 +262,16 @@ export async function startHarborDouble(options: HarborDoubleOptions): Promise<H
         },
         reqId,
       );
+      return;
     }
     if (req.method === 'GET' && rest === 'additions/vulnerabilities') {
       const statuses = art.spec.statuses ?? ['Pending', 'Running', 'Success'];
-      if (art.triggered === 0 || !statuses.includes('Success')) return send(res, 200, {}, reqId);
+      if (art.triggered === 0 || !statuses.includes('Success')) {
+        send(res, 200, {}, reqId);
+        return;
+      }
       const items = art.spec.vulnerabilities ?? [];
-      return send(
+      send(
         res,
         200,
         {
@@ -263,8 +284,9 @@ export async function startHarborDouble(options: HarborDoubleOptions): Promise<H
         },
         reqId,
       );
+      return;
     }
-    return send(res, 405, errors('METHOD_NOT_ALLOWED', `${req.method} ${rawPath}`), reqId);
+    send(res, 405, errors('METHOD_NOT_ALLOWED', `${req.method} ${rawPath}`), reqId);
   };
 
   const server: Server = createServer((req, res) => {

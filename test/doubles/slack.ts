@@ -49,24 +49,29 @@ export async function startSlackDouble(
         res.writeHead(status, { 'content-type': 'text/html', ...headers });
         res.end(text);
       };
-      if (req.method !== 'POST' || req.url !== secretPath) return answer(404, 'no_service');
+      if (req.method !== 'POST' || req.url !== secretPath) {
+        answer(404, 'no_service');
+        return;
+      }
       const next = queue.shift();
-      if (next)
-        return answer(
-          next.status,
-          next.body ?? '',
-          next.retryAfter ? { 'retry-after': next.retryAfter } : {},
-        );
+      if (next) {
+        answer(next.status, next.body ?? '', next.retryAfter ? { 'retry-after': next.retryAfter } : {});
+        return;
+      }
       let body: unknown;
       try {
         body = JSON.parse(raw);
       } catch {
-        return answer(400, 'invalid_payload');
+        answer(400, 'invalid_payload');
+        return;
       }
-      const b = body as { text?: unknown; blocks?: unknown };
-      if (typeof b?.text !== 'string' && !Array.isArray(b?.blocks)) return answer(400, 'no_text');
+      const b = body as { text?: unknown; blocks?: unknown } | null; // JSON.parse can return null
+      if (typeof b?.text !== 'string' && !Array.isArray(b?.blocks)) {
+        answer(400, 'no_text');
+        return;
+      }
       posts.push({ path: req.url, contentType: req.headers['content-type'], body });
-      return answer(200, 'ok');
+      answer(200, 'ok');
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

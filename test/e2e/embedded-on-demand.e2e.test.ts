@@ -15,6 +15,7 @@ import { createRegistryClient, type RegistryClient } from '../../src/oci/client.
 import { jsonOf, runBin } from '../helpers/cli.js';
 import { pushTinyImage } from '../helpers/cosign.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { maybeUnset } from '../helpers/unset.js';
 
 let reg: TestRegistry;
 let client: RegistryClient;
@@ -49,9 +50,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await client?.close();
-  await new Promise<void>((r) => (squatter ? squatter.close(() => r()) : r()));
-  await reg?.stop();
+  await maybeUnset(client)?.close();
+  await new Promise<void>((r) => (maybeUnset(squatter) ? squatter.close(() => r()) : r()));
+  await maybeUnset(reg)?.stop();
   if (work) await rm(work, { recursive: true, force: true });
 });
 

@@ -8,11 +8,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createExec } from '../../src/adapters/exec.js';
 import { Podman } from '../../src/engine/podman.js';
-import { runBin } from '../helpers/cli.js';
+import { jsonError, jsonOf, runBin } from '../helpers/cli.js';
 import { testEngineSettings } from '../helpers/engine.js';
 import { freePort } from '../helpers/free-port.js';
 import { buildTestImage } from '../helpers/image.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { maybeUnset } from '../helpers/unset.js';
 
 let reg: TestRegistry;
 let work: string;
@@ -31,7 +32,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await reg?.stop();
+  await maybeUnset(reg)?.stop();
   if (work) await rm(work, { recursive: true, force: true });
 });
 
@@ -74,7 +75,7 @@ describe('tags and inspect against a real registry', () => {
     expect(text.code).toBe(0);
     expect(text.stdout).toBe('24.04-20260221\nlatest\n');
     const json = await runBin('aiboxctl', [...reg_(), 'tags', 'base', '--json']);
-    expect(JSON.parse(json.stdout)).toEqual({
+    expect(jsonOf(json)).toEqual({
       repository: `${reg.host}/aibox/base`,
       tags: ['24.04-20260221', 'latest'],
     });
@@ -83,7 +84,7 @@ describe('tags and inspect against a real registry', () => {
   it('inspects an image: digest as pushed, labels, platform, created', async () => {
     const r = await runBin('aiboxctl', [...reg_(), 'inspect', 'base:latest', '--json']);
     expect(r.code, r.stderr).toBe(0);
-    const d = JSON.parse(r.stdout) as Record<string, unknown>;
+    const d = jsonOf<Record<string, unknown>>(r);
     expect(d.digest).toBe(pushedDigest);
     expect(d.labels).toMatchObject({ [LABEL]: 'foundation', 'dev.aibox.managed': 'true' });
     expect(d.platform).toBe('linux/amd64');
@@ -105,9 +106,9 @@ describe('tags and inspect against a real registry', () => {
   it('reports a missing tag as a failure naming the image', async () => {
     const r = await runBin('aiboxctl', [...reg_(), 'inspect', 'base:nope', '--json']);
     expect(r.code).toBe(1);
-    const out = JSON.parse(r.stdout) as { error: { code: string; message: string } };
-    expect(out.error.code).toBe('NOT_FOUND');
-    expect(out.error.message).toContain('base:nope');
+    const error = jsonError(r);
+    expect(error.code).toBe('NOT_FOUND');
+    expect(error.message).toContain('base:nope');
   });
 
   it('names the URL and cause in one line when the registry is unreachable', async () => {
@@ -146,10 +147,10 @@ describe('embedded registry lifecycle', () => {
       expect(up1.code, up1.stderr).toBe(0);
       expect(up1.stdout.trim()).toBe(`127.0.0.1:${port}`);
       const up2 = await runBin('aiboxctl', ['registry', 'up', '--json'], { env });
-      expect(JSON.parse(up2.stdout)).toMatchObject({ host: `127.0.0.1:${port}`, alreadyRunning: true });
+      expect(jsonOf(up2)).toMatchObject({ host: `127.0.0.1:${port}`, alreadyRunning: true });
       const st = await runBin('aiboxctl', ['registry', 'status', '--json'], { env });
       expect(st.code).toBe(0);
-      expect(JSON.parse(st.stdout)).toMatchObject({ running: true, host: `127.0.0.1:${port}` });
+      expect(jsonOf(st)).toMatchObject({ running: true, host: `127.0.0.1:${port}` });
       // Commands without a configured registry use the embedded one.
       const tags = await runBin('aiboxctl', ['tags', 'base'], { env });
       expect(tags.code).toBe(1);

@@ -32,6 +32,8 @@ import {
   writePipelineConfig,
   type RestartableRegistry,
 } from '../helpers/pipeline.js';
+import { jsonError, jsonOf } from '../helpers/cli.js';
+import { maybeUnset } from '../helpers/unset.js';
 
 const PASSWORD = 'faults-key-password-7f3a';
 const REPOS = ['aibox/base', 'aibox/app'];
@@ -150,7 +152,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  if (reg) {
+  if (maybeUnset(reg)) {
     await removeImagesFrom(reg.host);
     await reg.dispose();
   }
@@ -189,16 +191,16 @@ describe('scan gate', RUNS, () => {
     const clean = await cli(cfg.trivy)(['status', '--key', keys.pub, '--json'], {
       TRIVY_STUB_REPORT_DIR: await reports('status-clean', []),
     });
-    const ok = JSON.parse(clean.stdout) as { ok: boolean; variants: { variant: string; scan: string }[] };
+    const ok = jsonOf<{ ok: boolean; variants: { variant: string; scan: string }[] }>(clean);
     expect(ok.variants.map((v) => v.scan)).toEqual(['passed (C0 H0 M0 L0)', 'passed (C0 H0 M0 L0)']);
     const blocked = await cli(cfg.trivy)(['status', '--key', keys.pub, '--json'], {
       TRIVY_STUB_REPORT_DIR: await reports('status-blocked', ['app']),
     });
     expect(blocked.code).toBe(1);
-    const out = JSON.parse(blocked.stdout) as {
+    const out = jsonOf<{
       ok: boolean;
       variants: { variant: string; scan: string; ok: boolean; scanBlocking?: string[] }[];
-    };
+    }>(blocked);
     expect(out.ok).toBe(false);
     expect(out.variants.find((v) => v.variant === 'app')).toMatchObject({
       ok: false,
@@ -206,9 +208,7 @@ describe('scan gate', RUNS, () => {
       scanBlocking: ['CVE-2026-31337'],
     });
     const skipped = await cli(cfg.trivy)(['status', '--key', keys.pub, '--no-scan', '--json']);
-    expect((JSON.parse(skipped.stdout) as { variants: { scan: string }[] }).variants[0]!.scan).toBe(
-      'UNSCANNED (allowed)',
-    );
+    expect(jsonOf<{ variants: { scan: string }[] }>(skipped).variants[0]!.scan).toBe('UNSCANNED (allowed)');
   });
 
   it('a failed run, and a run that cannot start, page on-call through the Slack webhook (URL never shown)', async () => {
@@ -394,7 +394,7 @@ describe('immutable date tags', RUNS, () => {
       '--json',
     ]);
     expect(again.code, again.stderr).toBe(0);
-    const rec = JSON.parse(again.stdout) as RunRecord;
+    const rec = jsonOf<RunRecord>(again);
     expect(rec).toMatchObject({ result: 'success', promoted: true });
     const replaced = await tagDigest(reg.url, 'aibox/base', t.base);
     expect(replaced).not.toBe(squatter);
@@ -414,7 +414,7 @@ describe('concurrency and outages', RUNS, () => {
     );
     const second = await run(['rebuild', '--date', '2026-01-09', '--allow-unscanned', '--json']);
     expect(second.code).toBe(1);
-    const err = (JSON.parse(second.stdout) as { error: { code: string; message: string } }).error;
+    const err = jsonError(second);
     expect(err.code).toBe('LOCKED');
     expect(err.message).toContain(
       `another pipeline is running for ${reg.host}/aibox: run ${holder.runId} (pid `,
@@ -464,7 +464,7 @@ describe('concurrency and outages', RUNS, () => {
 
     const again = await run(['rebuild', '--date', '2026-01-10', '--allow-unscanned', '--json']);
     expect(again.code, again.stderr).toBe(0);
-    const rec2 = JSON.parse(again.stdout) as RunRecord;
+    const rec2 = jsonOf<RunRecord>(again);
     expect(rec2).toMatchObject({ result: 'success', promoted: true });
     expect(rec2.variants.base).toMatchObject({ status: 'resumed', digest: rec.variants.base!.digest });
     expect(rec2.variants.base!.steps.find((s) => s.name === 'build')?.status).toBe('skipped');

@@ -17,7 +17,9 @@ import type { RunRecord } from '../../src/pipeline/record.js';
 import { cosignVerify, getCosign } from '../helpers/cosign.js';
 import { LOCAL_PROFILE, testEngineSettings } from '../helpers/engine.js';
 import { generateKeys, pipelineCli, removeImagesFrom, tagDigest } from '../helpers/pipeline.js';
+import { jsonOf } from '../helpers/cli.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { maybeUnset } from '../helpers/unset.js';
 
 const PASSWORD = 'e2e-pipeline-key-password';
 const REVISION = 'e2e0123456789abcdef';
@@ -61,11 +63,11 @@ beforeAll(async () => {
   const r = await cli(['rebuild', '--date', DATE, '--allow-unscanned', '--revision', REVISION, '--json']);
   if (r.code !== 0)
     throw new Error(`rebuild failed (exit ${r.code}):\n${r.stdout}\n${r.stderr.slice(-4000)}`);
-  first = JSON.parse(r.stdout) as RunRecord;
+  first = jsonOf<RunRecord>(r);
 }, 900_000);
 
 afterAll(async () => {
-  if (reg) {
+  if (maybeUnset(reg)) {
     await removeImagesFrom(reg.host);
     await reg.stop();
   }
@@ -108,7 +110,7 @@ describe('aiboxctl rebuild: the five local-profile variants', () => {
     ]) {
       const r = await cosignVerify(cosign, keys.pub, ref, { cwd: work });
       expect(r.code, `${ref}: ${r.stderr}`).toBe(0);
-      const claims = JSON.parse(r.stdout) as { critical: { identity: { 'docker-reference': string } } }[];
+      const claims = JSON.parse(r.stdout) as { critical: { identity: { 'docker-reference': string } } }[]; // cosign's own output
       expect(claims[0]?.critical.identity['docker-reference']).toBe(ref.replace(/:[^:/]+$/, ''));
     }
   });
@@ -116,19 +118,19 @@ describe('aiboxctl rebuild: the five local-profile variants', () => {
   it('channel show and status verify the published state', async () => {
     const ch = await cli(['channel', 'show', '--key', keys.pub, '--json']);
     expect(ch.code, ch.stderr).toBe(0);
-    const shown = JSON.parse(ch.stdout) as {
+    const shown = jsonOf<{
       digest: string;
       signatureValid: boolean;
       problems: string[];
       channel: { sequence: number; variants: Record<string, { tag: string; digest: string }> };
-    };
+    }>(ch);
     expect(shown).toMatchObject({ digest: first.channel!.digest, signatureValid: true, problems: [] });
     for (const v of VARIANTS)
       expect(shown.channel.variants[v]).toMatchObject({ tag: tagOf(v), digest: first.variants[v]!.digest });
 
     const st = await cli(['status', '--key', keys.pub, '--json']);
     expect(st.code, st.stdout + st.stderr).toBe(0);
-    const status = JSON.parse(st.stdout) as {
+    const status = jsonOf<{
       ok: boolean;
       channelProblem: string | null;
       variants: {
@@ -139,7 +141,7 @@ describe('aiboxctl rebuild: the five local-profile variants', () => {
         scan: string;
         signature: { ok: boolean };
       }[];
-    };
+    }>(st);
     expect(status.ok).toBe(true);
     expect(status.channelProblem).toBeNull();
     expect(status.variants.map((x) => x.variant)).toEqual(VARIANTS);
@@ -160,7 +162,7 @@ describe('aiboxctl rebuild: the five local-profile variants', () => {
     for (const v of VARIANTS) {
       const r = await cli(['inspect', `${v}:${tagOf(v)}`, '--json']);
       expect(r.code, r.stderr).toBe(0);
-      const d = JSON.parse(r.stdout) as { digest: string; labels: Record<string, string> };
+      const d = jsonOf<{ digest: string; labels: Record<string, string> }>(r);
       expect(d.digest).toBe(first.variants[v]!.digest);
       labels[v] = d.labels;
       expect(d.labels, v).toMatchObject({
@@ -196,7 +198,7 @@ describe('aiboxctl rebuild: the five local-profile variants', () => {
       '--json',
     ]);
     expect(r.code, r.stderr.slice(-3000)).toBe(0);
-    const again = JSON.parse(r.stdout) as RunRecord;
+    const again = jsonOf<RunRecord>(r);
     expect(again).toMatchObject({ result: 'success', promoted: true });
     for (const v of VARIANTS) {
       const rec = again.variants[v]!;
@@ -205,8 +207,9 @@ describe('aiboxctl rebuild: the five local-profile variants', () => {
         expect(rec.steps.find((s) => s.name === step)?.status, `${v} ${step}`).toBe('skipped');
       expect(await tagDigest(reg.url, `aibox/${v}`, 'latest'), v).toBe(first.variants[v]!.digest);
     }
-    expect(r.stderr).not.toMatch(/Run: \S*podman\b[^\n]* build /);
-    expect(again.timings!.wallMs).toBeLessThan(20_000);
+    // Resumed means no work redone (counted in the debug log of every spawn), not "fast": no timing assert.
+    expect(r.stderr).toMatch(/Run: /);
+    expect(r.stderr).not.toMatch(/Run: \S*podman\b[^\n]* (build|push) /);
     // The channel is re-published (next sequence) with the same digests, and still verifies.
     expect(again.channel?.sequence).toBe(2);
     const ch = await cli(['channel', 'show', '--key', keys.pub]);

@@ -25,6 +25,7 @@ import {
   writePipelineConfig,
 } from '../helpers/pipeline.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { maybeUnset } from '../helpers/unset.js';
 
 const PASSWORD = 'promote-e2e-password-91c2';
 const REPOS = ['aibox/base', 'aibox/app'];
@@ -183,8 +184,8 @@ beforeAll(async () => {
 }, 240_000);
 
 afterAll(async () => {
-  await proxy?.close();
-  if (reg) {
+  await maybeUnset(proxy)?.close();
+  if (maybeUnset(reg)) {
     await removeImagesFrom(proxy.host);
     await reg.stop();
   }

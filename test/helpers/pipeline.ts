@@ -197,8 +197,8 @@ export async function startRestartableRegistry(): Promise<RestartableRegistry> {
     });
     child = c;
     const keep = (b: Buffer) => (logs = (logs + b.toString('utf8')).slice(-4000));
-    c.stdout?.on('data', keep);
-    c.stderr?.on('data', keep);
+    c.stdout.on('data', keep);
+    c.stderr.on('data', keep);
     c.on('error', (e) => (logs += `\nspawn error: ${e.message}`));
     const deadline = Date.now() + 15_000;
     for (;;) {

@@ -103,8 +103,8 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
   const keep = (c: Buffer) => {
     out = (out + c.toString('utf8')).slice(-4000);
   };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
   const spawnFailed = new Promise<never>((_, reject) =>
     child.once('error', (e) => reject(new Error(`cannot start ${BINARY}: ${e.message}`))),
   );

@@ -110,16 +110,21 @@ export async function startTokenServer(opts: TokenServerOptions = {}): Promise<T
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
     };
-    if (url.pathname !== '/token') return reply(404, { error: 'not found' });
+    if (url.pathname !== '/token') {
+      reply(404, { error: 'not found' });
+      return;
+    }
     if (authz?.startsWith('Basic ')) {
       const [u, ...rest] = Buffer.from(authz.slice(6), 'base64').toString('utf8').split(':');
       if (!u || opts.users?.[u] === undefined || opts.users[u] !== rest.join(':')) {
         user = u;
-        return reply(401, { errors: [{ code: 'UNAUTHORIZED', message: 'invalid credentials' }] });
+        reply(401, { errors: [{ code: 'UNAUTHORIZED', message: 'invalid credentials' }] });
+        return;
       }
       user = u;
     } else if (opts.users !== undefined) {
-      return reply(401, { errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] });
+      reply(401, { errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] });
+      return;
     }
     const access: { type: string; name: string; actions: string[] }[] = [];
     for (const s of scopes) {

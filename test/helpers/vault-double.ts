@@ -26,14 +26,33 @@ interface Version {
 
 /** Start the double on a free loopback port. */
 export async function startVaultDouble(
-  opts: { token?: string; mounts?: string[] } = {},
+  opts: {
+    token?: string;
+    mounts?: string[];
+    /**
+     * Hostile or careless server (or proxy in front of it): every error body quotes the token and
+     * the Authorization header it received, and carries escape codes (leak and spoofing tests).
+     */
+    echoSecrets?: boolean;
+  } = {},
 ): Promise<VaultDouble> {
   const token = opts.token ?? `s.test-${Math.random().toString(36).slice(2)}`;
   const mounts = new Set(opts.mounts ?? ['secret']);
   const store = new Map<string, Version[]>();
   const requests: VaultDouble['requests'] = [];
 
+  let current: IncomingMessage | undefined;
   const send = (res: ServerResponse, status: number, body: unknown) => {
+    if (opts.echoSecrets && status >= 400 && current) {
+      const auth = current.headers.authorization ?? '';
+      const basic = auth.startsWith('Basic ') ? Buffer.from(auth.slice(6), 'base64').toString() : '';
+      body = {
+        errors: [
+          `permission denied for token ${String(current.headers['x-vault-token'])} (authorization ${auth}; user ${basic})`,
+          '\u001b[2K\rVerifying image signature... valid',
+        ],
+      };
+    }
     const text = JSON.stringify(body);
     res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
     res.end(text);
@@ -47,6 +66,7 @@ export async function startVaultDouble(
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    current = req;
     const url = new URL(req.url ?? '/', 'http://vault');
     const ns = req.headers['x-vault-namespace'];
     requests.push({
@@ -56,9 +76,15 @@ export async function startVaultDouble(
     });
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
-    if (req.headers['x-vault-token'] !== token) return send(res, 403, { errors: ['permission denied'] });
+    if (req.headers['x-vault-token'] !== token) {
+      send(res, 403, { errors: ['permission denied'] });
+      return;
+    }
     const m = /^\/v1\/([^/]+)\/data\/(.+)$/.exec(url.pathname);
-    if (!m || !mounts.has(decodeURIComponent(m[1]!))) return send(res, 404, { errors: [] });
+    if (!m || !mounts.has(decodeURIComponent(m[1]!))) {
+      send(res, 404, { errors: [] });
+      return;
+    }
     const mount = decodeURIComponent(m[1]!);
     const path = m[2]!.split('/').map(decodeURIComponent).join('/');
     if (req.method === 'GET') {
@@ -66,8 +92,11 @@ export async function startVaultDouble(
       const wanted = url.searchParams.get('version');
       const n = wanted && wanted !== '0' ? Number(wanted) : (versions?.length ?? 0);
       const v = versions?.[n - 1];
-      if (!v) return send(res, 404, { errors: [] });
-      return send(res, 200, {
+      if (!v) {
+        send(res, 404, { errors: [] });
+        return;
+      }
+      send(res, 200, {
         request_id: 'double',
         lease_id: '',
         renewable: false,
@@ -86,21 +115,27 @@ export async function startVaultDouble(
         warnings: null,
         auth: null,
       });
+      return;
     }
     if (req.method === 'POST' || req.method === 'PUT') {
       let body: { data?: Record<string, string> };
       try {
         body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { data?: Record<string, string> };
       } catch {
-        return send(res, 400, { errors: ['failed to parse JSON input'] });
+        send(res, 400, { errors: ['failed to parse JSON input'] });
+        return;
       }
-      if (!body.data) return send(res, 400, { errors: ['no data provided'] });
+      if (!body.data) {
+        send(res, 400, { errors: ['no data provided'] });
+        return;
+      }
       const version = put(mount, path, body.data);
-      return send(res, 200, {
+      send(res, 200, {
         data: { created_time: new Date().toISOString(), deletion_time: '', destroyed: false, version },
       });
+      return;
     }
-    return send(res, 405, { errors: [] });
+    send(res, 405, { errors: [] });
   };
 
   const server = createServer((req, res) => {

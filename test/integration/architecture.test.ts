@@ -109,8 +109,7 @@ const COMMAND_MAX_LINES = 150;
  * needed, so the list only shrinks.
  */
 const COMMAND_ALLOWLIST: Readonly<Record<string, readonly ('lines' | 'fs' | 'child_process')[]>> = {
-  // key files written and chmodded inline, blob verification inline (secrets slice: signing/keyfiles.ts, signing/blob.ts)
-  'cli/commands/signing.ts': ['lines', 'fs'],
+  // empty: every command file is flag mapping now (keep it that way)
 };
 
 /** Folders that hold workflows: they receive ports and never construct or import concrete adapters. */

@@ -8,6 +8,8 @@ import {
   channelRepository,
   EMPTY_CONFIG_BYTES,
   EMPTY_CONFIG_DIGEST,
+  historyTag,
+  listHistory,
   publishChannel,
   readChannel,
   readChannelIfPresent,
@@ -17,6 +19,7 @@ import { sha256Digest } from '../../src/oci/digest.js';
 import { MediaTypes } from '../../src/oci/manifest.js';
 import type { Reference } from '../../src/oci/reference.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { maybeUnset } from '../helpers/unset.js';
 
 let reg: TestRegistry;
 let client: RegistryClient;
@@ -26,8 +29,8 @@ beforeAll(async () => {
   client = createRegistryClient({ env: {}, retries: 1 });
 });
 afterAll(async () => {
-  await client?.close();
-  await reg?.stop();
+  await maybeUnset(client)?.close();
+  await maybeUnset(reg)?.stop();
 });
 
 const NOW = Date.parse('2026-02-22T02:30:00Z');
@@ -58,7 +61,7 @@ describe('channel store', () => {
     };
 
     const c1 = buildChannel(null, entries('20260222', '2026-02-22T02:10:00Z'), NOW);
-    const p1 = await publishChannel(client, repo, c1, { sign });
+    const p1 = await publishChannel(client, repo, c1, { sign, expectCurrent: null });
     expect(p1.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(signed).toEqual([{ registry: reg.host, repository: 'aibox/channel', digest: p1.digest }]);
     expect(tagAtSignTime).toEqual([null]); // `current` moved only after signing
@@ -84,20 +87,37 @@ describe('channel store', () => {
 
     // next promotion builds on what is published
     const c2 = buildChannel(r1.channel, entries('20260301', '2026-03-01T02:10:00Z'), NOW + 7 * 86_400_000);
-    const p2 = await publishChannel(client, repo, c2, { sign });
+    const p2 = await publishChannel(client, repo, c2, { sign, expectCurrent: p1.digest });
     expect((await readChannel(client, repo)).channel.sequence).toBe(2);
     expect(tagAtSignTime[1]).toBe(p1.digest);
 
     // pinned read by digest (what a client does after verifying the signature on that digest)
     expect((await readChannel(client, repo, { digest: p1.digest })).channel.sequence).toBe(1);
 
-    // a stale promoter (built from sequence 1) is refused, and nothing is signed or moved
+    // every publication is also in the history: seq-<N> names the same manifest
+    expect((await client.headManifest({ ...repo, tag: historyTag(1) }))?.digest).toBe(p1.digest);
+    expect((await client.headManifest({ ...repo, tag: historyTag(2) }))?.digest).toBe(p2.digest);
+    expect(await listHistory(client, repo)).toEqual([2, 1]);
+
+    // a stale promoter (built from sequence 1) is refused before anything is pushed, signed or moved
     const stale = buildChannel(r1.channel, entries('20260301', '2026-03-01T02:10:00Z'), NOW + 8 * 86_400_000);
-    await expect(publishChannel(client, repo, stale, { sign })).rejects.toMatchObject({
+    await expect(
+      publishChannel(client, repo, stale, { sign, expectCurrent: p1.digest }),
+    ).rejects.toMatchObject({
       code: 'POLICY_REFUSED',
+      message: expect.stringMatching(/sequence 2 was already published/),
     });
     expect(signed).toHaveLength(2);
     expect((await readChannel(client, repo)).digest).toBe(p2.digest);
+
+    // a publisher whose base moved meanwhile does not move current
+    const c3 = buildChannel(c2, entries('20260308', '2026-03-08T02:10:00Z'), NOW + 14 * 86_400_000);
+    await expect(publishChannel(client, repo, c3, { sign, expectCurrent: p1.digest })).rejects.toMatchObject({
+      code: 'POLICY_REFUSED',
+      message: expect.stringMatching(/points at/),
+    });
+    expect((await readChannel(client, repo)).digest).toBe(p2.digest);
+    expect(await client.headManifest({ ...repo, tag: historyTag(3) })).toBeNull();
   });
 
   it('refuses an artifact of another type at the channel tag', async () => {

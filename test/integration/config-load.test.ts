@@ -183,6 +183,18 @@ describe('config loading (real files)', () => {
       expect(await readdir(cacheDir).catch(() => [])).toEqual([]);
     });
 
+    it('never copies a credential to disk: a config with a Slack webhook is not stored', async () => {
+      const { env, cacheDir } = setup();
+      const withHook = join(dir, 'hook-cache.yaml');
+      const hook = 'https://hooks.slack.example/services/T000/B000/cache-secret';
+      await writeFile(withHook, `notify:\n  slackWebhook: ${hook}\n`);
+      for (let i = 0; i < 2; i++) {
+        const l = await loadPlatformConfig({ path: withHook, env, cwd: dir, cacheId: 'b1' });
+        expect(l.config.notify.slackWebhook).toBe(hook);
+      }
+      expect(await readdir(cacheDir)).toEqual([]);
+    });
+
     it('is off with AIBOX_STARTUP_CACHE=off', async () => {
       const { env, cacheDir } = setup();
       await loadPlatformConfig({

@@ -8,6 +8,7 @@ import { MANAGED_LABEL, Podman, RUN_ID_LABEL } from '../../src/engine/podman.js'
 import { testEngineSettings, testPodman, testRunId } from '../helpers/engine.js';
 import { buildTestImage } from '../helpers/image.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { maybeUnset } from '../helpers/unset.js';
 
 const MANIFEST_ACCEPT = [
   'application/vnd.oci.image.manifest.v1+json',
@@ -37,7 +38,7 @@ describe('Podman adapter (real podman)', () => {
   afterAll(async () => {
     for (const c of containers) await podman.rm(c, { force: true, time: 0 }).catch(() => undefined);
     await podman.rmi(images, { force: true }).catch(() => undefined);
-    await registry?.stop();
+    await maybeUnset(registry)?.stop();
   });
 
   it('builds an image carrying the managed and run-id labels', async () => {

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AiboxError } from '../../src/core/errors.js';
 import { streamLogger } from '../../src/core/log.js';
+import { registerSecret } from '../../src/core/redact.js';
 import { pipelineFailedNotice, renderRollbackText, rollbackNotice } from '../../src/notify/messages.js';
 import { SlackNotifier } from '../../src/notify/slack.js';
 import { startSlackDouble, type SlackDouble } from '../doubles/slack.js';
@@ -131,5 +132,23 @@ describe('SlackNotifier against the webhook double', () => {
     }
     expect((err as AiboxError).code).toBe('CONFIG_INVALID');
     leakCheck(err as AiboxError);
+  });
+
+  it('scrubs every registered secret and escape code from a notice before it is posted', async () => {
+    registerSecret('vault-token-in-a-reason-42');
+    const before = slack.posts.length;
+    await notifier().notify(
+      pipelineFailedNotice({
+        variant: 'java',
+        step: 'preflight',
+        reason: `Vault at http://u:pw-in-url-7@vault:8200 said: bad token vault-token-in-a-reason-42 \u001b[32mOK\u001b[0m ${slack.webhookUrl}`,
+        runId: '8',
+      }),
+    );
+    const body = JSON.stringify(slack.posts[before]!.body);
+    expect(body).toContain('bad token ***');
+    for (const s of ['vault-token-in-a-reason-42', 'pw-in-url-7', 's3cretW3bhookT0ken'])
+      expect(body).not.toContain(s);
+    expect(body).not.toMatch(/\\u001b/);
   });
 });

@@ -11,6 +11,7 @@ import { createRegistryClient } from '../../src/oci/client.js';
 import { MediaTypes } from '../../src/oci/manifest.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { startTokenServer, type TokenServer } from '../helpers/token-server.js';
+import { maybeUnset } from '../helpers/unset.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
@@ -41,8 +42,8 @@ beforeAll(async () => {
   );
 });
 afterAll(async () => {
-  await reg?.stop();
-  await tokens?.stop();
+  await maybeUnset(reg)?.stop();
+  await maybeUnset(tokens)?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 

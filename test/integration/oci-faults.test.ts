@@ -11,6 +11,7 @@ import { staticCredentials } from '../../src/oci/credentials.js';
 import { sha256Digest } from '../../src/oci/digest.js';
 import { MediaTypes } from '../../src/oci/manifest.js';
 import { freePort } from '../helpers/free-port.js';
+import { maybeUnset } from '../helpers/unset.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: Buffer) => void;
 interface Seen {
@@ -74,9 +75,9 @@ beforeAll(async () => {
   client = createRegistryClient({ env: {}, retries: 2 });
 });
 afterAll(async () => {
-  await client?.close();
-  await double?.stop();
-  await storage?.stop();
+  await maybeUnset(client)?.close();
+  await maybeUnset(double)?.stop();
+  await maybeUnset(storage)?.stop();
 });
 beforeEach(() => {
   seen = [];

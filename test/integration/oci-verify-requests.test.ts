@@ -12,6 +12,7 @@ import type { TrustedKey } from '../../src/signing/trust.js';
 import { signImage, verifyImage } from '../../src/signing/workflows.js';
 import { pushTinyImage } from '../helpers/cosign.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { maybeUnset } from '../helpers/unset.js';
 
 let reg: TestRegistry;
 let proxy: Server;
@@ -54,10 +55,10 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await client?.close();
-  proxy?.closeAllConnections();
-  await new Promise<void>((r) => (proxy ? proxy.close(() => r()) : r()));
-  await reg?.stop();
+  await maybeUnset(client)?.close();
+  maybeUnset(proxy)?.closeAllConnections();
+  await new Promise<void>((r) => (maybeUnset(proxy) ? proxy.close(() => r()) : r()));
+  await maybeUnset(reg)?.stop();
 });
 
 beforeEach(() => {

@@ -14,6 +14,7 @@ import { silentLogger } from '../../src/core/log.js';
 import { validatePlatformConfig, type PlatformConfig } from '../../src/config/schema.js';
 import type { Reference } from '../../src/oci/reference.js';
 import { TRIVY_STUB, trivyReportText } from '../doubles/trivy-stub.js';
+import { envelopeOf, jsonOf } from '../helpers/cli.js';
 
 const DIGEST = `sha256:${'e'.repeat(64)}`;
 let dir: string;
@@ -145,7 +146,7 @@ describe('aiboxctl scan', () => {
       async (argv) => {
         const r = await cli(argv);
         expect(r.code).toBe(3);
-        const doc = JSON.parse(r.out) as Record<string, any>;
+        const doc = jsonOf<Record<string, any>>(r);
         expect(doc).toMatchObject({
           image: '127.0.0.1:5000/aibox/base:latest',
           digest: DIGEST,
@@ -208,7 +209,7 @@ describe('aiboxctl scan', () => {
     it('exits 1 with --json carrying SCAN_FAILED for garbage output', async () => {
       const r = await cli(['scan', 'base', '--json'], { env: { TRIVY_STUB_MODE: 'garbage' } });
       expect(r.code).toBe(1);
-      expect(JSON.parse(r.out)).toMatchObject({ error: { code: 'SCAN_FAILED' }, exitCode: 1 });
+      expect(envelopeOf(r)).toMatchObject({ outcome: 'failed', exitCode: 1, error: { code: 'SCAN_FAILED' } });
     });
 
     it('exits 1 when trivy is missing (--trivy-path override)', async () => {

@@ -129,8 +129,12 @@ describe('TrivyScanner with the trivy stub', () => {
       );
       expect(e.hint).toMatch(/gate fails/);
       const all =
-        JSON.stringify({ m: e.message, h: e.hint, d: e.details, c: String((e.cause as Error)?.message) }) +
-        logs.join('');
+        JSON.stringify({
+          m: e.message,
+          h: e.hint,
+          d: e.details,
+          c: String((e.cause as Error | undefined)?.message),
+        }) + logs.join('');
       expect(all).not.toContain('trivy-s3cret-pw');
     });
 

@@ -4,11 +4,24 @@
  * cosign v3 bundles read from the referrers tag, verify-blob, and secrets never leaking.
  */
 import { sign as cryptoSign } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import {
+  link,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  symlink,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/app.js';
+import { registerKeysCommands } from '../../src/cli/commands/keys.js';
 import { registerSigningCommands } from '../../src/cli/commands/signing.js';
 import { createRegistryClient, type RegistryClient } from '../../src/oci/client.js';
 import { copyByDigest } from '../../src/oci/copy.js';
@@ -16,9 +29,11 @@ import { dssePae } from '../../src/signing/bundle.js';
 import { encodeBase64 } from '../../src/signing/encoding.js';
 import { loadPrivateKey } from '../../src/signing/keys.js';
 import { sha256 } from '../../src/signing/sigmanifest.js';
+import { envelopeOf, jsonError, jsonOf } from '../helpers/cli.js';
 import { getCosign, pushTinyImage, runCosign } from '../helpers/cosign.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { startVaultDouble, type VaultDouble } from '../helpers/vault-double.js';
+import { maybeUnset } from '../helpers/unset.js';
 
 const PW = 'pw-7f3a-secret';
 let reg: TestRegistry;
@@ -31,7 +46,7 @@ async function ctl(args: string[], env: Record<string, string | undefined> = {},
   let err = '';
   const code = await runCli(
     'aiboxctl',
-    [registerSigningCommands],
+    [registerKeysCommands, registerSigningCommands],
     ['--registry', `${reg.host}/aibox`, ...args],
     {
       io: { out: (s) => void (out += s), err: (s) => void (err += s) },
@@ -51,8 +66,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await client?.close();
-  await Promise.all([reg?.stop(), vault?.stop()]);
+  await maybeUnset(client)?.close();
+  await Promise.all([maybeUnset(reg)?.stop(), maybeUnset(vault)?.stop()]);
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
@@ -71,6 +86,36 @@ describe('keys generate', () => {
     const r = await ctl(['keys', 'generate', '--output-dir', 'k9'], { COSIGN_PASSWORD: undefined });
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/COSIGN_PASSWORD is not set/);
+  });
+
+  it('--force never writes or chmods through a planted symlink, and leaves the target untouched', async () => {
+    await mkdir(join(dir, 'k5'), { recursive: true });
+    const victim = join(dir, 'victim.txt');
+    await writeFile(victim, 'not yours\n', { mode: 0o644 });
+    await symlink(victim, join(dir, 'k5/cosign.key'));
+    const r = await ctl(['--json', 'keys', 'generate', '--force', '--output-dir', 'k5']);
+    expect(r.code).toBe(1);
+    expect(jsonError(r)).toMatchObject({ code: 'UNSAFE_PATH' });
+    expect(jsonError(r).message).toMatch(/refusing to write .*k5\/cosign\.key: it is a symbolic link/);
+    expect(await readFile(victim, 'utf8')).toBe('not yours\n');
+    expect((await stat(victim)).mode & 0o777).toBe(0o644);
+    expect((await lstat(join(dir, 'k5/cosign.key'))).isSymbolicLink()).toBe(true);
+    expect(await readdir(join(dir, 'k5'))).toEqual(['cosign.key']); // no cosign.pub, no temp file
+  });
+
+  it('--force replaces a regular file by rename (new inode, 0600 whatever it was), leaving no temp files', async () => {
+    await mkdir(join(dir, 'k6'), { recursive: true });
+    await writeFile(join(dir, 'k6/cosign.key'), 'old\n', { mode: 0o666 });
+    const hard = join(dir, 'k6-hardlink');
+    await link(join(dir, 'k6/cosign.key'), hard); // a second name for the old file must keep the old bytes
+    const r = await ctl(['keys', 'generate', '--force', '--output-dir', 'k6']);
+    expect(r.code, r.err).toBe(0);
+    expect(await readFile(hard, 'utf8')).toBe('old\n');
+    expect((await stat(join(dir, 'k6/cosign.key'))).mode & 0o777).toBe(0o600);
+    expect(await readFile(join(dir, 'k6/cosign.key'), 'utf8')).toMatch(
+      /^-----BEGIN ENCRYPTED COSIGN PRIVATE KEY-----/,
+    );
+    expect((await readdir(join(dir, 'k6'))).sort()).toEqual(['cosign.key', 'cosign.pub']);
   });
 });
 
@@ -118,6 +163,18 @@ describe('key sources', () => {
   });
 });
 
+describe('sign', () => {
+  it('a wrong password is reported as such, even when the registry answers first (image missing)', async () => {
+    for (const image of ['nosuch:tag', 'src:env']) {
+      const r = await ctl(['--json', 'sign', '--key', 'k1/cosign.key', image], {
+        COSIGN_PASSWORD: 'wrong-pw-x1',
+      });
+      expect(r.code).toBe(1);
+      expect(jsonError(r).code).toBe('KEY_PASSWORD');
+    }
+  });
+});
+
 describe('trust store and rotation', () => {
   const cfg = async (name: string, body: string) => {
     const p = join(dir, name);
@@ -159,22 +216,72 @@ describe('trust store and rotation', () => {
     expect(t.out).toMatch(/^NAME\s+FINGERPRINT\s+AGE\s+ROTATION DUE\s+STATE\n/);
     expect(t.out).toMatch(/ci-2025\s+sha256:[0-9a-f]{16}\s+346d\s+2026-03-01\s+rotation-due-soon/);
     expect(t.err).toMatch(/warn: key ci-2025: rotation due 2026-03-01 \(in 19 days\)/);
-    const j = JSON.parse((await ctl(['--config', p, '--json', 'keys', 'status'], {}, now)).out) as {
+    const j = jsonOf<{
       keys: { name: string; state: string; fingerprint: string; ageDays: number }[];
-    };
+    }>(await ctl(['--config', p, '--json', 'keys', 'status'], {}, now));
     expect(j.keys.map((k) => [k.name, k.state, k.ageDays])).toEqual([
       ['ci-2025', 'rotation-due-soon', 346],
       ['ci-2026', 'ok', 9],
     ]);
   });
 
-  it('keys status falls back to the key file age when no notBefore is set', async () => {
+  it('keys status never takes key age from the file mtime: age unknown, and the warning says why', async () => {
     const old = new Date(Date.now() - 400 * 86_400_000);
     await utimes(join(dir, 'k1/cosign.pub'), old, old);
-    const j = JSON.parse((await ctl(['--json', 'keys', 'status', '--key', 'k1/cosign.pub'])).out) as {
-      keys: { state: string }[];
-    };
-    expect(j.keys[0]?.state).toBe('rotation-overdue');
+    const r = await ctl(['--json', 'keys', 'status', '--key', 'k1/cosign.pub']);
+    expect(r.code, r.err).toBe(0);
+    const j = jsonOf<{ keys: { state: string; ageDays: number | null; createdAt: string | null }[] }>(r);
+    expect(j.keys[0]).toMatchObject({ state: 'age-unknown', ageDays: null, createdAt: null });
+    expect(r.err).toMatch(
+      /warn: key k1\/cosign\.pub: age unknown, so rotation cannot be checked: the trust store has no notBefore/,
+    );
+    const t = await ctl(['keys', 'status', '--key', 'k1/cosign.pub']);
+    expect(t.out).toMatch(/k1\/cosign\.pub\s+sha256:[0-9a-f]{16}\s+unknown\s+-\s+age-unknown/);
+  });
+
+  it('keys status exits 1 when a trusted key is retired or not yet valid (text and --json)', async () => {
+    const p = await cfg(
+      'windows.yaml',
+      'signing:\n  trustedKeys:\n    - {name: old, path: k1/cosign.pub, notBefore: "2025-01-01", notAfter: "2026-01-31"}\n    - {name: next, path: k2/cosign.pub, notBefore: "2026-03-01"}\n',
+    );
+    const now = new Date('2026-02-10T00:00:00Z');
+    const t = await ctl(['--config', p, 'keys', 'status'], {}, now);
+    expect(t.code).toBe(1);
+    expect(t.out).toMatch(/old\s+.*retired\n/);
+    expect(t.out).toMatch(/next\s+.*not-yet-valid\n/);
+    const j = await ctl(['--config', p, '--json', 'keys', 'status'], {}, now);
+    expect(envelopeOf(j)).toMatchObject({ outcome: 'failed', exitCode: 1, data: { ok: false } });
+    const fine = await ctl(['--config', p, 'keys', 'status'], {}, new Date('2026-01-15T00:00:00Z'));
+    expect(fine.out).toMatch(/next\s+.*not-yet-valid/);
+    const onlyOld = await cfg(
+      'window-ok.yaml',
+      'signing:\n  trustedKeys:\n    - {name: old, path: k1/cosign.pub, notBefore: "2026-01-01", notAfter: "2026-01-31"}\n',
+    );
+    expect(
+      (await ctl(['--config', onlyOld, 'keys', 'status'], {}, new Date('2026-01-15T00:00:00Z'))).code,
+    ).toBe(0);
+  });
+
+  it('a date-only notAfter is inclusive: the key verifies all of that UTC day, and not a millisecond after', async () => {
+    await pushTinyImage(client, reg.host, 'aibox/rot', 'last', 'rot-last');
+    expect((await ctl(['sign', '--key', 'k1/cosign.key', 'rot:last'])).code).toBe(0);
+    const p = await cfg(
+      'inclusive.yaml',
+      'signing:\n  trustedKeys:\n    - {name: ci-2025, path: k1/cosign.pub, notBefore: "2026-03-31", notAfter: "2026-03-31"}\n',
+    );
+    for (const at of ['2026-03-31T00:00:00.000Z', '2026-03-31T12:00:00Z', '2026-03-31T23:59:59.999Z']) {
+      const r = await ctl(['--config', p, 'verify', 'rot:last'], {}, new Date(at));
+      expect(r.code, `${at}: ${r.err}`).toBe(0);
+    }
+    const after = await ctl(
+      ['--config', p, '--debug', 'verify', 'rot:last'],
+      {},
+      new Date('2026-04-01T00:00:00.000Z'),
+    );
+    expect(after.code).toBe(12);
+    expect(after.err).toMatch(/key "ci-2025" was retired at 2026-03-31T23:59:59\.999Z/);
+    const before = await ctl(['--config', p, 'verify', 'rot:last'], {}, new Date('2026-03-30T23:59:59.999Z'));
+    expect(before.code).toBe(12);
   });
 
   it('keys rotate writes the new pair and prints the steps', async () => {
@@ -289,7 +396,7 @@ describe('cosign v3 Sigstore bundles (referrers tag fallback on distribution 2.8
 
     const ok = await ctl(['--json', 'verify', '--key', 'k1/cosign.pub', 'v3:v1']);
     expect(ok.code, ok.err).toBe(0);
-    expect(JSON.parse(ok.out)).toEqual([
+    expect(jsonOf(ok)).toEqual([
       {
         critical: {
           identity: { 'docker-reference': `${reg.host}/aibox/v3` },

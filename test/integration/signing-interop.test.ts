@@ -4,20 +4,23 @@
  * signers on one image; and the attack cases. cosign always runs offline-flagged.
  * When no cosign can be had (not Debian, no cosign on PATH), these tests say so loudly and skip.
  */
-import { generateKeyPairSync, sign as cryptoSign } from 'node:crypto';
+import { sign as cryptoSign } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/app.js';
+import { registerKeysCommands } from '../../src/cli/commands/keys.js';
 import { registerSigningCommands } from '../../src/cli/commands/signing.js';
 import { createRegistryClient, type RegistryClient } from '../../src/oci/client.js';
 import { encodeBase64 } from '../../src/signing/encoding.js';
 import { loadPrivateKey } from '../../src/signing/keys.js';
 import { buildPayload } from '../../src/signing/payload.js';
 import { appendSignatureLayer, sha256, signatureTag } from '../../src/signing/sigmanifest.js';
+import { jsonOf } from '../helpers/cli.js';
 import { cosignSign, cosignVerify, getCosign, pushTinyImage, runCosign } from '../helpers/cosign.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { maybeUnset } from '../helpers/unset.js';
 
 const PW = 'correct horse battery staple';
 const cosign = await getCosign();
@@ -31,7 +34,7 @@ async function ctl(args: string[], env: Record<string, string | undefined> = {})
   let err = '';
   const code = await runCli(
     'aiboxctl',
-    [registerSigningCommands],
+    [registerKeysCommands, registerSigningCommands],
     ['--registry', `${reg.host}/aibox`, ...args],
     {
       io: { out: (s) => void (out += s), err: (s) => void (err += s) },
@@ -99,8 +102,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await client?.close();
-  await reg?.stop();
+  await maybeUnset(client)?.close();
+  await maybeUnset(reg)?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
@@ -129,7 +132,7 @@ describe.skipIf(!cosign)('interop with real cosign', () => {
     it('cosign signs with an aibox-generated key (COSIGN label, N=32768)', async () => {
       expect(await readFile(ours.key, 'utf8')).toMatch(/^-----BEGIN ENCRYPTED COSIGN PRIVATE KEY-----\n/);
       const d = await pushTinyImage(client, reg.host, 'aibox/keys', 'v1', 'keys');
-      const s = await cosignSign(bin, ours.key, `${img('keys', 'v1')}`, { cwd: dir, password: PW });
+      const s = await cosignSign(bin, ours.key, img('keys', 'v1'), { cwd: dir, password: PW });
       expect(s.code, s.stderr).toBe(0);
       const v = await ctl(['verify', '--key', ours.pub, `keys@${d}`]);
       expect(v.code, v.err).toBe(0);
@@ -179,7 +182,7 @@ describe.skipIf(!cosign)('interop with real cosign', () => {
         /^Verifying image signature\.\.\. valid \(signed by platform-ci@aibox\.internal, \d{4}-\d{2}-\d{2}\)\n/,
       );
       const j = await ctl(['--json', 'verify', '--key', ours.pub, 'base:24.04-20260221']);
-      const ourJson = JSON.parse(j.out) as unknown[];
+      const ourJson = jsonOf<unknown[]>(j);
       const theirJson = JSON.parse(
         (await cosignVerify(bin, ours.pub, img('base', '24.04-20260221'), { cwd: dir })).stdout.trim(),
       ) as unknown[];
@@ -226,7 +229,7 @@ describe.skipIf(!cosign)('interop with real cosign', () => {
         expect((await ctl(['verify', '--key', pub, 'dual:v1'])).code).toBe(0);
       }
       const both = await ctl(['--json', 'verify', '--key', ours.pub, '--key', theirs.pub, 'dual:v1']);
-      expect(JSON.parse(both.out)).toHaveLength(3);
+      expect(jsonOf<unknown[]>(both)).toHaveLength(3);
     });
   });
 

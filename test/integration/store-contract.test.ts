@@ -14,6 +14,7 @@ import { MemoryImageStore, failNthCall, failNthOp, type StoreOp } from '../../sr
 import type { Reference } from '../../src/oci/reference.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { storeContract } from './store.contract.js';
+import { maybeUnset } from '../helpers/unset.js';
 
 let enabled: TestRegistry;
 let disabled: TestRegistry;
@@ -24,8 +25,8 @@ beforeAll(async () => {
   client = createRegistryClient({ env: {}, retries: 1 });
 });
 afterAll(async () => {
-  await client?.close();
-  await Promise.all([enabled?.stop(), disabled?.stop()]);
+  await maybeUnset(client)?.close();
+  await Promise.all([maybeUnset(enabled)?.stop(), maybeUnset(disabled)?.stop()]);
 });
 
 const DIST_28 = { deleteEnabled: true, tagDelete: false, referrersApi: false } as const;

@@ -4,7 +4,7 @@
  * valid platform config once rendered.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -21,9 +21,33 @@ const runs = (job: any): string =>
     ...(job.steps ?? []).map((s: any) => s.run ?? ''),
   ].join('\n');
 
+/** Jobs that write to the registry: the ones that run `aiboxctl rebuild` or `aiboxctl promote`. */
+const writers = (jobs: Record<string, any>): string[] =>
+  Object.keys(jobs).filter((j) => /aiboxctl\.mjs (rebuild|promote)\b/.test(runs(jobs[j])));
+
 describe('deploy/ci/github-actions/weekly-rebuild.yml', () => {
   const wf = load('deploy/ci/github-actions/weekly-rebuild.yml');
   const jobs = wf.jobs as Record<string, any>;
+
+  it('pins every action to a full commit SHA with its release tag in a comment', () => {
+    const text = readFileSync(join(ROOT, 'deploy/ci/github-actions/weekly-rebuild.yml'), 'utf8');
+    const uses = [...text.matchAll(/^\s*-?\s*uses:\s*(.*)$/gm)].map((m) => m[1]!.trim());
+    expect(uses.length).toBeGreaterThan(0);
+    for (const u of uses) expect(u).toMatch(/^[\w.-]+\/[\w.-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$/);
+  });
+
+  it('puts every job that writes to the registry in one concurrency group', () => {
+    expect(writers(jobs).sort()).toEqual(['base', 'promote', 'variants']);
+    expect(wf.concurrency).toEqual({ group: 'aibox-image-rebuild', 'cancel-in-progress': false });
+    // A job-level group would take a writer out of the workflow's one group (and cancel queued matrix legs).
+    for (const j of Object.keys(jobs)) expect(jobs[j].concurrency, j).toBeUndefined();
+  });
+
+  it('computes the date in the format rebuild and promote accept (YYYY-MM-DD)', () => {
+    const prep = runs(jobs.prepare);
+    expect(prep).toContain('date -u +%F');
+    expect(prep).not.toMatch(/%Y%m%d/);
+  });
 
   it('runs Sundays 02:00 UTC and on demand, never two at once', () => {
     expect(wf.on.schedule).toEqual([{ cron: '0 2 * * 0' }]);
@@ -72,6 +96,19 @@ describe('deploy/ci/github-actions/weekly-rebuild.yml', () => {
 
 describe('deploy/ci/gitlab/weekly-rebuild.gitlab-ci.yml', () => {
   const ci = load('deploy/ci/gitlab/weekly-rebuild.gitlab-ci.yml');
+
+  it('puts every job that writes to the registry in one resource group', () => {
+    const jobs = Object.fromEntries(Object.entries(ci).filter(([k, v]) => !k.startsWith('.') && v?.stage));
+    const w = writers(jobs);
+    expect(w.sort()).toEqual(['promote', 'rebuild:base', 'rebuild:variant']);
+    for (const j of w) expect(ci[j].resource_group, j).toBe('aibox-registry');
+  });
+
+  it('computes the date in the format rebuild and promote accept (YYYY-MM-DD)', () => {
+    const prep = runs(ci.prepare);
+    expect(prep).toContain('date -u +%F');
+    expect(prep).not.toMatch(/%Y%m%d/);
+  });
 
   it('documents the schedule and only runs from the schedule or on demand', () => {
     expect(ci.variables.AIBOX_SCHEDULE_CRON.value).toBe('0 2 * * 0');
@@ -138,5 +175,52 @@ describe('deploy/ci/aibox.ci.yaml', () => {
     });
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/HARBOR_HOST is not set/);
+  });
+});
+
+describe('the GitHub workflow harness (test/helpers/ci-github.ts) refuses what it does not know', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'aibox-gh-harness-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const wf = (steps: string, extra = '') =>
+    `on: workflow_dispatch\n${extra}jobs:\n  a:\n    runs-on: ubuntu-24.04\n    steps:\n${steps}`;
+  const go = async (text: string) => {
+    const { runGithubWorkflow } = await import('../../../test/helpers/ci-github.js');
+    const file = join(dir, `wf-${Math.random().toString(36).slice(2)}.yml`);
+    writeFileSync(file, text);
+    return runGithubWorkflow({
+      file,
+      cwd: dir,
+      event: 'workflow_dispatch',
+      secrets: { KNOWN: 'k' },
+      vars: {},
+      env: { PATH: process.env.PATH ?? '' },
+      github: { sha: '0'.repeat(40), run_id: '1', repository: 'o/r' },
+      uses: { 'actions/checkout': () => {} },
+      tmp: join(dir, 'tmp'),
+    });
+  };
+
+  it('runs known expressions and passes step outputs on', async () => {
+    const r = await go(
+      wf(
+        '      - id: s\n        run: echo "x=${{ secrets.KNOWN }}-${{ github.sha }}" >> "$GITHUB_OUTPUT"\n' +
+          '      - run: test "${{ steps.s.outputs.x }}" = "k-0000000000000000000000000000000000000000"\n',
+      ),
+    );
+    expect(r.jobs.map((j) => j.result)).toEqual(['success']);
+  });
+
+  it.each([
+    ['an unknown secret', '      - run: echo ${{ secrets.NOPE }}\n', /does not know "NOPE"/],
+    ['an unknown context', '      - run: echo ${{ runner.os }}\n', /runner/i],
+    ['an unknown github key', '      - run: echo ${{ github.event.inputs.x }}\n', /does not know "event"/],
+    [
+      'an action without emulation',
+      '      - uses: actions/cache@v4\n',
+      /no emulation for uses: actions\/cache@v4/,
+    ],
+    ['a schema error', '      - runx: echo\n', /does not parse/],
+  ])('throws on %s', async (_, steps, message) => {
+    await expect(go(wf(steps))).rejects.toThrow(message);
   });
 });

@@ -222,7 +222,7 @@ describe('parseChannel / serializeChannel', () => {
     fc.assert(
       fc.property(fc.jsonValue(), (v) => {
         try {
-          parseChannel(new TextEncoder().encode(JSON.stringify(v) ?? 'null'));
+          parseChannel(new TextEncoder().encode(JSON.stringify(v)));
         } catch (e: unknown) {
           expect(e).toBeInstanceOf(AiboxError);
           expect((e as AiboxError).code).toBe('CHANNEL_INVALID');

@@ -44,9 +44,9 @@ describe('resolveImage', () => {
     fc.assert(
       fc.property(fc.string(), (s) => {
         try {
-          resolveImage(s, target);
+          expect(resolveImage(s, target)).toBeDefined();
         } catch (e: unknown) {
-          if (!(e instanceof AiboxError)) throw e;
+          expect(e).toBeInstanceOf(AiboxError);
         }
       }),
     );

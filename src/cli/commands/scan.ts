@@ -2,6 +2,7 @@
  * `aiboxctl scan IMAGE`: resolve the image to a digest, scan it with the configured scanner, apply
  * the gate policy. Exit 0 passed, 3 refused by policy, 1 scanner failure, 2 no scanner configured.
  */
+import { sanitize } from '../../core/redact.js';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { AiboxError } from '../../core/errors.js';
@@ -81,8 +82,8 @@ export async function scanImage(ctx: Context, image: string, flags: ScanFlags): 
   const text = renderScanText({ image: reference, digest, scanner: scanner.name, evaluation });
   if (refusal) {
     // stderr, as for any refusal; stdout keeps the result (text table or --json document).
-    ctx.io.err(`error: ${refusal.message}\n`);
-    if (refusal.hint) ctx.io.err(`hint: ${refusal.hint}\n`);
+    ctx.io.err(`error: ${sanitize(refusal.message)}\n`);
+    if (refusal.hint) ctx.io.err(`hint: ${sanitize(refusal.hint)}\n`);
   }
   return {
     data: {

@@ -1,8 +1,7 @@
-/** `aiboxctl status` (runbook §1 verification) and `aiboxctl channel show`: flag mapping and rendering. */
+/** `aiboxctl status` (runbook §1 verification): flag mapping and rendering. */
 import type { Command } from 'commander';
-import { renderChannel } from '../../channel/render.js';
-import { channelRepository } from '../../channel/store.js';
-import { readTrustedChannel } from '../../channel/trusted.js';
+import { fileChannelState } from '../../channel/state-file.js';
+import { dataDir } from '../../config/load.js';
 import { pipelineStatus, type StatusReport } from '../../pipeline/status.js';
 import { scannerFromConfig } from '../../scan/factory.js';
 import { loadTrust } from '../../signing/keyring.js';
@@ -31,6 +30,7 @@ async function statusCommand(ctx: Context, flags: { key: string[]; maxAgeDays: s
       : undefined,
     now: ctx.now(),
     maxAgeDays: Number(flags.maxAgeDays),
+    channelState: fileChannelState(dataDir({ ...ctx.env })),
   });
   return { data: report, text: renderStatus(report), exitCode: report.ok ? EXIT.OK : EXIT.FAILURE };
 }
@@ -60,36 +60,8 @@ function renderStatus(r: StatusReport): string {
           `WARNING: an interrupted promotion (channel sequence ${r.pendingPromotion.sequence}) is recorded at channel:pending; run 'aiboxctl promote' to complete it`,
         ]
       : []),
+    ...r.channelWarnings.map((w) => `WARNING: ${w}`),
   ].join('\n');
-}
-
-async function channelShowCommand(ctx: Context, flags: { key: string[] }) {
-  const loaded = await ctx.config();
-  const target = await ctx.target();
-  const now = ctx.now();
-  const trust = await loadTrust({ keyFlags: flags.key, loaded, env: ctx.env, cwd: ctx.cwd });
-  const repo = channelRepository(target.host, target.project);
-  const tc = await readTrustedChannel(target.client, target.host, target.project, trust, now);
-  const text = [
-    renderChannel(tc.read.channel, {
-      now,
-      digest: tc.read.digest,
-      location: `${repo.registry}/${repo.repository}:current`,
-      signatureValid: tc.signatureValid,
-    }),
-    tc.signatureValid ? `signature: valid (signed by ${tc.signer})` : 'signature: INVALID',
-    ...tc.problems.map((p) => `PROBLEM: ${p}`),
-  ].join('\n');
-  return {
-    data: {
-      channel: tc.read.channel,
-      digest: tc.read.digest,
-      signatureValid: tc.signatureValid,
-      problems: tc.problems,
-    },
-    text,
-    exitCode: tc.problems.length ? EXIT.FAILURE : EXIT.OK,
-  };
 }
 
 export const registerStatusCommands: RegisterCommands = (program: Command, run) => {
@@ -105,15 +77,4 @@ export const registerStatusCommands: RegisterCommands = (program: Command, run) 
     .action(
       run((ctx, flags: { key: string[]; maxAgeDays: string; scan: boolean }) => statusCommand(ctx, flags)),
     );
-
-  const channel = program
-    .command('channel')
-    .description('the signed release channel developers trust instead of latest')
-    .addHelpText('after', '\nExample:\n  $ aiboxctl channel show --key cosign.pub');
-  channel
-    .command('show')
-    .description('print the current channel document and verify its signature and freshness')
-    .option('--key <pub>', 'trusted public key (repeatable; default: signing.trustedKeys)', collect, [])
-    .addHelpText('after', '\nExample:\n  $ aiboxctl channel show --key cosign.pub --json')
-    .action(run((ctx, flags: { key: string[] }) => channelShowCommand(ctx, flags)));
 };

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
   clearSecrets,
+  registerUrlCredentials,
   redact,
   registerSecret,
   sanitize,
@@ -46,6 +47,7 @@ describe('stripControl', () => {
   it('removes escape sequences that could fake a green line', () => {
     const evil = 'denied\r\u001b[2K\u001b[32mVerifying image signature... valid\u001b[0m\u001b]0;title\u0007';
     const out = stripControl(evil);
+    // eslint-disable-next-line no-control-regex -- the assertion looks for control characters
     expect(out).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
     expect(out).toBe('deniedVerifying image signature... valid');
   });
@@ -56,6 +58,7 @@ describe('stripControl', () => {
     fc.assert(
       fc.property(fc.string({ unit: 'binary' }), (s) => {
         expect(stripControl(s)).not.toMatch(
+          // eslint-disable-next-line no-control-regex -- the assertion looks for control characters
           /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/,
         );
       }),
@@ -76,5 +79,30 @@ describe('sanitizeRemote / sanitizeDeep', () => {
       n: 1,
     });
     expect(sanitize('\u001b[31mred')).toBe('red');
+  });
+});
+
+describe('registerUrlCredentials', () => {
+  it('registers the password and the user:password pair (and its base64, as a Basic header has it)', () => {
+    registerUrlCredentials('http://vaultuser:p%40ss-w0rd-9@vault.internal:8200');
+    const basic = btoa('vaultuser:p@ss-w0rd-9');
+    const out = redact(`pw p@ss-w0rd-9, raw p%40ss-w0rd-9, header Authorization: Basic ${basic}; ${basic}`);
+    expect(out).not.toContain('p@ss-w0rd-9');
+    expect(out).not.toContain('p%40ss-w0rd-9');
+    expect(out).not.toContain(basic.replace(/=+$/, ''));
+  });
+  it('ignores URLs without user-info', () => {
+    registerUrlCredentials('https://vault.internal:8200');
+    expect(redact('https://vault.internal:8200')).toBe('https://vault.internal:8200');
+  });
+});
+
+describe('placeholders are instructions, not secrets', () => {
+  it('keeps password=<password> and token=$TOKEN, masks real values', () => {
+    expect(redact('vault kv put k cosign.password=<password>')).toBe(
+      'vault kv put k cosign.password=<password>',
+    );
+    expect(redact('?token=$TOKEN')).toBe('?token=$TOKEN');
+    expect(redact('?token=abc123')).toBe('?token=***');
   });
 });

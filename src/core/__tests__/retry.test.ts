@@ -40,7 +40,8 @@ describe('backoffMs', () => {
       fc.property(fc.integer({ min: 0, max: 30 }), fc.double({ min: 0, max: 1, noNaN: true }), (r, rnd) => {
         const step = Math.min(100 * 2 ** r, 1000);
         const w = backoffMs({ ...policy, jitter: true }, r, () => rnd);
-        return w >= Math.floor(step / 2) && w <= step;
+        expect(w).toBeGreaterThanOrEqual(Math.floor(step / 2));
+        expect(w).toBeLessThanOrEqual(step);
       }),
     );
   });

@@ -14,7 +14,7 @@ import {
 } from '../reference.js';
 
 const hex = (n: number) =>
-  fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: n, maxLength: n });
+  fc.string({ unit: fc.constantFrom(...Array.from('0123456789abcdef')), minLength: n, maxLength: n });
 const component = fc.stringMatching(/^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$/).filter((c) => c.length <= 30);
 const host = fc.oneof(
   fc.constantFrom('registry.example.com', 'ghcr.io', 'localhost', '127.0.0.1', 'my-reg.local'),

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { defaultPlatformConfig } from '../../config/schema.js';
 import { AiboxError } from '../../core/errors.js';
 import { compactDate, planRun } from '../plan.js';
-import { inputsDigest } from '../inputs.js';
+import { inputBuildArgs, inputsDigest, type BuildInputs } from '../inputs.js';
 
 const config = defaultPlatformConfig();
 
@@ -36,7 +36,7 @@ describe('planRun', () => {
     );
   });
 
-  it.each(['2026-02-30', '20260221', '2026-2-1', ''])('rejects the date %j', (date) => {
+  it.each(['2026-02-30', '20260230', '2026-0221', '2026-2-1', ''])('rejects the date %j', (date) => {
     expect(() => planRun(config, { date })).toThrow(AiboxError);
   });
 
@@ -54,7 +54,7 @@ describe('planRun', () => {
       fc.property(fc.string(), (s) => {
         try {
           compactDate(s);
-          expect(s).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+          expect(s).toMatch(/^\d{4}-\d{2}-\d{2}$|^\d{8}$/);
         } catch (e: unknown) {
           expect(e).toBeInstanceOf(AiboxError);
         }
@@ -64,25 +64,37 @@ describe('planRun', () => {
 });
 
 describe('inputsDigest', () => {
-  const base = {
+  const base: BuildInputs = {
     variant: 'base',
     tag: '24.04-20260221',
     containerfile: 'FROM x',
     baseDigest: 'sha256:1',
     mandatoryUpdate: false,
     minImageDate: '',
+    context: 'sha256:c1',
+    buildArgs: { BASE_IMAGE: 'x@sha256:1', VARIANT: 'base' },
   };
   it('changes with every input and nothing else', () => {
     const d = inputsDigest(base);
     expect(inputsDigest({ ...base })).toBe(d);
-    for (const change of [
+    const changes: Partial<BuildInputs>[] = [
       { containerfile: 'FROM y' },
       { baseDigest: 'sha256:2' },
       { tag: 't' },
       { mandatoryUpdate: true },
       { minImageDate: '2026-02-21' },
-    ]) {
+      { context: 'sha256:c2' },
+      { buildArgs: { BASE_IMAGE: 'x@sha256:1', VARIANT: 'java' } },
+      { buildArgs: { BASE_IMAGE: 'x@sha256:1', VARIANT: 'base', EXTRA: '1' } },
+    ];
+    for (const change of changes) {
       expect(inputsDigest({ ...base, ...change })).not.toBe(d);
     }
+    // key order of the build args does not matter
+    expect(inputsDigest({ ...base, buildArgs: { VARIANT: 'base', BASE_IMAGE: 'x@sha256:1' } })).toBe(d);
+  });
+
+  it('the run-only build args (time, revision) are not inputs', () => {
+    expect(inputBuildArgs({ CREATED: 'now', REVISION: 'abc', VARIANT: 'base' })).toEqual({ VARIANT: 'base' });
   });
 });

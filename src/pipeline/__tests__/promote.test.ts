@@ -4,7 +4,7 @@
  * a tampered intent, the scan rule and the lineage rule.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { AiboxError, isAiboxError } from '../../core/errors.js';
+import { AiboxError, describeError, isAiboxError } from '../../core/errors.js';
 import { channelRepository, channelManifest, EMPTY_CONFIG_BYTES } from '../../channel/store.js';
 import { buildChannel, CHANNEL_ARTIFACT_TYPE, serializeChannel } from '../../channel/channel.js';
 import { failNthCall, type CallHook } from '../../oci/memory-store.js';
@@ -71,7 +71,10 @@ function expectConverged(s: Published, want: Record<string, string>) {
 /** Fully old (nothing moved) or fully new. */
 function expectOldOrNew(s: Published, old: Record<string, string> | null, next: Record<string, string>) {
   const fullyNew = VARIANTS.every((v) => s.latest[v] === next[v]) && named(s.current)?.base === next.base;
-  if (fullyNew) return expectConverged(s, next);
+  if (fullyNew) {
+    expectConverged(s, next);
+    return;
+  }
   if (old) expectConverged(s, old);
   else {
     expect(s.latest).toEqual({ app: null, base: null, tool: null });
@@ -88,7 +91,10 @@ function expectRecoverable(s: Published, old: Record<string, string> | null, nex
   const moved =
     VARIANTS.some((v) => s.latest[v] !== (old?.[v] ?? null)) || named(s.current)?.base === next.base;
   if (!moved) return;
-  if (named(s.current)?.base === next.base) return expectConverged(s, next);
+  if (named(s.current)?.base === next.base) {
+    expectConverged(s, next);
+    return;
+  }
   expect(s.pending?.signed).toBe(true);
   expect(named(s.pending)).toEqual(next);
   expect(s.pending!.channel.sequence).toBeGreaterThan(s.current?.channel.sequence ?? 0);
@@ -121,7 +127,8 @@ describe('promote', () => {
           (e: unknown) => e,
         );
         // An outage keeps its code (exit 1), wherever it happens (signature payloads included).
-        if (err) expect(isAiboxError(err, 'REGISTRY_UNREACHABLE'), `k=${k}: ${String(err)}`).toBe(true);
+        if (err)
+          expect(isAiboxError(err, 'REGISTRY_UNREACHABLE'), `k=${k}: ${describeError(err)}`).toBe(true);
         expectOldOrNew(await published(w), old, next);
         await promote(w, NEW);
         expectConverged(await published(w), next);
@@ -148,9 +155,14 @@ describe('promote', () => {
       for (let k = 1; k <= calls; k++) {
         const w = await fork();
         w.store.setHooks({ beforeCall: crashFrom(k) });
-        await expect(promote(w, NEW)).rejects.toThrow();
+        // A crash in the best-effort staging sweep after the channel moved does not fail the promotion.
+        const failed = await promote(w, NEW).then(
+          () => false,
+          () => true,
+        );
         const after = await published(w);
-        expectRecoverable(after, old, next);
+        if (failed) expectRecoverable(after, old, next);
+        else expectConverged(after, next);
         const r = await promote(w, NEW);
         if (r.completed !== undefined) rolledForward++;
         expectConverged(await published(w), next);
@@ -165,8 +177,12 @@ describe('promote', () => {
       for (let k = 1; k <= calls; k++) {
         const w = await fork();
         w.store.setHooks({ beforeCall: crashFrom(k) });
-        await expect(promote(w, NEW)).rejects.toThrow();
-        expectRecoverable(await published(w), null, next);
+        const failed = await promote(w, NEW).then(
+          () => false,
+          () => true,
+        );
+        if (failed) expectRecoverable(await published(w), null, next);
+        else expectConverged(await published(w), next);
         await promote(w, NEW);
         expectConverged(await published(w), next);
       }
@@ -227,14 +243,14 @@ describe('promote', () => {
     it('refuses an image whose signature records scan=skipped, and one signed by hand without a scan; nothing moves', async () => {
       const w = await newWorld();
       worlds.push(w);
-      const old = digestsOf((await rebuild(w, OLD)).record);
+      await rebuild(w, OLD);
       w.scanning = false;
       const unscanned = await rebuild(w, NEW, { promote: false, allowUnscanned: true, variants: ['base'] });
       expect(unscanned.record.result).toBe('success');
       const before = await published(w);
       const err = await promote(w, NEW, { variants: ['base'] }).catch((e: unknown) => e);
       expect(isAiboxError(err, 'POLICY_REFUSED')).toBe(true);
-      expect(String((err as Error).message)).toMatch(
+      expect((err as Error).message).toMatch(
         /base: .*aibox\/base:24\.04-20260108 has no passed scan recorded in its signature \(dev\.aibox\.scan: skipped\)/,
       );
       expect(await published(w)).toEqual(before);
@@ -253,7 +269,7 @@ describe('promote', () => {
       );
       await signByHand(w, `${PROJECT}/app`, digest);
       const err2 = await promote(w, NEW, { variants: ['app'] }).catch((e: unknown) => e);
-      expect(String((err2 as Error).message)).toMatch(/app: .* has no passed scan recorded in its signature/);
+      expect((err2 as Error).message).toMatch(/app: .* has no passed scan recorded in its signature/);
     });
 
     it('with allowUnscanned, promotes and records scan: unscanned in the channel entry', async () => {

@@ -126,3 +126,17 @@ describe('rebuild with a fault at the k-th registry call', () => {
     });
   }
 });
+
+describe('build images on a shared engine', () => {
+  it('are named per run, so one run never removes the images another run is still pushing', async () => {
+    const w = await newWorld();
+    worlds.push(w);
+    const { record } = await rebuild(w, OLD);
+    const built = w.engine.calls.filter((c) => c.op === 'build').map((c) => c.ref);
+    const removed = w.engine.calls.filter((c) => c.op === 'rmi').flatMap((c) => c.ref.split(','));
+    expect(built).toHaveLength(VARIANTS.length);
+    for (const ref of built) expect(ref).toContain(record.runId.toLowerCase());
+    // The run removes exactly its own build images, nothing named for another run.
+    expect(new Set(removed)).toEqual(new Set(built));
+  });
+});

@@ -76,6 +76,7 @@ describe('status --no-scan', () => {
     }));
     const bare = buildChannel(prev, entries, new Date('2026-01-08T05:00:00Z'));
     await publishChannel(w.store, repo, bare, {
+      expectCurrent: (await w.store.headManifest({ ...repo, tag: 'current' }))?.digest ?? null,
       sign: async (ref) => {
         await signImage({
           client: w.store,

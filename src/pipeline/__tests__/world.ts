@@ -22,6 +22,7 @@ import { FakeEngine } from '../../../test/doubles/fake-engine.js';
 import { FakeScanner } from '../../../test/doubles/fake-scanner.js';
 import { PENDING_TAG } from '../promote.js';
 import type { RunRecord } from '../record.js';
+import { memoryChannelState, type ChannelState } from '../../channel/state.js';
 import { runPromote, runRebuild, type RunDeps } from '../run.js';
 
 export const HOST = 'registry.test';
@@ -47,6 +48,8 @@ export function trustOf(key: SigningKey): TrustedKey[] {
 
 export interface World {
   readonly store: MemoryImageStore;
+  /** This machine's channel state, in memory (forked with the store). */
+  readonly channelState: ReturnType<typeof memoryChannelState>;
   readonly engine: FakeEngine;
   readonly scanner: FakeScanner;
   readonly key: SigningKey;
@@ -96,6 +99,8 @@ interface Shared {
   readonly config: PlatformConfig;
   readonly t: number;
   readonly writes: readonly Write[];
+  /** This machine's channel state (published/seen marks) at fork time. */
+  readonly state: Record<string, ChannelState>;
 }
 
 /** A fresh world; nothing published yet. */
@@ -116,7 +121,7 @@ export async function newWorld(): Promise<World> {
       tool: { tagPrefix: '2-24.04', from: 'base', containerfile: 'tool/Containerfile' },
     },
   });
-  const w = await makeWorld({ dir, config, t: Date.parse('2026-01-08T02:00:00Z'), writes: [] });
+  const w = await makeWorld({ dir, config, t: Date.parse('2026-01-08T02:00:00Z'), writes: [], state: {} });
   w.dispose = () => rm(dir, { recursive: true, force: true });
   return w;
 }
@@ -126,7 +131,13 @@ export async function newWorld(): Promise<World> {
  * replayed), the same clock and files. Milliseconds each, so a test can start from one state for every k.
  */
 export function forks(w: World): () => Promise<World> {
-  const shared: Shared = { dir: w.dir, config: w.config, t: w.clock(), writes: [...w.writes] };
+  const shared: Shared = {
+    dir: w.dir,
+    config: w.config,
+    t: w.clock(),
+    writes: [...w.writes],
+    state: structuredClone(w.channelState.data),
+  };
   return () => makeWorld(shared);
 }
 
@@ -148,8 +159,10 @@ async function makeWorld(sh: Shared): Promise<World> {
     error: (m) => warnings.push(m),
   };
   let t = sh.t;
+  const channelState = memoryChannelState(structuredClone(sh.state));
   const world: World = {
     store,
+    channelState,
     engine,
     scanner,
     key,
@@ -169,6 +182,7 @@ async function makeWorld(sh: Shared): Promise<World> {
       key: { spec: undefined, load: async () => key },
       trustedKeys: async () => [],
       dataDir: join(sh.dir, 'data'),
+      channelState,
       logger,
       now: () => new Date((t += 1000)),
       progress: () => ({ step() {}, note() {}, done() {} }),

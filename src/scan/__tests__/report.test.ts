@@ -18,7 +18,7 @@ function failure(f: () => unknown): AiboxError {
     f();
   } catch (e: unknown) {
     if (e instanceof AiboxError) return e;
-    throw new Error(`expected an AiboxError, got ${String(e)}`);
+    throw new Error(`expected an AiboxError, got ${String(e)}`, { cause: e });
   }
   throw new Error('expected a failure');
 }
@@ -216,6 +216,7 @@ describe('parseTrivyReport', () => {
         assertConsistent(r);
       } catch (e: unknown) {
         if (!isAiboxError(e, 'SCAN_FAILED')) throw e;
+        expect(isAiboxError(e, 'SCAN_FAILED')).toBe(true);
       }
     };
     it('any JSON value either parses into a consistent report or fails with SCAN_FAILED', () => {
@@ -257,9 +258,7 @@ describe('parseTrivyReport', () => {
   });
 
   describe('property: valid reports', () => {
-    const sev = fc.constantFrom('CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'UNKNOWN', '') as fc.Arbitrary<
-      VulnSpec['severity']
-    >;
+    const sev = fc.constantFrom<VulnSpec['severity']>('CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'UNKNOWN', '');
     const vuln: fc.Arbitrary<VulnSpec> = fc.record({
       id: fc.constantFrom('CVE-2026-0001', 'CVE-2026-0002', 'GHSA-xxxx-yyyy', 'DLA-1234-1'),
       pkg: fc.constantFrom('bash', 'openssl', 'libc6'),

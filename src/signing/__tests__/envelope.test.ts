@@ -64,7 +64,7 @@ describe('key envelope', () => {
         fc.oneof(
           fc.uint8Array({ maxLength: 200 }),
           fc.json().map(enc),
-          fc.anything().map((v) => enc(JSON.stringify({ kdf: v, cipher: v, ciphertext: v }) ?? '')),
+          fc.anything().map((v) => enc(JSON.stringify({ kdf: v, cipher: v, ciphertext: v }))),
         ),
         (b) => {
           try {

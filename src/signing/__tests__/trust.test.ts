@@ -32,7 +32,12 @@ describe('keyStatus', () => {
     expect(keyStatus(key(null, { notBefore: new Date('2026-03-01T00:00:00Z') }), NOW, 365).state).toBe(
       'not-yet-valid',
     );
-    expect(keyStatus(key(null), NOW, 365).message).toMatch(/age unknown/);
+  });
+  it('says the age is unknown (and why) when the trust store gives no creation date', () => {
+    const s = keyStatus(key(null), NOW, 365);
+    expect(s.state).toBe('age-unknown');
+    expect(s.ageDays).toBeNull();
+    expect(s.message).toMatch(/age unknown, so rotation cannot be checked: the trust store has no notBefore/);
   });
 });
 

@@ -1,5 +1,13 @@
 import { generateKeyPairSync, sign as cryptoSign } from 'node:crypto';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+
+// Count the ECDSA verifications the pure core does (the real function runs).
+const verifyCalls = vi.hoisted(() => ({ fn: undefined as unknown as ReturnType<typeof vi.fn> }));
+vi.mock('../keys.js', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('../keys.js')>();
+  verifyCalls.fn = vi.fn(actual.verifyBytes);
+  return { ...actual, verifyBytes: verifyCalls.fn };
+});
 import { dssePae } from '../bundle.js';
 import { encodeBase64 } from '../encoding.js';
 import { normaliseRepository } from '../identity.js';
@@ -323,14 +331,16 @@ describe('verifyImageSignatures', () => {
     });
   });
 
-  it('verifies from cached bytes well under 2 ms', () => {
+  it('verifies from cached bytes synchronously, with at most one ECDSA check per key and signature', () => {
     const s = sign(a);
     const inp = input(s, [trusted(b, 'b'), trusted(a, 'a')]);
-    verifyImageSignatures(inp);
-    const t = performance.now();
-    for (let i = 0; i < 50; i++) verifyImageSignatures(inp);
-    // Not a timing assertion on CI: recorded for the bench; the bench enforces the budget.
-    expect((performance.now() - t) / 50).toBeGreaterThan(0);
+    verifyCalls.fn.mockClear();
+    const r = verifyImageSignatures(inp);
+    // No timing claim (the bench measures time): the work is bounded and there is no I/O (not a Promise).
+    expect(r).not.toBeInstanceOf(Promise);
+    expect(r.ok).toBe(true);
+    expect(verifyCalls.fn.mock.calls.length).toBeGreaterThan(0);
+    expect(verifyCalls.fn.mock.calls.length).toBeLessThanOrEqual(2); // 1 signature × 2 trusted keys
   });
 });
 

@@ -25,10 +25,11 @@ function rule(f: () => unknown): string {
   try {
     f();
   } catch (e: unknown) {
-    if (isAiboxError(e, 'INVALID_TAG')) return e.message;
+    // A bad date is INVALID_DATE (one code for one failure); every other broken rule is INVALID_TAG.
+    if (isAiboxError(e, 'INVALID_TAG') || isAiboxError(e, 'INVALID_DATE')) return `${e.code}: ${e.message}`;
     throw e;
   }
-  throw new Error('expected INVALID_TAG');
+  throw new Error('expected INVALID_TAG or INVALID_DATE');
 }
 
 describe('formatTag', () => {
@@ -57,9 +58,9 @@ describe('formatTag', () => {
   it.each([
     [
       { prefix: '24.04', date: '2026-02-30' },
-      'invalid date "2026-02-30": must be a calendar date written YYYY-MM-DD',
+      'INVALID_DATE: invalid date "2026-02-30" (build date): expected a calendar date written YYYY-MM-DD',
     ],
-    [{ prefix: '24.04', date: '20260221' }, 'invalid date "20260221"'],
+    [{ prefix: '24.04', date: '20260221' }, 'INVALID_DATE: invalid date "20260221"'],
     [
       { prefix: '24.04', date: '2026-02-21', cve: 'CVE-26-1' },
       'invalid CVE id "CVE-26-1": must match CVE-YYYY-NNNN',
@@ -71,7 +72,7 @@ describe('formatTag', () => {
     expect(rule(() => formatTag(opts))).toContain(expected);
   });
   it('rejects an invalid Date', () => {
-    expect(rule(() => toDateString(new Date('nope')))).toContain('invalid date');
+    expect(rule(() => toDateString(new Date('nope')))).toContain('INVALID_DATE: invalid date');
   });
 });
 
