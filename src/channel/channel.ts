@@ -7,8 +7,9 @@
  *  - mix-and-match (combining variants from different promotions): all variants live in one signed document.
  * Design follows TUF's timestamp/snapshot roles: https://theupdateframework.github.io/specification/latest/
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { AiboxError } from '../core/errors.js';
+import { safeParseEn } from '../core/zod-en.js';
 import { isCalendarDate } from '../core/dates.js';
 import { TAG_PATTERN } from '../oci/reference.js';
 
@@ -118,71 +119,77 @@ function utcDate(s: string): string {
   return new Date(ms(s)).toISOString().slice(0, 10);
 }
 
-const rfc3339 = z.string().refine(isRfc3339, 'must be an RFC 3339 date-time, e.g. 2026-02-22T02:00:00Z');
-const calendarDate = z.string().refine(isCalendarDate, 'must be a calendar date written YYYY-MM-DD');
+const rfc3339 = z
+  .string()
+  .check(z.refine(isRfc3339, 'must be an RFC 3339 date-time, e.g. 2026-02-22T02:00:00Z'));
+const calendarDate = z.string().check(z.refine(isCalendarDate, 'must be a calendar date written YYYY-MM-DD'));
 
 const cveSchema = z.strictObject({
-  id: z.string().regex(CVE_ID_RE, 'must be an identifier such as CVE-2026-12345'),
-  cvss: z.number().min(0).max(10),
+  id: z.string().check(z.regex(CVE_ID_RE, 'must be an identifier such as CVE-2026-12345')),
+  cvss: z.number().check(z.minimum(0), z.maximum(10)),
 });
 
 const variantSchema = z
   .strictObject({
-    tag: z.string().regex(TAG_RE, 'must be an OCI tag'),
-    digest: z.string().regex(DIGEST_RE, 'must be sha256:<64 lowercase hex>'),
+    tag: z.string().check(z.regex(TAG_RE, 'must be an OCI tag')),
+    digest: z.string().check(z.regex(DIGEST_RE, 'must be sha256:<64 lowercase hex>')),
     created: rfc3339,
     mandatoryUpdate: z.boolean(),
-    minImageDate: calendarDate.nullable(),
-    minImageCreated: rfc3339.nullable(),
-    cve: cveSchema.optional(),
-    scan: z.enum(['passed', 'unscanned']).optional(),
+    minImageDate: z.nullable(calendarDate),
+    minImageCreated: z.nullable(rfc3339),
+    cve: z.optional(cveSchema),
+    scan: z.optional(z.enum(['passed', 'unscanned'])),
   })
-  .superRefine((v, ctx) => {
-    if ((v.minImageDate === null) !== (v.minImageCreated === null)) {
-      ctx.addIssue({
-        code: 'custom',
-        message: 'minImageDate and minImageCreated must both be set or both be null',
-      });
-    } else if (
-      v.minImageDate !== null &&
-      v.minImageCreated !== null &&
-      utcDate(v.minImageCreated) !== v.minImageDate
-    ) {
-      ctx.addIssue({ code: 'custom', message: 'minImageDate must be the UTC date of minImageCreated' });
-    }
-    if (v.mandatoryUpdate && v.minImageDate === null) {
-      ctx.addIssue({
-        code: 'custom',
-        message: 'mandatoryUpdate needs a floor (minImageDate/minImageCreated)',
-      });
-    }
-    if (v.minImageCreated !== null && ms(v.created) < ms(v.minImageCreated)) {
-      ctx.addIssue({
-        code: 'custom',
-        message: 'the promoted image is older than its own floor (created < minImageCreated)',
-      });
-    }
-  });
+  .check(
+    z.superRefine((v, ctx) => {
+      if ((v.minImageDate === null) !== (v.minImageCreated === null)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'minImageDate and minImageCreated must both be set or both be null',
+        });
+      } else if (
+        v.minImageDate !== null &&
+        v.minImageCreated !== null &&
+        utcDate(v.minImageCreated) !== v.minImageDate
+      ) {
+        ctx.addIssue({ code: 'custom', message: 'minImageDate must be the UTC date of minImageCreated' });
+      }
+      if (v.mandatoryUpdate && v.minImageDate === null) {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'mandatoryUpdate needs a floor (minImageDate/minImageCreated)',
+        });
+      }
+      if (v.minImageCreated !== null && ms(v.created) < ms(v.minImageCreated)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'the promoted image is older than its own floor (created < minImageCreated)',
+        });
+      }
+    }),
+  );
 
 const channelSchema = z
   .strictObject({
     schemaVersion: z.literal(CHANNEL_SCHEMA_VERSION),
-    sequence: z.int().min(1).max(MAX_CHANNEL_SEQUENCE),
+    sequence: z.int().check(z.minimum(1), z.maximum(MAX_CHANNEL_SEQUENCE)),
     issuedAt: rfc3339,
     expiresAt: rfc3339,
     variants: z
       .record(
-        z.string().regex(VARIANT_RE, 'variant names are lowercase letters, digits and -'),
+        z.string().check(z.regex(VARIANT_RE, 'variant names are lowercase letters, digits and -')),
         variantSchema,
       )
-      .refine((r) => Object.keys(r).length > 0, 'must name at least one variant'),
+      .check(z.refine((r) => Object.keys(r).length > 0, 'must name at least one variant')),
   })
-  .refine((c) => ms(c.expiresAt) > ms(c.issuedAt), {
-    error: 'expiresAt must be after issuedAt',
-    path: ['expiresAt'],
-  });
+  .check(
+    z.refine((c) => ms(c.expiresAt) > ms(c.issuedAt), {
+      error: 'expiresAt must be after issuedAt',
+      path: ['expiresAt'],
+    }),
+  );
 
-function describeIssues(error: z.ZodError): string {
+function describeIssues(error: z.core.$ZodError): string {
   return error.issues
     .slice(0, 5)
     .map((i) => `${i.path.length ? i.path.join('.') : '(document)'}: ${i.message}`)
@@ -199,7 +206,7 @@ function invalidChannel(where: string, rule: string): AiboxError {
 
 /** Validate any value as a Channel (strict: unknown fields are refused); throws CHANNEL_INVALID. */
 export function validateChannel(value: unknown, where = '(value)'): Channel {
-  const r = channelSchema.safeParse(value);
+  const r = safeParseEn(channelSchema, value);
   if (!r.success) throw invalidChannel(where, describeIssues(r.error));
   return r.data;
 }
@@ -351,7 +358,7 @@ export function buildChannel(
       throw invalidChannel(where, `digest "${e.digest}" is not sha256:<64 lowercase hex>`);
     if (!isRfc3339(e.created))
       throw invalidChannel(where, `created "${e.created}" is not an RFC 3339 date-time`);
-    if (e.cve && !cveSchema.safeParse(e.cve).success)
+    if (e.cve && !safeParseEn(cveSchema, e.cve).success)
       throw invalidChannel(where, 'cve needs an id and a CVSS score 0-10');
 
     const old = prev?.variants[e.variant];
@@ -458,7 +465,7 @@ export interface CheckChannelOptions {
 export function checkChannel(channel: Channel, opts: CheckChannelOptions): ChannelCheck {
   const problems: ChannelProblem[] = [];
   const t = typeof opts.now === 'number' ? opts.now : opts.now.getTime();
-  const valid = channelSchema.safeParse(channel);
+  const valid = safeParseEn(channelSchema, channel);
   if (!valid.success) problems.push({ code: 'malformed', message: describeIssues(valid.error) });
   const expires = ms(channel.expiresAt);
   const issued = ms(channel.issuedAt);

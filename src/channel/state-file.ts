@@ -6,19 +6,20 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { AiboxError } from '../core/errors.js';
+import { safeParseEn } from '../core/zod-en.js';
 import { MAX_CHANNEL_SEQUENCE } from './channel.js';
 import type { ChannelStateStore } from './state.js';
 
 const mark = z.object({
-  sequence: z.int().min(1).max(MAX_CHANNEL_SEQUENCE),
-  digest: z.string().regex(/^sha256:[0-9a-f]{64}$/),
+  sequence: z.int().check(z.minimum(1), z.maximum(MAX_CHANNEL_SEQUENCE)),
+  digest: z.string().check(z.regex(/^sha256:[0-9a-f]{64}$/)),
   at: z.string(),
 });
 const fileSchema = z.object({
   version: z.literal(1),
-  channels: z.record(z.string(), z.object({ published: mark.optional(), seen: mark.optional() })),
+  channels: z.record(z.string(), z.object({ published: z.optional(mark), seen: z.optional(mark) })),
 });
 type StateFile = z.infer<typeof fileSchema>;
 
@@ -45,7 +46,7 @@ async function load(path: string): Promise<StateFile> {
   } catch {
     doc = undefined;
   }
-  const r = fileSchema.safeParse(doc);
+  const r = safeParseEn(fileSchema, doc);
   if (!r.success) {
     throw new AiboxError({
       code: 'CONFIG_INVALID',

@@ -183,8 +183,7 @@ describe('chunks each command loads', () => {
     ]);
   });
 
-  // Fails until src/channel/channel.ts (the last classic-zod user) moves to zod/mini.
-  it.fails("no chunk holds zod's locales or classic API (English messages come from one locale file)", () => {
+  it("no chunk holds zod's locales or classic API (English messages come from one locale file)", () => {
     const all = Object.values(meta.outputs).flatMap((o) => o.inputs);
     expect(matching(all, /node_modules\/zod\/v4\/locales\/(?!en\.js$)/)).toEqual([]);
     expect(matching(all, /node_modules\/zod\/v4\/classic\//)).toEqual([]);
