@@ -4,7 +4,8 @@
 //   - `aiboxctl verify --key PUB IMAGE` with a config file (the local profile)  ≤ 1.5 × `node -e 0`
 //   - config load (import of the loader + read + parse + validate the local profile, cold process) ≤ 10 ms
 //   - `aiboxctl sign --key KEY IMAGE`            ≤ `node -e 0` + scrypt + 40 ms
-// plus, for context: `aiboxctl --version`, `aiboxctl --help`, verify without a config file, and
+// plus, for context: the verify floor (plain Node doing a verify's requests and ECDSA check by
+// hand), `aiboxctl --version`, `aiboxctl --help`, verify without a config file, and
 // verify without the V8 code cache (AIBOX_STARTUP_CACHE=off: the first run after an install, or CI
 // with a fresh HOME). Every other case runs with the cache warm (the untimed warm-up fills it under
 // the bench's own HOME), as a developer's machine has it from the second run on.
@@ -149,6 +150,36 @@ const t0 = performance.now();
 await new Promise((ok, no) => scrypt('pw', Buffer.alloc(32), 32, { N: 32768, r: 8, p: 1, maxmem: 256 * 32768 * 8 }, (e) => (e ? no(e) : ok())));
 process.stdout.write(String(performance.now() - t0));`;
 
+// The floor under `verify`: plain Node with node:http and node:crypto, hand-written for this one
+// image, doing what a verify must at least do (HEAD the tag, GET the .sig manifest, GET the payload,
+// ask for referrers, check the ECDSA signature): no CLI, no config, no error handling.
+const floorProbe = (host, pub) => `const http = require('node:http');
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const agent = new http.Agent({ keepAlive: true });
+const [hostname, port] = ${JSON.stringify(host)}.split(':');
+const get = (path, method = 'GET') =>
+  new Promise((ok, no) => {
+    const r = http.request({ hostname, port, path, method, agent, headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } }, (res) => {
+      const c = [];
+      res.on('data', (d) => c.push(d));
+      res.on('end', () => ok({ status: res.statusCode, headers: res.headers, body: Buffer.concat(c) }));
+    });
+    r.on('error', no);
+    r.end();
+  });
+(async () => {
+  const key = crypto.createPublicKey(fs.readFileSync(${JSON.stringify(pub)}));
+  const digest = (await get('/v2/aibox/bench/manifests/v1', 'HEAD')).headers['docker-content-digest'];
+  const sig = JSON.parse((await get('/v2/aibox/bench/manifests/' + digest.replace(':', '-') + '.sig')).body);
+  const layer = sig.layers[0];
+  const payload = (await get('/v2/aibox/bench/blobs/' + layer.digest)).body;
+  await get('/v2/aibox/bench/referrers/' + digest);
+  const ok = crypto.verify('sha256', payload, key, Buffer.from(layer.annotations['dev.cosignproject.cosign/signature'], 'base64'));
+  if (!ok) throw new Error('floor probe: signature does not verify');
+  agent.destroy();
+})();`;
+
 const dir = await mkdtemp(join(tmpdir(), 'aibox-bench-startup-'));
 const reg = await startRegistry();
 const client = createRegistryClient();
@@ -172,6 +203,8 @@ try {
     probes[name] = await buildConfigProbe(root, join(dir, `probe-${name}`));
   const scryptFile = join(dir, 'scrypt-probe.mjs');
   await writeFile(scryptFile, scryptProbe);
+  const floorFile = join(dir, 'verify-floor.cjs');
+  await writeFile(floorFile, floorProbe(reg.host, pub));
 
   // Each sign run signs a fresh tag, so no run is a no-op (the .sig manifest grows by one layer).
   let signN = 0;
@@ -184,6 +217,7 @@ try {
   const regFlag = ['--registry', `${reg.host}/aibox`];
   const cases = { 'node -e 0': { run: () => timed(['-e', '0'], env).ms } };
   cases['scrypt N=32768 (in-process)'] = { run: () => Number(timed([scryptFile], env).out), inProcess: true };
+  cases['verify floor: node:http, 4 requests, ECDSA'] = { run: () => timed([floorFile], env).ms };
   for (const [name, root] of Object.entries(trees)) {
     const s = (k) => (name === 'ours' ? k : `${k} [${name}]`);
     cases[s('aibox --version')] = { run: () => timed([bin(root, 'aibox'), '--version'], env).ms };
