@@ -5,7 +5,8 @@
 //   - config load (import of the loader + read + parse + validate the local profile, cold process) ≤ 10 ms
 //   - `aiboxctl sign --key KEY IMAGE`            ≤ `node -e 0` + scrypt + 40 ms
 // plus, for context: the verify floor (plain Node doing a verify's requests and ECDSA check by
-// hand), `aiboxctl --version`, `aiboxctl --help`, verify without a config file, and
+// hand), `cosign verify` (Go; when cosign is available), `aiboxctl --version`, `aiboxctl --help`,
+// verify without a config file, and
 // verify without the V8 code cache (AIBOX_STARTUP_CACHE=off: the first run after an install, or CI
 // with a fresh HOME). Every other case runs with the cache warm (the untimed warm-up fills it under
 // the bench's own HOME), as a developer's machine has it from the second run on.
@@ -29,7 +30,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, transform } from 'esbuild';
 import { createRegistryClient } from '../src/oci/client.ts';
-import { pushTinyImage } from '../test/helpers/cosign.ts';
+import { getCosign, pushTinyImage } from '../test/helpers/cosign.ts';
 import { startRegistry } from '../test/helpers/registry.ts';
 import { median, writeResults } from './lib.mjs';
 
@@ -56,16 +57,16 @@ for (const [name, root] of Object.entries(trees)) {
   }
 }
 
-/** Wall time of one process, in ms, plus its stdout; throws when it fails. */
-function timed(args, env) {
+/** Wall time of one `node` process, in ms, plus its stdout; throws when it fails. */
+function timed(args, env, cmd = node) {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(node, args, {
+  const r = spawnSync(cmd, args, {
     encoding: 'utf8',
     env: { PATH: process.env.PATH, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  if (r.status !== 0) throw new Error(`node ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
   return { ms, out: r.stdout };
 }
 
@@ -218,6 +219,24 @@ try {
   const cases = { 'node -e 0': { run: () => timed(['-e', '0'], env).ms } };
   cases['scrypt N=32768 (in-process)'] = { run: () => Number(timed([scryptFile], env).out), inProcess: true };
   cases['verify floor: node:http, 4 requests, ECDSA'] = { run: () => timed([floorFile], env).ms };
+  // The Go peer, offline (no transparency log), when cosign is available (test/helpers/cosign.ts).
+  const cosign = await getCosign();
+  if (cosign)
+    cases['cosign verify --key (Go)'] = {
+      run: () =>
+        timed(
+          [
+            'verify',
+            '--key',
+            pub,
+            '--insecure-ignore-tlog=true',
+            '--allow-http-registry',
+            `${reg.host}/aibox/bench:v1`,
+          ],
+          { ...env, SIGSTORE_NO_CACHE: 'true', TUF_ROOT: join(dir, '.sigstore-tuf') },
+          cosign,
+        ).ms,
+    };
   for (const [name, root] of Object.entries(trees)) {
     const s = (k) => (name === 'ours' ? k : `${k} [${name}]`);
     cases[s('aibox --version')] = { run: () => timed([bin(root, 'aibox'), '--version'], env).ms };
