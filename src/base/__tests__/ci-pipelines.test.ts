@@ -23,7 +23,7 @@ const runs = (job: any): string =>
 
 /** Jobs that write to the registry: the ones that run `aiboxctl rebuild` or `aiboxctl promote`. */
 const writers = (jobs: Record<string, any>): string[] =>
-  Object.keys(jobs).filter((j) => /aiboxctl\.mjs (rebuild|promote)\b/.test(runs(jobs[j])));
+  Object.keys(jobs).filter((j) => /aiboxctl\.cjs (rebuild|promote)\b/.test(runs(jobs[j])));
 
 describe('deploy/ci/github-actions/weekly-rebuild.yml', () => {
   const wf = load('deploy/ci/github-actions/weekly-rebuild.yml');
@@ -58,7 +58,7 @@ describe('deploy/ci/github-actions/weekly-rebuild.yml', () => {
 
   it('builds base first, then fans out one job per variant without promoting', () => {
     expect(jobs.base.needs).toEqual(['prepare']);
-    expect(runs(jobs.base)).toMatch(/aiboxctl\.mjs rebuild --variant base --date "\$DATE" --no-promote/);
+    expect(runs(jobs.base)).toMatch(/aiboxctl\.cjs rebuild --variant base --date "\$DATE" --no-promote/);
     expect(jobs.variants.needs).toEqual(['prepare', 'base']);
     expect(jobs.variants.strategy.matrix.variant).toEqual(VARIANTS);
     expect(jobs.variants.strategy['fail-fast']).toBe(false);
@@ -69,7 +69,7 @@ describe('deploy/ci/github-actions/weekly-rebuild.yml', () => {
 
   it('fans in to one promote job after every variant', () => {
     expect(jobs.promote.needs).toEqual(['prepare', 'base', 'variants']);
-    expect(runs(jobs.promote)).toMatch(/aiboxctl\.mjs promote --date "\$DATE"/);
+    expect(runs(jobs.promote)).toMatch(/aiboxctl\.cjs promote --date "\$DATE"/);
   });
 
   it('pages on-call when anything failed', () => {
