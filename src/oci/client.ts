@@ -40,6 +40,7 @@ import {
 import {
   DOCKER_HUB,
   formatReference,
+  manifestTarget,
   hostWithoutPort,
   isLoopbackRegistry,
   type Reference,
@@ -933,18 +934,6 @@ export class RegistryClient implements ImageStore {
     }
     return [...all].sort();
   }
-}
-
-function manifestTarget(ref: Reference): string {
-  const t = ref.digest ?? ref.tag;
-  if (t === undefined) {
-    throw new AiboxError({
-      code: 'INVALID_REFERENCE',
-      message: `reference ${JSON.stringify(formatReference(ref))} needs a tag or digest here`,
-      hint: 'add :tag or @sha256:<digest>',
-    });
-  }
-  return t;
 }
 
 function pull(ref: Reference): ScopeSet {

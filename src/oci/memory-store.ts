@@ -12,7 +12,7 @@ import { AiboxError } from '../core/errors.js';
 import { parseDigest, sha256Digest, verifyDigest } from './digest.js';
 import { formatOciErrors } from './errors.js';
 import { parseManifest, type Descriptor, type ParsedManifest } from './manifest.js';
-import { formatReference, type Reference } from './reference.js';
+import { formatReference, manifestTarget, type Reference } from './reference.js';
 import type { ImageStore, RefWithDigest, Referrers } from './store.js';
 
 /** The port's operations, as named in the call log and passed to the fault hooks. */
@@ -447,18 +447,6 @@ function referrerDescriptor(digest: string, m: StoredManifest): Descriptor {
     m.parsed.kind === 'manifest' ? m.parsed.manifest.annotations : m.parsed.index.annotations;
   if (annotations !== undefined) d.annotations = { ...annotations };
   return d;
-}
-
-function manifestTarget(ref: Reference): string {
-  const t = ref.digest ?? ref.tag;
-  if (t === undefined) {
-    throw new AiboxError({
-      code: 'INVALID_REFERENCE',
-      message: `reference ${JSON.stringify(formatReference(ref))} needs a tag or digest here`,
-      hint: 'add :tag or @sha256:<digest>',
-    });
-  }
-  return t;
 }
 
 function manifestPath(ref: Reference, target: string): string {

@@ -213,3 +213,16 @@ export function hostWithoutPort(registry: string): string {
   const colon = registry.lastIndexOf(':');
   return colon >= 0 ? registry.slice(0, colon) : registry;
 }
+
+/** The tag or digest a manifest request names (digest first); INVALID_REFERENCE when there is neither. */
+export function manifestTarget(ref: Reference): string {
+  const t = ref.digest ?? ref.tag;
+  if (t === undefined) {
+    throw new AiboxError({
+      code: 'INVALID_REFERENCE',
+      message: `reference ${JSON.stringify(formatReference(ref))} needs a tag or digest here`,
+      hint: 'add :tag or @sha256:<digest>',
+    });
+  }
+  return t;
+}
