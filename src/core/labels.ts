@@ -16,6 +16,10 @@ export const LABELS = {
   variant: 'dev.aibox.variant',
   mandatoryUpdate: 'dev.aibox.mandatory-update',
   minImageDate: 'dev.aibox.min-image-date',
+  /** The precise floor (RFC 3339): the `created` of the first image that fixed the CVE behind the floor. */
+  minImageCreated: 'dev.aibox.min-image-created',
+  /** The CVEs this image fixes, with their CVSS: `CVE-2026-12345:9.8,CVE-2026-23456:7.5` (see formatSecurityFixes). */
+  securityFixes: 'dev.aibox.security-fixes',
   inputs: 'dev.aibox.inputs',
   /** Scan result recorded on the image and in the signed payload: `passed` or `skipped`. */
   scan: 'dev.aibox.scan',
@@ -29,3 +33,30 @@ export const LABELS = {
 } as const;
 
 export type LabelKey = (typeof LABELS)[keyof typeof LABELS];
+
+/** One CVE an image fixes, as carried in `dev.aibox.security-fixes`. */
+export interface SecurityFix {
+  readonly id: string;
+  readonly cvss: number;
+}
+
+const FIX_RE = /^(CVE-\d{4}-\d{4,19}):(10(?:\.0)?|\d(?:\.\d)?)$/;
+
+/** `dev.aibox.security-fixes` value: `ID:CVSS` pairs joined by commas, highest score first. */
+export function formatSecurityFixes(fixes: readonly SecurityFix[]): string {
+  return [...fixes]
+    .sort((a, b) => b.cvss - a.cvss || a.id.localeCompare(b.id))
+    .map((f) => `${f.id}:${f.cvss.toFixed(1)}`)
+    .join(',');
+}
+
+/** Parse a `dev.aibox.security-fixes` value (untrusted label text); malformed items are dropped. */
+export function parseSecurityFixes(value: string | undefined): SecurityFix[] {
+  if (!value || value.length > 8192) return [];
+  const out: SecurityFix[] = [];
+  for (const item of value.split(',')) {
+    const m = FIX_RE.exec(item.trim());
+    if (m) out.push({ id: m[1] as string, cvss: Number(m[2]) });
+  }
+  return out;
+}
