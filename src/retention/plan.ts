@@ -313,7 +313,7 @@ function planRepository(
           ]),
         )
       : repo.role === 'staging'
-        ? new Map()
+        ? new Map<string, Reason[]>()
         : ruleVerdicts(cands, input.config, now);
   // Digest-level safeties: channel (current + history) and the floor, in variant repositories.
   const protectedDigests = new Map<string, Protection>();
