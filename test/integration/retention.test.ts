@@ -106,6 +106,14 @@ describe('retention on docker-registry: the realistic data set', () => {
       expect(r.code, `${image}: ${r.stderr}`).toBe(0);
     }
     expect(targets.length).toBeGreaterThan(20);
+    // And cosign really looked: a deleted build is gone for it too.
+    const gone = await cosignVerify(
+      bin,
+      pub,
+      `${reg.host}/aibox/base:${data.variants.base!.weekly[19]!.tag}`,
+      { cwd: dir },
+    );
+    expect(gone.code).not.toBe(0);
   }, 300_000);
 });
 
