@@ -216,3 +216,37 @@ describe('the pipeline lock', () => {
     await after.release();
   });
 });
+
+describe('a promotion from another runner between plan and delete', () => {
+  it('moving latest after the plan stops the run before the first delete', async () => {
+    const { store, data } = await seeded(['base']);
+    const before = await keptState(store, data);
+    const newest = data.variants.base!.weekly[0]!.digest;
+    let moved = false;
+    store.setHooks({
+      beforeCall: (op, ref) => {
+        // The referrers probe runs after the gather and the plan, before the re-check: move latest there.
+        if (op === 'referrers' && !moved) {
+          moved = true;
+          void store
+            .getManifest({ registry: HOST, repository: 'aibox/base', digest: newest })
+            .then((m) =>
+              store.putManifest(
+                { registry: HOST, repository: 'aibox/base', tag: 'latest' },
+                m.bytes,
+                m.descriptor.mediaType,
+              ),
+            );
+          expect(ref).toContain('aibox/base');
+        }
+      },
+    });
+    const err = await applyRetention(deps(store, { variants: { base: defaultVariants().base! } }), {
+      yes: true,
+    }).catch((e: unknown) => e);
+    expect((err as AiboxError).code).toBe('POLICY_REFUSED');
+    expect((err as AiboxError).message).toContain('aibox/base:latest');
+    expect(store.calls.filter((c) => c.op === 'deleteManifest')).toEqual([]);
+    expect((await keptState(store, data))['aibox/base']).toEqual(before['aibox/base']);
+  });
+});
