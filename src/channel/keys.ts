@@ -15,9 +15,17 @@
  *     (added by this document or before) usable from the retirement on. Otherwise that retirement is ignored (it
  *     would strand the client, forcing a `setup` the rotation is meant to avoid).
  */
-import { loadPublicKey } from '../signing/keys.js';
+import { loadPublicKey, type PublicKeyMaterial } from '../signing/keys.js';
 import { keyWindowProblem, type TrustedKey } from '../signing/trust.js';
-import { CLOCK_SKEW_MS, type Channel, type ChannelKeyAdd } from './channel.js';
+import {
+  CLOCK_SKEW_MS,
+  MAX_KEY_ADDS,
+  MAX_KEY_RETIRES,
+  formatTime,
+  type Channel,
+  type ChannelKeyAdd,
+  type ChannelKeys,
+} from './channel.js';
 
 export interface KeyAnnouncementResult {
   /** The client's trust store after the announcements (retired keys kept, with `notAfter`, as tombstones). */
@@ -145,4 +153,85 @@ function addProblem(a: ChannelKeyAdd, store: readonly TrustedKey[], now: Date): 
   if (a.notAfter !== null && Date.parse(a.notAfter) <= now.getTime())
     return `its validity window ended at ${a.notAfter}`;
   return null;
+}
+
+// ------------------------------------------------------------------ publisher side (pure)
+
+export interface KeyBlockPlanInput {
+  /** The block of the channel the rotation builds on (undefined when it has none). */
+  readonly prev: ChannelKeys | undefined;
+  /** The key that signs now and is being rotated out. */
+  readonly oldKey: PublicKeyMaterial;
+  readonly newKey: { readonly publicKey: PublicKeyMaterial; readonly name: string };
+  /** When the old key stops being trusted: now for `--compromised`, the end of the overlap otherwise. */
+  readonly retireAt: Date;
+  readonly now: Date;
+  /** Fingerprints the platform itself trusts (config trust store, old and new key). */
+  readonly known: ReadonlySet<string>;
+  /** `--compromised`: also retire announced keys the platform does not know (an attacker's, announced with the stolen key). */
+  readonly retireUnknown: boolean;
+}
+
+export interface KeyBlockPlan {
+  readonly keys: ChannelKeys;
+  /** Announced keys found in the channel that the platform does not know (retired when `retireUnknown`). */
+  readonly unknownAnnounced: readonly string[];
+  /** Retirements dropped to stay within MAX_KEY_RETIRES (the oldest). */
+  readonly dropped: readonly string[];
+}
+
+/**
+ * The `keys` block a rotation publishes: what the channel already announces (carried forward), plus the new key from
+ * now, plus the old key's retirement. Re-running with the same input gives the same block (so a re-run converges).
+ */
+export function planKeyBlock(i: KeyBlockPlanInput): KeyBlockPlan {
+  const prev = i.prev ?? { add: [], retire: [] };
+  const newId = i.newKey.publicKey.fingerprint;
+  const oldId = i.oldKey.fingerprint;
+  const unknownAnnounced = prev.add.map((a) => a.keyId).filter((id) => id !== newId && !i.known.has(id));
+  const retireIds = new Map<string, string>(prev.retire.map((r) => [r.keyId, r.effective]));
+  const at = (d: Date) => formatTime(d.getTime());
+  const retireOne = (id: string, when: string) => {
+    const had = retireIds.get(id);
+    if (had === undefined || Date.parse(when) < Date.parse(had)) retireIds.set(id, when);
+  };
+  retireOne(oldId, at(i.retireAt));
+  if (i.retireUnknown) for (const id of unknownAnnounced) retireOne(id, at(i.now));
+  retireIds.delete(newId); // a key being announced now is not retired by this document
+  const existingNew = prev.add.find((a) => a.keyId === newId);
+  const add: ChannelKeyAdd[] = [
+    ...prev.add.filter(
+      (a) =>
+        a.keyId !== newId &&
+        !retireIds.has(a.keyId) &&
+        (a.notAfter === null || Date.parse(a.notAfter) > i.now.getTime()),
+    ),
+    existingNew ?? {
+      keyId: newId,
+      name: i.newKey.name,
+      publicKey: i.newKey.publicKey.pem,
+      notBefore: at(i.now),
+      notAfter: null,
+    },
+  ].slice(-MAX_KEY_ADDS);
+  const retire = [...retireIds].map(([keyId, effective]) => ({ keyId, effective }));
+  // Keep the newest retirements (the old key's is always among them: it is the latest or already there).
+  retire.sort((a, b) => Date.parse(b.effective) - Date.parse(a.effective) || (a.keyId < b.keyId ? -1 : 1));
+  const dropped = retire.slice(MAX_KEY_RETIRES).map((r) => r.keyId);
+  const kept = retire.slice(0, MAX_KEY_RETIRES);
+  if (!kept.some((r) => r.keyId === oldId))
+    kept[kept.length - 1] = { keyId: oldId, effective: at(i.retireAt) };
+  return { keys: { add, retire: kept }, unknownAnnounced, dropped };
+}
+
+/** Two key blocks with the same content (order-insensitive). */
+export function sameKeyBlock(a: ChannelKeys | undefined, b: ChannelKeys | undefined): boolean {
+  const norm = (k: ChannelKeys | undefined) =>
+    k === undefined
+      ? ''
+      : JSON.stringify([
+          [...k.add].sort((x, y) => (x.keyId < y.keyId ? -1 : 1)),
+          [...k.retire].sort((x, y) => (x.keyId < y.keyId ? -1 : 1)),
+        ]);
+  return norm(a) === norm(b);
 }
