@@ -14,6 +14,7 @@ import {
   type ChannelKeys,
 } from '../channel.js';
 import { applyKeyAnnouncements } from '../keys.js';
+import { renderChannel } from '../render.js';
 
 const NOW = new Date('2026-03-01T12:00:00Z');
 const DAY = 86_400_000;
@@ -77,6 +78,14 @@ describe('channel keys block', () => {
     const next = buildChannel(c, [], NOW);
     expect(next.keys).toEqual(c.keys);
     expect(buildChannel(c, [], NOW, { keys: null }).keys).toBeUndefined();
+  });
+
+  it('channel show lists the announced and retired keys', () => {
+    const c = channel({ add: [add(K2, 'k2')], retire: [retire(K1, NOW.getTime())] });
+    const text = renderChannel(c, { now: NOW, signatureValid: true });
+    expect(text).toContain(`Key added:   ${K2.fingerprint} (k2) from ${iso(NOW.getTime() - DAY)}`);
+    expect(text).toContain(`Key retired: ${K1.fingerprint} from ${iso(NOW.getTime())}`);
+    expect(renderChannel(channel(undefined), { now: NOW, signatureValid: true })).not.toContain('Key ');
   });
 
   describe('when the block is malformed', () => {
