@@ -4,11 +4,14 @@
  * next `aibox check` refuses the local image signed only by the retired key (exit 12), and `aibox update` gets the
  * channel's image, verified with the NEW key learned from the channel — nobody re-ran `aibox setup`.
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { buildChannel } from '../../src/channel/channel.js';
+import { channelRepository, publishChannel, readChannel } from '../../src/channel/store.js';
 import { generateKeyPair, loadPrivateKey, type SigningKey } from '../../src/signing/keys.js';
+import { signImage } from '../../src/signing/workflows.js';
 import { envelopeOf, runBin } from '../helpers/cli.js';
 import { entry, startDevWorld, type Developer, type DevWorld, type PublishedImage } from '../helpers/dev.js';
 import { maybeUnset } from '../helpers/unset.js';
@@ -116,5 +119,62 @@ describe('key rotation reaches developers (no setup re-run)', () => {
       ['old', false],
       [expect.stringMatching(/^cosign-\d{4}-\d{2}-\d{2}$/), true],
     ]);
+  });
+
+  describe('attacks on the announcement (the trust store does not change, nothing passes)', () => {
+    /** Publish a channel on top of `current` announcing the attacker's key, signed by `signer` only. */
+    async function announceAttacker(signer: SigningKey) {
+      const repo = channelRepository(w.host, 'aibox');
+      const head = await w.client.headManifest({ ...repo, tag: 'current' });
+      const prev = (await readChannel(w.client, repo, { digest: head!.digest })).channel;
+      const evil = w.evilKey.publicKey;
+      const next = buildChannel(prev, [], new Date(), {
+        keys: {
+          add: [
+            {
+              keyId: evil.fingerprint,
+              name: 'attacker',
+              publicKey: evil.pem,
+              notBefore: prev.issuedAt,
+              notAfter: null,
+            },
+          ],
+          retire: (prev.keys?.add ?? [])
+            .filter((a) => a.keyId !== evil.fingerprint)
+            .map((a) => ({ keyId: a.keyId, effective: prev.issuedAt })),
+        },
+      });
+      await publishChannel(w.client, repo, next, {
+        expectCurrent: head!.digest,
+        sign: async (ref) => {
+          await signImage({ client: w.client, ref, key: signer, signer: 'attacker', now: new Date() });
+        },
+      });
+    }
+    const trusted = async () =>
+      (
+        JSON.parse(await readFile(dev.statePath, 'utf8')) as {
+          trusted?: { name: string; notAfter: string | null }[];
+        }
+      ).trusted;
+
+    it('the stolen, retired old key announcing an attacker key: the channel is refused', async () => {
+      const before = await trusted();
+      await announceAttacker(oldKey);
+      const c = await dev.aibox(['check']);
+      expect(c.code).toBe(1);
+      expect(c.stderr).toMatch(/release channel .* rejected: its signature does not verify/);
+      expect(c.stderr).not.toMatch(/\n\s+at /);
+      expect(await trusted()).toEqual(before);
+    });
+
+    it('an attacker key announced in a channel signed only by itself: the channel is refused', async () => {
+      const before = await trusted();
+      await announceAttacker(w.evilKey);
+      const c = await dev.aibox(['check']);
+      expect(c.code).toBe(1);
+      expect(c.stderr).toMatch(/release channel .* rejected: its signature does not verify/);
+      expect(await trusted()).toEqual(before);
+    });
   });
 });
