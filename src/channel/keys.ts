@@ -215,12 +215,11 @@ export function planKeyBlock(i: KeyBlockPlanInput): KeyBlockPlan {
     },
   ].slice(-MAX_KEY_ADDS);
   const retire = [...retireIds].map(([keyId, effective]) => ({ keyId, effective }));
-  // Keep the newest retirements (the old key's is always among them: it is the latest or already there).
+  // Keep the old key's retirement, then the newest others, within the bound.
   retire.sort((a, b) => Date.parse(b.effective) - Date.parse(a.effective) || (a.keyId < b.keyId ? -1 : 1));
-  const dropped = retire.slice(MAX_KEY_RETIRES).map((r) => r.keyId);
-  const kept = retire.slice(0, MAX_KEY_RETIRES);
-  if (!kept.some((r) => r.keyId === oldId))
-    kept[kept.length - 1] = { keyId: oldId, effective: at(i.retireAt) };
+  const old = retire.find((r) => r.keyId === oldId);
+  const kept = [...(old ? [old] : []), ...retire.filter((r) => r !== old)].slice(0, MAX_KEY_RETIRES);
+  const dropped = retire.filter((r) => !kept.includes(r)).map((r) => r.keyId);
   return { keys: { add, retire: kept }, unknownAnnounced, dropped };
 }
 

@@ -123,6 +123,11 @@ export async function runKeyRotation(deps: Deps, req: KeyRotationRequest): Promi
         `the channel announces key ${id}, which this platform does not trust${req.compromised ? '; retiring it' : ' (check who published it; --compromised retires it)'}`,
       );
     }
+    for (const id of plan.dropped) {
+      deps.logger.warn(
+        `the channel's keys block is full: the oldest retirement (${id}) is no longer carried forward`,
+      );
+    }
     const resign = req.compromised ? await resignAll(pub, trust, newKey, prev, req.apply) : [];
     const alreadyCurrent = sameKeyBlock(prev.keys, plan.keys);
     const run = {

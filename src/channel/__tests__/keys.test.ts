@@ -5,6 +5,7 @@ import { publicKeyMaterial, type PublicKeyMaterial } from '../../signing/keys.js
 import { keyWindowProblem, type TrustedKey } from '../../signing/trust.js';
 import {
   MAX_KEY_ADDS,
+  MAX_KEY_RETIRES,
   buildChannel,
   parseChannel,
   serializeChannel,
@@ -13,7 +14,7 @@ import {
   type ChannelKeyAdd,
   type ChannelKeys,
 } from '../channel.js';
-import { applyKeyAnnouncements } from '../keys.js';
+import { applyKeyAnnouncements, planKeyBlock, sameKeyBlock } from '../keys.js';
 import { renderChannel } from '../render.js';
 
 const NOW = new Date('2026-03-01T12:00:00Z');
@@ -349,5 +350,61 @@ describe('applyKeyAnnouncements', () => {
         { numRuns: 300 },
       );
     });
+  });
+});
+
+describe('planKeyBlock (what keys rotate publishes)', () => {
+  const known = new Set([K1.fingerprint, K2.fingerprint]);
+  const base = {
+    oldKey: K1,
+    newKey: { publicKey: K2, name: 'k2' },
+    now: NOW,
+    known,
+  };
+
+  it('planned: announces the new key from now and retires the old at the end of the overlap', () => {
+    const end = new Date(NOW.getTime() + 30 * DAY);
+    const p = planKeyBlock({ ...base, prev: undefined, retireAt: end, retireUnknown: false });
+    expect(p.keys.add.map((a) => [a.keyId, a.notBefore, a.notAfter])).toEqual([
+      [K2.fingerprint, iso(NOW.getTime()), null],
+    ]);
+    expect(p.keys.retire).toEqual([retire(K1, end.getTime())]);
+    expect(validateChannel({ ...channel(undefined), keys: p.keys }).keys).toEqual(p.keys);
+  });
+
+  it('is stable: re-planning on its own output gives the same block (a re-run converges)', () => {
+    const end = new Date(NOW.getTime() + 30 * DAY);
+    const p = planKeyBlock({ ...base, prev: undefined, retireAt: end, retireUnknown: false });
+    const later = { ...base, now: new Date(NOW.getTime() + DAY), retireAt: new Date(end.getTime() + DAY) };
+    const again = planKeyBlock({ ...later, prev: p.keys, retireUnknown: false });
+    expect(sameKeyBlock(again.keys, p.keys)).toBe(true);
+  });
+
+  it('compromised: moves the retirement to now and retires announced keys the platform does not know', () => {
+    const prev = {
+      add: [add(K2, 'k2'), add(KA, 'attacker')],
+      retire: [retire(K1, NOW.getTime() + 30 * DAY)],
+    };
+    const p = planKeyBlock({ ...base, prev, retireAt: NOW, retireUnknown: true });
+    expect(p.unknownAnnounced).toEqual([KA.fingerprint]);
+    expect(p.keys.add.map((a) => a.keyId)).toEqual([K2.fingerprint]);
+    expect(new Map(p.keys.retire.map((r) => [r.keyId, r.effective]))).toEqual(
+      new Map([
+        [K1.fingerprint, iso(NOW.getTime())],
+        [KA.fingerprint, iso(NOW.getTime())],
+      ]),
+    );
+  });
+
+  it('stays within the bounds, always keeping the old key retirement', () => {
+    const many = Array.from({ length: MAX_KEY_RETIRES }, (_, i) => ({
+      keyId: `sha256:${i.toString(16).padStart(64, '0')}`,
+      effective: iso(NOW.getTime() + (i + 100) * DAY),
+    }));
+    const p = planKeyBlock({ ...base, prev: { add: [], retire: many }, retireAt: NOW, retireUnknown: false });
+    expect(p.keys.retire).toHaveLength(MAX_KEY_RETIRES);
+    expect(p.keys.retire.some((r) => r.keyId === K1.fingerprint)).toBe(true);
+    expect(p.dropped).toHaveLength(1);
+    expect(p.dropped).not.toContain(K1.fingerprint);
   });
 });
