@@ -145,6 +145,7 @@ export async function runKeyRotation(deps: Deps, req: KeyRotationRequest): Promi
     const next = buildChannel(prev, [], now, { keys: plan.keys });
     if (!req.apply) return { ...run, next, published: null };
     const published = await publishOnBase(pub, base, next, {
+      cosigned: true,
       // The second signature, by the new key, lands before `current` moves (publishChannel's contract).
       afterSign: async (ref) => {
         await signImage({ client: target.store, ref, key: newKey, signer: pub.signer, now: deps.now() });

@@ -13,7 +13,19 @@ import { publicKeyMaterial, type SigningKey } from '../../signing/keys.js';
 import type { TrustedKey } from '../../signing/trust.js';
 import { verifyImage } from '../../signing/workflows.js';
 import { runKeyRotation, type KeyRotationRequest } from '../rotate.js';
-import { forks, HOST, newWorld, OLD, PROJECT, rebuild, signByHand, trustOf, type World } from './world.js';
+import {
+  forks,
+  HOST,
+  newWorld,
+  NEW,
+  OLD,
+  PROJECT,
+  rebuild,
+  signByHand,
+  trustOf,
+  type World,
+} from './world.js';
+import { runRebuild } from '../run.js';
 
 let worlds: World[] = [];
 afterEach(async () => {
@@ -203,6 +215,24 @@ describe('keys rotate --compromised', () => {
     const again = await runKeyRotation(w.deps, req({ compromised: true }));
     expect(again.alreadyCurrent).toBe(true);
     expect(again.resign.map((x) => x.status)).toEqual(['already-signed', 'already-signed', 'already-signed']);
+  });
+
+  it('the next promotion must be signed with the new key: the retired old key is refused, nothing moves', async () => {
+    const w = await world();
+    await runKeyRotation(w.deps, req({ compromised: true }));
+    const rotated = await published(w);
+    const stale = await rebuild(w, NEW);
+    expect(stale.record.result).not.toBe('success');
+    expect(JSON.stringify(stale.record.failure)).toMatch(/which the channel retired at/);
+    expect((await published(w)).digest).toBe(rotated.digest);
+    const switched = await runRebuild(
+      { ...w.deps, key: { spec: undefined, load: async () => K2 } },
+      { date: NEW, variants: [], promote: true, replace: true, allowUnscanned: false, revision: 'test' },
+    );
+    expect(switched.record.result, JSON.stringify(switched.record.failure)).toBe('success');
+    const next = await published(w);
+    expect(next.channel.sequence).toBe(rotated.channel.sequence + 1);
+    expect(next.channel.keys).toEqual(rotated.channel.keys);
   });
 
   it('a fault at any registry call: clients keep accepting the channel and every image; a re-run converges', async () => {
