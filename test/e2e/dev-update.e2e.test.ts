@@ -8,7 +8,14 @@ import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LABELS } from '../../src/core/labels.js';
 import { envelopeOf } from '../helpers/cli.js';
-import { entry, SIGNER, startDevWorld, type Developer, type DevWorld, type PublishedImage } from '../helpers/dev.js';
+import {
+  entry,
+  SIGNER,
+  startDevWorld,
+  type Developer,
+  type DevWorld,
+  type PublishedImage,
+} from '../helpers/dev.js';
 import { maybeUnset } from '../helpers/unset.js';
 
 let w: DevWorld;
@@ -34,7 +41,9 @@ describe('aibox setup', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`Registry ${w.host}/aibox: reachable; release channel sequence 1 verified`);
-    expect(r.stdout).toMatch(/Installed trusted key cosign \(sha256:[0-9a-f]{64}\) at .*\/developer\/keys\/cosign\.pub/);
+    expect(r.stdout).toMatch(
+      /Installed trusted key cosign \(sha256:[0-9a-f]{64}\) at .*\/developer\/keys\/cosign\.pub/,
+    );
     const config = await readFile(dev.configPath, 'utf8');
     expect(config).toContain(`host: ${w.host}`);
     expect(config).toContain('runtime:'); // the engine quirks already there are kept
@@ -95,7 +104,10 @@ describe('aibox update', () => {
     const r = await dev.aibox(['update', '--json']);
     const env = envelopeOf(r);
     expect(env.outcome).toBe('ok');
-    expect(env.data).toMatchObject({ status: 'up-to-date', image: { tag: '24.04-20260221', digest: v2.digest } });
+    expect(env.data).toMatchObject({
+      status: 'up-to-date',
+      image: { tag: '24.04-20260221', digest: v2.digest },
+    });
   });
 });
 
