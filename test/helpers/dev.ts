@@ -63,7 +63,12 @@ export interface DevWorld {
 
 export interface Developer {
   readonly home: string;
-  readonly env: Record<string, string>;
+  readonly env: {
+    readonly HOME: string;
+    readonly XDG_CONFIG_HOME: string;
+    readonly XDG_DATA_HOME: string;
+    readonly XDG_CACHE_HOME: string;
+  };
   readonly configPath: string;
   readonly statePath: string;
   aibox(args: readonly string[], env?: Record<string, string | undefined>): Promise<CliResult>;
