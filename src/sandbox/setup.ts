@@ -148,7 +148,7 @@ export async function setup(deps: SetupDeps, input: SetupInput): Promise<SetupRe
         : `${f.path} already requires aibox signatures`,
     ),
     ...(input.fleet.url ? [`Fleet reports go to ${input.fleet.url}`] : []),
-    `Next: run 'aibox update' to pull and verify ${`aibox-${input.variant}`}.`,
+    `Next: run 'aibox update' to pull and verify aibox-${input.variant}.`,
   ];
   return {
     config: written.path,
