@@ -4,11 +4,21 @@
  * nothing new costs at most 3 HTTP requests; check verifies online and offline from the cache; status reports it all;
  * a rollback (newer sequence naming an older digest) gives the developer the known-good image.
  */
-import { readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LABELS } from '../../src/core/labels.js';
 import { envelopeOf } from '../helpers/cli.js';
-import { entry, SIGNER, startDevWorld, type Developer, type DevWorld, type PublishedImage } from '../helpers/dev.js';
+import {
+  entry,
+  SIGNER,
+  startDevWorld,
+  type Developer,
+  type DevWorld,
+  type PublishedImage,
+} from '../helpers/dev.js';
 import { maybeUnset } from '../helpers/unset.js';
 
 let w: DevWorld;
@@ -34,10 +44,88 @@ describe('aibox setup', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`Registry ${w.host}/aibox: reachable; release channel sequence 1 verified`);
-    expect(r.stdout).toMatch(/Installed trusted key cosign \(sha256:[0-9a-f]{64}\) at .*\/developer\/keys\/cosign\.pub/);
+    expect(r.stdout).toMatch(
+      /Installed trusted key cosign \(sha256:[0-9a-f]{64}\) at .*\/developer\/keys\/cosign\.pub/,
+    );
     const config = await readFile(dev.configPath, 'utf8');
     expect(config).toContain(`host: ${w.host}`);
     expect(config).toContain('runtime:'); // the engine quirks already there are kept
+  });
+});
+
+describe('aibox setup --podman-policy', () => {
+  it('merges sigstoreSigned and use-sigstore-attachments into existing files, keeping their content, with backups', async () => {
+    const bob = await w.developer('bob');
+    const dir = join(bob.env.XDG_CONFIG_HOME, 'containers');
+    await mkdir(join(dir, 'registries.d'), { recursive: true });
+    const existingPolicy = {
+      default: [{ type: 'reject' }],
+      transports: {
+        docker: { 'quay.io/other': [{ type: 'insecureAcceptAnything' }] },
+        'docker-daemon': { '': [{ type: 'insecureAcceptAnything' }] },
+      },
+    };
+    await writeFile(join(dir, 'policy.json'), JSON.stringify(existingPolicy));
+    const regD =
+      '# my own settings\ndocker:\n  quay.io/other:\n    lookaside: https://example.invalid/sigs\n';
+    await writeFile(join(dir, 'registries.d', 'aibox.yaml'), regD);
+    const r = await bob.aibox([
+      'setup',
+      '--registry',
+      `${w.host}/aibox`,
+      '--key',
+      w.pubPath,
+      '--podman-policy',
+    ]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const policy = JSON.parse(await readFile(join(dir, 'policy.json'), 'utf8'));
+    expect(policy.default).toEqual([{ type: 'reject' }]);
+    expect(policy.transports['docker-daemon']).toEqual(existingPolicy.transports['docker-daemon']);
+    expect(policy.transports.docker['quay.io/other']).toEqual([{ type: 'insecureAcceptAnything' }]);
+    expect(policy.transports.docker[`${w.host}/aibox`]).toEqual([
+      {
+        type: 'sigstoreSigned',
+        keyPath: join(bob.env.XDG_DATA_HOME, 'aibox', 'developer', 'keys', 'cosign.pub'),
+        signedIdentity: { type: 'matchRepository' },
+      },
+    ]);
+    const reg = await readFile(join(dir, 'registries.d', 'aibox.yaml'), 'utf8');
+    expect(reg).toContain('# my own settings');
+    expect(parse(reg)).toEqual({
+      docker: {
+        'quay.io/other': { lookaside: 'https://example.invalid/sigs' },
+        [`${w.host}/aibox`]: { 'use-sigstore-attachments': true },
+      },
+    });
+    const files = await readdir(dir);
+    const backup = files.find((f) => f.startsWith('policy.json.aibox-backup-'));
+    expect(backup).toBeDefined();
+    expect(JSON.parse(await readFile(join(dir, backup as string), 'utf8'))).toEqual(existingPolicy);
+    const regBackups = (await readdir(join(dir, 'registries.d'))).filter((f) => f.includes('aibox-backup-'));
+    expect(regBackups).toHaveLength(1);
+    expect(r.stdout).toContain(`Updated ${join(dir, 'policy.json')} (backup `);
+  });
+
+  it('a policy.json that is not JSON is reported, and nothing is clobbered', async () => {
+    const eve = await w.developer('eve');
+    const dir = join(eve.env.XDG_CONFIG_HOME, 'containers');
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'policy.json'), '{ broken');
+    const r = await eve.aibox([
+      'setup',
+      '--registry',
+      `${w.host}/aibox`,
+      '--key',
+      w.pubPath,
+      '--podman-policy',
+    ]);
+    expect(r.stderr).toMatch(/policy\.json is not a valid containers policy: not JSON/);
+    expect(r.code).toBe(2);
+    expect(await readFile(join(dir, 'policy.json'), 'utf8')).toBe('{ broken');
+    // Checked before the first write: no config, key or state was written either.
+    expect(await readFile(eve.configPath, 'utf8')).not.toContain('host:');
+    expect(existsSync(eve.statePath)).toBe(false);
   });
 });
 
@@ -95,7 +183,10 @@ describe('aibox update', () => {
     const r = await dev.aibox(['update', '--json']);
     const env = envelopeOf(r);
     expect(env.outcome).toBe('ok');
-    expect(env.data).toMatchObject({ status: 'up-to-date', image: { tag: '24.04-20260221', digest: v2.digest } });
+    expect(env.data).toMatchObject({
+      status: 'up-to-date',
+      image: { tag: '24.04-20260221', digest: v2.digest },
+    });
   });
 });
 

@@ -52,7 +52,7 @@ export interface DevWorld {
   /** Publish the next channel (sequence prev+1) naming these entries, signed by `key` (default: ours). */
   publishChannel(
     entries: readonly ChannelEntry[],
-    opts?: { key?: SigningKey; now?: Date; ttlDays?: number },
+    opts?: { key?: SigningKey; now?: Date; ttlDays?: number; lowerFloors?: string[] },
   ): Promise<Channel>;
   /** The current channel as last published by this helper. */
   readonly channel: Channel | null;
@@ -63,7 +63,12 @@ export interface DevWorld {
 
 export interface Developer {
   readonly home: string;
-  readonly env: Record<string, string>;
+  readonly env: {
+    readonly HOME: string;
+    readonly XDG_CONFIG_HOME: string;
+    readonly XDG_DATA_HOME: string;
+    readonly XDG_CACHE_HOME: string;
+  };
   readonly configPath: string;
   readonly statePath: string;
   aibox(args: readonly string[], env?: Record<string, string | undefined>): Promise<CliResult>;
@@ -134,7 +139,10 @@ export async function startDevWorld(prefix: string): Promise<DevWorld> {
     },
     async publishChannel(entries, opts = {}) {
       const now = opts.now ?? new Date();
-      const next = buildChannel(channel, entries, now, opts.ttlDays ? { ttlDays: opts.ttlDays } : {});
+      const next = buildChannel(channel, entries, now, {
+        ...(opts.ttlDays ? { ttlDays: opts.ttlDays } : {}),
+        ...(opts.lowerFloors ? { lowerFloors: opts.lowerFloors } : {}),
+      });
       const repo = channelRepository(host, 'aibox');
       const signer = opts.key ?? key;
       const pub = await publishChannel(client, repo, next, {
@@ -231,7 +239,13 @@ export async function startCountingProxy(target: string): Promise<CountingProxy>
     }
     requests.push(`${req.method ?? '?'} ${req.url ?? ''}`);
     const up = http.request(
-      { host: thost, port: Number(tport), method: req.method, path: req.url, headers: { ...req.headers, host: target } },
+      {
+        host: thost,
+        port: Number(tport),
+        method: req.method,
+        path: req.url,
+        headers: { ...req.headers, host: target },
+      },
       (r) => {
         res.writeHead(r.statusCode ?? 502, r.headers);
         r.pipe(res);
