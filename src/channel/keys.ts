@@ -94,16 +94,16 @@ export function applyKeyAnnouncements(
 
   // 3. Additions: only keys this store has never held (a tombstone blocks re-adding a retired key).
   for (const a of block.add) {
-    const why = addProblem(a, out, now);
-    if (why === 'already-trusted') continue;
-    if (why !== null) {
-      ignored.push(`${label(a.keyId)}: ${why}`);
+    const got = addable(a, out, now);
+    if (got === 'already-trusted') continue;
+    if (typeof got === 'string') {
+      ignored.push(`${label(a.keyId)}: ${got}`);
       continue;
     }
     const notBefore = new Date(a.notBefore);
     out.push({
       name: a.name,
-      publicKey: loadPublicKey(a.publicKey, `channel key "${a.name}"`),
+      publicKey: got,
       notBefore,
       notAfter: a.notAfter === null ? null : new Date(a.notAfter),
       createdAt: notBefore,
@@ -134,16 +134,12 @@ export function applyKeyAnnouncements(
   return { trusted: out, added, retired, ignored };
 }
 
-/** Why an announced key is not added: null to add it, 'already-trusted' to skip it silently, else the reason. */
-function addProblem(a: ChannelKeyAdd, store: readonly TrustedKey[], now: Date): string | null {
-  let fingerprint: string;
-  try {
-    fingerprint = loadPublicKey(a.publicKey, `channel key "${a.name}"`).fingerprint;
-  } catch {
-    return 'the announced public key is not a valid PEM public key';
-  }
-  if (fingerprint !== a.keyId)
-    return `the announced public key's fingerprint is ${fingerprint}, not its keyId`;
+/**
+ * The announced key to add, 'already-trusted' to skip it silently, or why it is not added. Keys already in the store
+ * are recognised by keyId before any parsing: the steady state (a carried-forward block applied on every check)
+ * parses nothing, and nothing about an already-held key is taken from the announcement.
+ */
+function addable(a: ChannelKeyAdd, store: readonly TrustedKey[], now: Date): PublicKeyMaterial | string {
   const existing = store.find((k) => fp(k) === a.keyId);
   if (existing) {
     return existing.notAfter !== null && existing.notAfter <= now
@@ -152,7 +148,15 @@ function addProblem(a: ChannelKeyAdd, store: readonly TrustedKey[], now: Date): 
   }
   if (a.notAfter !== null && Date.parse(a.notAfter) <= now.getTime())
     return `its validity window ended at ${a.notAfter}`;
-  return null;
+  let key: PublicKeyMaterial;
+  try {
+    key = loadPublicKey(a.publicKey, `channel key "${a.name}"`);
+  } catch {
+    return 'the announced public key is not a valid PEM public key';
+  }
+  if (key.fingerprint !== a.keyId)
+    return `the announced public key's fingerprint is ${key.fingerprint}, not its keyId`;
+  return key;
 }
 
 // ------------------------------------------------------------------ publisher side (pure)
