@@ -4,6 +4,7 @@
  * still accept the channel and every image it names, and a re-run converges.
  */
 import { generateKeyPairSync } from 'node:crypto';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { applyKeyAnnouncements } from '../../channel/keys.js';
 import { channelRepository, readChannel } from '../../channel/store.js';
@@ -25,6 +26,7 @@ import {
   trustOf,
   type World,
 } from './world.js';
+import { acquirePipelineLock } from '../lock.js';
 import { runRebuild } from '../run.js';
 
 let worlds: World[] = [];
@@ -129,6 +131,23 @@ describe('keys rotate --new-key (planned rotation)', () => {
     expect(r.alreadyCurrent).toBe(true);
     expect(r.published).toBeNull();
     expect((await published(w)).digest).toBe(mid.digest);
+  });
+
+  it('takes the pipeline lock: refused (LOCKED) while a promotion holds it, nothing published', async () => {
+    const w = await world();
+    const before = await published(w);
+    const held = await acquirePipelineLock(
+      join(w.deps.dataDir, 'locks'),
+      `${HOST}/${PROJECT}`,
+      'promote-run',
+      new Date(),
+    );
+    try {
+      await expect(runKeyRotation(w.deps, req())).rejects.toMatchObject({ code: 'LOCKED' });
+    } finally {
+      await held.release();
+    }
+    expect((await published(w)).digest).toBe(before.digest);
   });
 
   it('refuses the current key as the new key, before publishing anything', async () => {
