@@ -26,6 +26,7 @@ import {
   trustOf,
   type World,
 } from './world.js';
+import { runChannelRepair } from '../channel-repair.js';
 import { acquirePipelineLock } from '../lock.js';
 import { runRebuild } from '../run.js';
 
@@ -252,6 +253,20 @@ describe('keys rotate --compromised', () => {
     const next = await published(w);
     expect(next.channel.sequence).toBe(rotated.channel.sequence + 1);
     expect(next.channel.keys).toEqual(rotated.channel.keys);
+  });
+
+  it('a channel repair from a sequence before the rotation keeps the retirement (never undone)', async () => {
+    const w = await world();
+    const before = await published(w);
+    await runKeyRotation(w.deps, req({ compromised: true }));
+    const rotated = await published(w);
+    const r = await runChannelRepair(
+      // The platform still lists the old key in signing.trustedKeys, so the pre-rotation history verifies.
+      { ...w.deps, key: { spec: undefined, load: async () => K2 }, trustedKeys: async () => trustOf(w.key) },
+      { fromSequence: before.channel.sequence, apply: true },
+    );
+    expect(r.published?.sequence).toBe(rotated.channel.sequence + 1);
+    expect((await published(w)).channel.keys).toEqual(rotated.channel.keys);
   });
 
   it('a fault at any registry call: clients keep accepting the channel and every image; a re-run converges', async () => {
