@@ -22,6 +22,8 @@ const ctlModules: Record<string, Loader> = {
   status: () => import('./commands/status.js').then((m) => m.registerStatusCommands),
   channel: () => import('./commands/channel.js').then((m) => m.registerChannelCommands),
   notify: () => import('./commands/notify.js').then((m) => m.registerNotifyCommands),
+  // TEMPORARY (slice emergency): triage's commands/cve.ts replaces this entry on merge.
+  cve: () => import('./commands/cve-rebuild.js').then((m) => m.registerCveCommands),
 };
 
 /** Which command file defines each top-level `aiboxctl` command. */
@@ -40,6 +42,7 @@ const ctlOwners: Record<string, keyof typeof ctlModules> = {
   channel: 'channel',
   'local-base': 'notify',
   notify: 'notify',
+  cve: 'cve',
 };
 
 /** Global options that take a value (so their value is not mistaken for the command name). */
