@@ -5,7 +5,7 @@
  * builds, merges, validates and (de)serialises it. No I/O.
  */
 import * as z from 'zod/mini';
-import { isCalendarDate } from '../core/dates.js';
+import { isCalendarDate, parseDateInput } from '../core/dates.js';
 import { AiboxError } from '../core/errors.js';
 import { safeParseEn } from '../core/zod-en.js';
 import { cvssBand } from '../scan/cvss.js';
@@ -246,6 +246,37 @@ export function markFixed(
     });
   }
   return normalise({ schemaVersion: 1, updatedAt: isoSeconds(now.getTime()), records: [...byId.values()] });
+}
+
+/** Validate `cve accept` input: a well-formed id, a reason, an expiry date (YYYY-MM-DD) not in the past. */
+export function checkAcceptance(
+  a: { id: string; reason: string; expires: string },
+  now: Date,
+): { id: string; reason: string; expires: string } {
+  const problem = vulnIdProblem(a.id);
+  if (problem) {
+    throw new AiboxError({
+      code: 'USAGE',
+      message: `--cve ${JSON.stringify(a.id.slice(0, 80))} is malformed: ${problem}`,
+      hint: 'e.g. --cve CVE-2026-12345 (as aiboxctl cve list shows it)',
+    });
+  }
+  const reason = a.reason.trim();
+  if (reason === '' || reason.length > 1000)
+    throw new AiboxError({
+      code: 'USAGE',
+      message: '--reason must be 1 to 1000 characters',
+      hint: 'say why the risk is accepted',
+    });
+  const expires = parseDateInput(a.expires, '--expires');
+  if (!acceptanceLive({ kind: 'accepted', reason, expires }, now)) {
+    throw new AiboxError({
+      code: 'USAGE',
+      message: `--expires ${expires} is in the past`,
+      hint: 'an acceptance must expire on a future date (it is reviewed then)',
+    });
+  }
+  return { id: a.id, reason, expires };
 }
 
 /** Record an accepted risk (reason, expiry YYYY-MM-DD); the id must already be recorded by a triage. */
