@@ -17,6 +17,7 @@ import { describeImage } from '../inspect/describe.js';
 import type { ImageStore } from '../oci/store.js';
 import { copyByDigest } from '../oci/copy.js';
 import { parseReference } from '../oci/reference.js';
+import { escalate } from '../cve/escalation.js';
 import { runScanGate } from '../scan/gate.js';
 import type { Scanner } from '../scan/scanner.js';
 import type { SigningKey } from '../signing/keys.js';
@@ -339,7 +340,14 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
               throw new AiboxError({
                 code: 'POLICY_REFUSED',
                 message: `${g.error.message}: critical findings in the base image`,
-                hint: `Start CVE triage (runbook §2): aiboxctl cve triage ${p.repository}@${staged.digest}`,
+                // Escalation (issue 9 §6): triage this report and name the exact emergency command.
+                hint: escalate(
+                  g.report,
+                  p.name,
+                  opts.config.cve,
+                  deps.now(),
+                  `${p.repository}@${staged.digest}`,
+                ).hint,
                 cause: g.error,
               });
             }
@@ -417,7 +425,12 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
         message: describeError(f.error),
         ...(f.error instanceof AiboxError && f.error.hint ? { hint: f.error.hint } : {}),
       };
-      r.failure ??= { variant: p.name, step: f.step, reason: v.error.message };
+      r.failure ??= {
+        variant: p.name,
+        step: f.step,
+        reason: v.error.message,
+        ...(v.error.hint ? { hint: v.error.hint } : {}),
+      };
     } finally {
       await save();
     }
