@@ -292,7 +292,11 @@ interface Acc {
   id: string;
   scored: Scored;
   title?: string;
-  packages: Map<string, { name: string; installed: string; fixed: string | null; variants: Set<string> }>;
+  /** Each package carries the labels it was seen in, and `known`: the real variant names (for the command). */
+  packages: Map<
+    string,
+    { name: string; installed: string; fixed: string | null; variants: Set<string>; known: Set<string> }
+  >;
   variants: Set<string>;
 }
 
@@ -333,10 +337,12 @@ export function triage(input: TriageInput): TriageRow[] {
           installed: f.installedVersion,
           fixed: f.fixedVersion ?? null,
           variants: new Set(),
+          known: new Set(),
         };
         a.packages.set(key, p);
       } else if (p.fixed === null && f.fixedVersion) p.fixed = f.fixedVersion;
       p.variants.add(variant);
+      if (r.variant !== undefined) p.known.add(r.variant);
     }
   });
 
@@ -369,8 +375,9 @@ export function triage(input: TriageInput): TriageRow[] {
     else if (unfixed.length > 0) notes.push(`no fix available yet for ${unfixed.join(', ')}`);
     if (a.scored.source === 'severity')
       notes.push('no CVSS score in the report: mapped from the scanner severity');
+    // Only real variant names go into the command (a report of an unknown image is listed, not rebuilt by name).
     const fixVariants = [
-      ...new Set(details.filter((p) => p.fixed !== null).flatMap((p) => p.variants)),
+      ...new Set([...a.packages.values()].filter((p) => p.fixed !== null).flatMap((p) => [...p.known])),
     ].sort();
     rows.push({
       id: a.id,
