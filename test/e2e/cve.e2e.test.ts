@@ -123,7 +123,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await registry?.stop();
+  await registry.stop();
   if (work) await rm(work, { recursive: true, force: true });
 });
 
