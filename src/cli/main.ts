@@ -22,8 +22,7 @@ const ctlModules: Record<string, Loader> = {
   status: () => import('./commands/status.js').then((m) => m.registerStatusCommands),
   channel: () => import('./commands/channel.js').then((m) => m.registerChannelCommands),
   notify: () => import('./commands/notify.js').then((m) => m.registerNotifyCommands),
-  // TEMPORARY (slice emergency): triage's commands/cve.ts replaces this entry on merge.
-  cve: () => import('./commands/cve-rebuild.js').then((m) => m.registerCveCommands),
+  cve: () => import('./commands/cve.js').then((m) => m.registerCveCommands),
 };
 
 /** Which command file defines each top-level `aiboxctl` command. */
