@@ -294,6 +294,11 @@ describe('cve rebuild faults: nothing published, floor unchanged', () => {
       expect(after.current?.channel.variants.tool?.tag).toBe('2-24.04-20260108-cve-2026-12345');
       expect(after.latest.tool).toBe(after.current?.channel.variants.tool?.digest);
       expect(after.current?.channel.variants.tool?.mandatoryUpdate).toBe(true);
+      if (again instanceof Error || again === undefined) continue;
+      // A re-run that found the fix already published says so, with the recorded score.
+      const r = again as Awaited<ReturnType<typeof runEmergency>>;
+      expect(r.cves).toEqual([{ id: CVE, cvss: 9.8 }]);
+      if (!(first instanceof Error)) expect(r.outcome).toBe('converged');
     }
     // The fault really interrupted the first run (for most k); the re-run converged every time.
     expect(failedFirst).toBeGreaterThan(0);
