@@ -23,6 +23,7 @@ const ctlModules: Record<string, Loader> = {
   channel: () => import('./commands/channel.js').then((m) => m.registerChannelCommands),
   notify: () => import('./commands/notify.js').then((m) => m.registerNotifyCommands),
   retention: () => import('./commands/retention.js').then((m) => m.registerRetentionCommands),
+  cve: () => import('./commands/cve.js').then((m) => m.registerCveCommands),
 };
 
 /** Which command file defines each top-level `aiboxctl` command. */
@@ -42,6 +43,7 @@ const ctlOwners: Record<string, keyof typeof ctlModules> = {
   'local-base': 'notify',
   notify: 'notify',
   retention: 'retention',
+  cve: 'cve',
 };
 
 /** Global options that take a value (so their value is not mistaken for the command name). */

@@ -67,6 +67,18 @@ export interface PlatformConfig {
   notify: { slackWebhook: string | null };
   /** Retention of the registry's tags (runbook §4; src/retention/rules.ts). */
   retention: RetentionConfig;
+  cve: CveSettings;
+}
+
+/** Weekdays as the config writes them (`cve.businessHours.days`). */
+export const WEEKDAY_NAMES = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+export type WeekdayName = (typeof WEEKDAY_NAMES)[number];
+
+/** CVE triage (issue 9 §1): the mandatory-update threshold and the business hours behind "same business day". */
+export interface CveSettings {
+  /** CVSS at or above which a fix is a mandatory update (runbook table: 7.0; 9.0 is the stricter reading). */
+  mandatoryMinCvss: number;
+  businessHours: { days: WeekdayName[]; start: string; end: string; timeZone: string };
 }
 
 export interface DeveloperConfig {
@@ -132,6 +144,19 @@ export function defaultPlatformConfig(): PlatformConfig {
     scan: { scanner: 'trivy', trivyPath: 'trivy', failOn: ['CRITICAL'], ignore: [] },
     notify: { slackWebhook: null },
     retention: defaultRetentionConfig(),
+    cve: defaultCve(),
+  };
+}
+
+function defaultCve(): CveSettings {
+  return {
+    mandatoryMinCvss: 7.0,
+    businessHours: {
+      days: ['mon', 'tue', 'wed', 'thu', 'fri'],
+      start: '09:00',
+      end: '17:00',
+      timeZone: 'UTC',
+    },
   };
 }
 

@@ -49,6 +49,8 @@ export type ErrorCode =
   | 'CHANNEL_REJECTED'
   // the developer's local state/cache file is corrupt or unreadable (issue 10)
   | 'CACHE_INVALID'
+  // the signed CVE records artifact is malformed, unsigned or signed by an untrusted key
+  | 'CVE_RECORDS_INVALID'
   | 'LOCKED'
   | 'INTERNAL';
 
