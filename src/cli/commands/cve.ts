@@ -6,6 +6,7 @@ import { readCveRecords } from '../../cve/record-store.js';
 import { renderRecords, renderTriage } from '../../cve/render.js';
 import { runAccept, runTriage, triagePolicy } from '../../cve/triage-run.js';
 import type { Context, RegisterCommands } from '../command.js';
+import { registerCveRebuild } from './cve-rebuild.js';
 import { cveDeps, parseNowFlag, readReportFiles, scanForTriage } from '../cve-deps.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -142,6 +143,5 @@ Examples:
         acceptCommand(ctx, flags),
       ),
     );
-  // Slice `emergency` registers `cve rebuild` on this group here, once src/cli/commands/cve-rebuild.ts is merged:
-  // TODO(emergency): import { registerCveRebuild } from './cve-rebuild.js'; registerCveRebuild(cve, run);
+  registerCveRebuild(cve, run);
 };
