@@ -9,6 +9,7 @@ const benches = [
   ['signing', ['--import', 'tsx', 'bench/signing.mjs']],
   ['pipeline', ['--import', 'tsx', 'bench/pipeline.mjs']],
   ['keys', ['--import', 'tsx', 'bench/keys.mjs']],
+  ['triage', ['--import', 'tsx', 'bench/triage.mjs']],
 ];
 let failed = 0;
 for (const [name, args] of benches) {

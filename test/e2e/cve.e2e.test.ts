@@ -4,12 +4,20 @@
  * accepted risks, deadlines met), a records document signed by a foreign key refused, and every bad input of
  * issue 9 refused with a clear error naming the input, a non-zero exit and nothing written.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRegistryClient } from '../../src/oci/client.js';
 import { envelopeOf, jsonError, jsonOf } from '../helpers/cli.js';
-import { generateKeys, pipelineCli, tagDigest, writePipelineConfig } from '../helpers/pipeline.js';
+import { pushTinyImage } from '../helpers/cosign.js';
+import {
+  generateKeys,
+  pipelineCli,
+  tagDigest,
+  TRIVY_PER_VARIANT,
+  writePipelineConfig,
+} from '../helpers/pipeline.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 
 const PASSWORD = 'cve-e2e-password-5d1e';
@@ -18,6 +26,7 @@ let work: string;
 let registry: TestRegistry;
 let cli: ReturnType<typeof pipelineCli>;
 let foreignCli: ReturnType<typeof pipelineCli>;
+let scanningCli: ReturnType<typeof pipelineCli>;
 
 interface Row {
   id: string;
@@ -72,6 +81,19 @@ beforeAll(async () => {
     ...spec,
     key: other.key,
     pub: other.pub,
+  });
+  const scanning = await writePipelineConfig(join(work, 'scanning.yaml'), {
+    ...spec,
+    key: keys.key,
+    pub: keys.pub,
+    scanner: 'trivy',
+    trivyPath: TRIVY_PER_VARIANT,
+  });
+  scanningCli = pipelineCli({
+    config: scanning,
+    registry: () => registry.host,
+    xdg: join(work, 'xdg3'),
+    password: PASSWORD,
   });
   const xdg = join(work, 'xdg');
   cli = pipelineCli({ config, registry: () => registry.host, xdg, password: PASSWORD });
@@ -299,5 +321,29 @@ describe('aiboxctl cve triage, list, accept', () => {
     expect(list.code).toBe(1);
     expect(jsonError(list).code).toBe('CVE_RECORDS_INVALID');
     expect(await recordsTag()).toBe(before);
+  });
+});
+
+describe('aiboxctl cve triage IMAGE (scans first)', () => {
+  it('scans the image with the configured scanner, then triages what it found, naming the variant', async () => {
+    const client = createRegistryClient({ env: {} });
+    try {
+      await pushTinyImage(client, registry.host, 'aibox/base', 'latest', 'cve-e2e');
+    } finally {
+      await client.close();
+    }
+    const reports = join(work, 'stub-reports');
+    await mkdir(reports, { recursive: true });
+    await writeFile(join(reports, 'base.json'), await readFile(join(work, 'base.json'), 'utf8'));
+    await writeFile(join(reports, 'clean.json'), trivy('clean', []));
+    const r = await scanningCli(['cve', 'triage', 'base:latest', '--now', NOW, '--no-record', '--json'], {
+      TRIVY_STUB_REPORT_DIR: reports,
+    });
+    expect(r.code, r.stderr).toBe(0);
+    const rows = jsonOf<{ rows: Row[] }>(r).rows;
+    expect(rows.map((x) => x.id)).toEqual(['CVE-2026-12345', 'CVE-2026-22222']);
+    expect(rows[0]!.command).toBe(
+      'aiboxctl cve rebuild --cve CVE-2026-12345 --cvss 9.8 --package openssl --variant base',
+    );
   });
 });

@@ -38,7 +38,8 @@ async function triageCommand(ctx: Context, images: string[], flags: TriageFlags)
       recorded: r.records !== null,
       localCopy: r.localCopy ?? null,
     },
-    text: renderTriage(r.rows),
+    // The table of a large triage costs as much as the triage itself: not built when --json discards it.
+    text: ctx.global.json ? '' : renderTriage(r.rows),
   };
 }
 
