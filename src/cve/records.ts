@@ -4,6 +4,8 @@
  * registry as a signed OCI artifact (`record-store.ts`) and copied into the local run records; this module only
  * builds, merges, validates and (de)serialises it. No I/O.
  */
+import { TAG_PATTERN } from '../oci/reference.js';
+import { isRfc3339 } from '../channel/channel.js';
 import * as z from 'zod/mini';
 import { isCalendarDate, parseDateInput } from '../core/dates.js';
 import { AiboxError } from '../core/errors.js';
@@ -41,10 +43,9 @@ export const CVE_RECORDS_TAG = 'current';
 export const MAX_CVE_RECORDS_BYTES = 4 * 1024 * 1024;
 export const MAX_CVE_RECORDS = 10_000;
 
-const RFC3339_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
-const isTime = (s: string) => RFC3339_RE.test(s) && Number.isFinite(Date.parse(s));
+const isTime = isRfc3339;
 const VARIANT_RE = /^[a-z][a-z0-9-]{0,63}$/;
-const TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+const TAG_RE = TAG_PATTERN;
 // eslint-disable-next-line no-control-regex -- refusing control characters is this regex's job
 const PKG_RE = /^[^\s\u0000-\u001f\u007f]{1,214}$/;
 
