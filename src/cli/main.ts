@@ -23,6 +23,7 @@ const ctlModules: Record<string, Loader> = {
   channel: () => import('./commands/channel.js').then((m) => m.registerChannelCommands),
   notify: () => import('./commands/notify.js').then((m) => m.registerNotifyCommands),
   rollback: () => import('./commands/rollback.js').then((m) => m.registerRollbackCommands),
+  gc: () => import('./commands/gc.js').then((m) => m.registerGcCommands),
 };
 
 /** Which command file defines each top-level `aiboxctl` command. */
@@ -42,6 +43,7 @@ const ctlOwners: Record<string, keyof typeof ctlModules> = {
   'local-base': 'notify',
   notify: 'notify',
   rollback: 'rollback',
+  gc: 'gc',
 };
 
 /** Global options that take a value (so their value is not mistaken for the command name). */
