@@ -149,10 +149,31 @@ export async function startHarborDouble(options: HarborDoubleOptions): Promise<H
       return;
     }
     if (user === undefined || options.users[user] !== password) {
+      if (rawPath.startsWith('/v2')) {
+        // The registry API challenges (Harbor's is a bearer token service; Basic is what the double offers).
+        const text = JSON.stringify(errors('UNAUTHORIZED', 'unauthorized'));
+        res.writeHead(401, {
+          'content-type': 'application/json',
+          'www-authenticate': 'Basic realm="harbor-double"',
+          'x-request-id': reqId,
+          'content-length': Buffer.byteLength(text),
+        });
+        res.end(text);
+        return;
+      }
       send(res, 401, errors('UNAUTHORIZED', 'unauthorized'), reqId);
       return;
     }
 
+    // The registry API (/v2/): nothing is stored in the double, so every manifest is unknown (harbor.md §9).
+    if (rawPath === '/v2/' || rawPath === '/v2') {
+      send(res, 200, {}, reqId);
+      return;
+    }
+    if (rawPath.startsWith('/v2/')) {
+      send(res, 404, errors('MANIFEST_UNKNOWN', 'manifest unknown'), reqId);
+      return;
+    }
     const answer = adminRoute(admin, options.project, req.method ?? '', rawPath, query, body);
     if (answer) {
       if (options.withoutAdminPermission?.includes(user)) {
