@@ -338,14 +338,12 @@ function entryFloor(e: ChannelEntry): Floor | undefined {
   };
 }
 
+// eslint-disable-next-line no-control-regex -- matching control characters is this regex's job
+const CONTROL_RUN = /[\u0000-\u001f\u007f]+/g;
+
 /** The operator's reason as the marker holds it: one line, trimmed, at most 500 characters, never empty. */
 function oneLineReason(reason: string): string {
-  // eslint-disable-next-line no-control-regex -- control characters are what this removes
-  const r = reason
-    .replace(/[\u0000-\u001f\u007f]+/g, ' ')
-    .replace(/\s+/g, ' ')
-    .trim()
-    .slice(0, 500);
+  const r = reason.replace(CONTROL_RUN, ' ').replace(/\s+/g, ' ').trim().slice(0, 500);
   if (r === '') throw invalidChannel('options', 'belowFloor needs a reason');
   return r;
 }

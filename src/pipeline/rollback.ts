@@ -141,10 +141,9 @@ export function rollbackCandidates(
       });
     }
   }
-  return names
-    .filter((n) => selected.includes(n))
-    .map((n) => {
-      const vc = config.variants[n]!;
+  return Object.entries(config.variants)
+    .filter(([n]) => selected.includes(n))
+    .map(([n, vc]) => {
       return {
         variant: n,
         repository: repositoryFor(config.registry.project, n),
@@ -381,7 +380,8 @@ export async function listRollbackCandidates(
   // Dates with a weekly tag in every selected repository.
   let dates: Set<string> | undefined;
   for (const v of names) {
-    const prefix = deps.config.variants[v]!.tagPrefix;
+    const prefix = deps.config.variants[v]?.tagPrefix;
+    if (prefix === undefined) continue;
     const tags = await t.store.listTags({ registry: t.host, repository: repositoryFor(t.project, v) });
     const mine = new Set<string>();
     for (const tag of tags) {

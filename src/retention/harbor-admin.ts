@@ -145,7 +145,7 @@ export async function scheduleHarborGc(
   const type = sched['type'];
   // An empty 200 or type None means no schedule: create it; otherwise update it.
   const exists = typeof type === 'string' && type !== '' && type !== 'None';
-  const previous = exists && typeof sched['cron'] === 'string' ? (sched['cron'] as string) : null;
+  const previous = exists && typeof sched['cron'] === 'string' ? sched['cron'] : null;
   const body: GcScheduleBody = {
     schedule: { type: 'Custom', cron },
     parameters: { delete_untagged: req.deleteUntagged, workers },

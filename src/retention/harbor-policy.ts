@@ -129,7 +129,7 @@ export function toHarborCron(input: string): string {
   } else {
     throw badCron(input, `it has ${fields.length} fields, not 5`);
   }
-  five.forEach((v, i) => checkField(input, v, FIELDS[i]!));
+  for (const [i, f] of FIELDS.entries()) checkField(input, five[i] ?? '', f);
   return `0 ${five.join(' ')}`;
 }
 
@@ -150,7 +150,8 @@ export const UNTAGGED_ONLY = '.aibox-untagged';
 
 /** Doublestar alternatives `{a,b}` for a list; a single pattern as is. */
 function alternatives(patterns: readonly string[]): string {
-  return patterns.length === 1 ? patterns[0]! : `{${patterns.join(',')}}`;
+  const [only, ...more] = patterns;
+  return only !== undefined && more.length === 0 ? only : `{${patterns.join(',')}}`;
 }
 
 export interface HarborPolicyInput {
@@ -186,7 +187,9 @@ export function harborPolicy(input: HarborPolicyInput): HarborRetentionPolicy {
     ],
   };
   const rules: HarborRule[] = input.rules.map((r, i) => {
-    if (r.action !== undefined && r.action !== 'retain') throw invalidRule(i, `action "${String(r.action)}"`);
+    // Typed 'retain', but the rules come from a config file: checked all the same.
+    const action: unknown = r.action;
+    if (action !== undefined && action !== 'retain') throw invalidRule(i, `action ${JSON.stringify(action)}`);
     if (r.retain_days !== undefined && r.retain_count !== undefined)
       throw invalidRule(i, 'both retain_days and retain_count (Harbor rules have one template)');
     const tag: HarborSelector[] = [
@@ -303,12 +306,13 @@ export interface PolicyDiff {
 /** What changes from the policy Harbor holds (null: none) to the desired one. */
 export function diffPolicy(current: unknown, desired: HarborRetentionPolicy): PolicyDiff {
   const lines: string[] = [];
-  const cur = (current ?? null) as {
+  interface Held {
     algorithm?: unknown;
     rules?: unknown[];
     trigger?: { settings?: { cron?: unknown } };
     scope?: { level?: unknown; ref?: unknown };
-  } | null;
+  }
+  const cur: Held | null = current !== null && typeof current === 'object' ? current : null;
   const want = desired.rules.map(ruleLine);
   const have = (cur?.rules ?? []).map(ruleLine);
   if (cur === null) lines.push('+ policy (the project has no retention policy yet)');

@@ -272,7 +272,11 @@ export function adminRoute(
         });
         return { status: 201, headers: { location: `/api/v2.0/system/gc/${id}` } };
       }
-      state.gcSchedule = { type: sch.type, cron: String(sch.cron ?? ''), parameters: params };
+      state.gcSchedule = {
+        type: sch.type,
+        cron: typeof sch.cron === 'string' ? sch.cron : '',
+        parameters: params,
+      };
       return { status: method === 'POST' ? 201 : 200 };
     }
     return err(405, 'METHOD_NOT_ALLOWED', method);

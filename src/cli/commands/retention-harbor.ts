@@ -40,7 +40,7 @@ async function syncHarborCommand(ctx: Context, flags: { yes: boolean; cron?: str
 }
 
 /** Add `sync-harbor` to the `retention` command group. */
-export function registerRetentionHarbor(group: Command, run: Run<Context>): void {
+export function registerRetentionHarbor(group: Command, run: Run): void {
   group
     .command('sync-harbor')
     .description(

@@ -35,7 +35,7 @@ it('pins the current channel tags in an always rule, and creates the policy', as
     { harbor, store: w.store, host: HOST, project: PROJECT },
     { rules: RUNBOOK_RETENTION_RULES, repositories: ['base', 'app', 'tool'], apply: true },
   );
-  expect(r.pinnedTags.sort()).toEqual(['1-24.04-20260101', '2-24.04-20260101', '24.04-20260101']);
+  expect([...r.pinnedTags].sort()).toEqual(['1-24.04-20260101', '2-24.04-20260101', '24.04-20260101']);
   expect(r).toMatchObject({ action: 'create', status: 'applied', policyId: 9 });
   const body = harbor.sent.find((s) => s.method === 'POST')!.body as {
     rules: { template: string; tag_selectors: { pattern: string; extras: string }[] }[];
