@@ -82,6 +82,10 @@ export const registerGcCommands: RegisterCommands = (program: Command, run) => {
     .command('gc')
     .description(
       'garbage collection: Harbor GC schedule and health (runbook §4), or the embedded registry GC',
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ aiboxctl gc schedule --cron "0 4 * * 1"   # Harbor\n  $ aiboxctl gc status\n  $ aiboxctl gc run --json                   # embedded registry',
     );
   gc.command('schedule')
     .description(
