@@ -22,6 +22,7 @@ const ctlModules: Record<string, Loader> = {
   status: () => import('./commands/status.js').then((m) => m.registerStatusCommands),
   channel: () => import('./commands/channel.js').then((m) => m.registerChannelCommands),
   notify: () => import('./commands/notify.js').then((m) => m.registerNotifyCommands),
+  retention: () => import('./commands/retention.js').then((m) => m.registerRetentionCommands),
   rollback: () => import('./commands/rollback.js').then((m) => m.registerRollbackCommands),
   gc: () => import('./commands/gc.js').then((m) => m.registerGcCommands),
 };
@@ -42,6 +43,7 @@ const ctlOwners: Record<string, keyof typeof ctlModules> = {
   channel: 'channel',
   'local-base': 'notify',
   notify: 'notify',
+  retention: 'retention',
   rollback: 'rollback',
   gc: 'gc',
 };

@@ -5,6 +5,7 @@
  * `__tests__/defaults.test.ts` checks that the constants equal what the schema produces.
  */
 import { tagPattern } from '../oci/reference.js';
+import { defaultRetentionConfig, type RetentionConfig } from '../retention/rules.js';
 
 export interface EngineSettings {
   /** podman binary (name on PATH or absolute path) */
@@ -64,6 +65,8 @@ export interface PlatformConfig {
   signing: { key: string | null; identity: string; trustedKeys: TrustedKeyConfig[]; rotationDays: number };
   scan: { scanner: 'trivy' | 'harbor' | 'none'; trivyPath: string; failOn: string[]; ignore: ScanIgnore[] };
   notify: { slackWebhook: string | null };
+  /** Retention of the registry's tags (runbook §4; src/retention/rules.ts). */
+  retention: RetentionConfig;
 }
 
 export interface DeveloperConfig {
@@ -126,6 +129,7 @@ export function defaultPlatformConfig(): PlatformConfig {
     signing: { key: null, identity: 'platform-ci@aibox.internal', trustedKeys: [], rotationDays: 365 },
     scan: { scanner: 'trivy', trivyPath: 'trivy', failOn: ['CRITICAL'], ignore: [] },
     notify: { slackWebhook: null },
+    retention: defaultRetentionConfig(),
   };
 }
 

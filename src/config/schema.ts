@@ -21,6 +21,14 @@ import {
   type PlatformConfig,
   type VariantConfig,
 } from './model.js';
+import {
+  defaultRetentionRules,
+  MAX_RULE_NUMBER,
+  MAX_RULES,
+  patternProblem,
+  RULE_ACTIONS,
+  RULE_SCOPES,
+} from '../retention/rules.js';
 
 export * from './model.js';
 
@@ -179,6 +187,64 @@ function findCycle(vars: Record<string, { from: string | null }>): string[] | un
   return undefined;
 }
 
+// ---------------------------------------------------------------- retention (runbook §4)
+
+const tagPatternSchema = z.string().check(
+  z.superRefine((p, ctx) => {
+    const why = patternProblem(p);
+    if (why !== undefined) ctx.addIssue({ code: 'custom', input: p, message: `invalid tag pattern: ${why}` });
+  }),
+);
+
+const retentionRuleSchema = z.strictObject({
+  tag_pattern: described(tagPatternSchema, 'Doublestar glob on the tag (*, **, ?, [0-9], {a,b})'),
+  action: described(z._default(z.enum(RULE_ACTIONS), 'retain'), 'Only retain (Harbor semantics)'),
+  retain_days: described(
+    orNull(int(1, MAX_RULE_NUMBER)),
+    'Keep matching tags younger than this many days (age from the tag date, else the image created time)',
+  ),
+  retain_count: described(orNull(int(1, MAX_RULE_NUMBER)), 'Keep the N newest matching tags per repository'),
+  scope: described(z._default(z.enum(RULE_SCOPES), 'per_repository'), 'Counts are per repository'),
+  excludes: described(list(tagPatternSchema), 'Tags matching any of these are not selected by this rule'),
+});
+
+const retentionRulesSchema = z._default(
+  z.array(retentionRuleSchema).check(
+    z.maxLength(MAX_RULES, `at most ${MAX_RULES} rules (Harbor's limit)`),
+    z.superRefine((rules, ctx) => {
+      rules.forEach((r, i) => {
+        if (r.retain_days !== null && r.retain_count !== null) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [i, 'retain_count'],
+            message: 'retain_days and retain_count exclude each other (write two rules)',
+          });
+        }
+      });
+    }),
+  ),
+  defaultRetentionRules,
+);
+
+const retentionSchema = z.prefault(
+  z.strictObject({
+    rules: described(
+      retentionRulesSchema,
+      "Retention rules (a tag survives if any rule keeps it); default: the runbook's (latest; *-cve-* 90 days; last 8 weekly per variant)",
+    ),
+    excludes: described(list(tagPatternSchema), 'Tags never deleted, whatever the rules say'),
+    keepChannelSequences: described(
+      z._default(int(0, 1000), 4),
+      'Channel history sequences whose digests are kept as rollback targets',
+    ),
+    maxDeletePercent: described(
+      z._default(int(1, 100), 50),
+      "apply refuses to delete more than this share of a repository's tags (override: --max-delete N)",
+    ),
+  }),
+  {},
+);
+
 export const platformSchema = z.prefault(
   z.strictObject({
     registry: registrySchema,
@@ -247,6 +313,7 @@ export const platformSchema = z.prefault(
       }),
       {},
     ),
+    retention: retentionSchema,
   }),
   {},
 );

@@ -4,7 +4,14 @@
  * Every request goes through the one Harbor transport (src/scan/harbor-transport.ts: Basic auth, no cookies, no
  * redirects, retries of idempotent calls, `{"errors":[…]}` bodies, redaction); this module only receives it.
  */
-import { channelRepository, readChannelIfPresent, type ChannelRegistry } from '../channel/store.js';
+import {
+  channelRepository,
+  historyTag,
+  listHistory,
+  readChannel,
+  readChannelIfPresent,
+  type ChannelRegistryWithTags,
+} from '../channel/store.js';
 import { AiboxError } from '../core/errors.js';
 import type { HarborMethod, HarborRequest, HarborResponse } from '../scan/harbor-transport.js';
 import {
@@ -218,7 +225,7 @@ export async function harborGcStatus(
 /** What `aiboxctl retention sync-harbor` needs: the transport, the registry (for the channel) and the rules. */
 export interface SyncHarborDeps {
   readonly harbor: HarborRequester;
-  readonly store: ChannelRegistry;
+  readonly store: ChannelRegistryWithTags;
   readonly host: string;
   readonly project: string;
 }
@@ -229,10 +236,18 @@ export interface SyncHarborDeps {
  */
 export async function runSyncHarbor(
   deps: SyncHarborDeps,
-  req: Omit<SyncRequest, 'project' | 'pinnedTags'>,
+  req: Omit<SyncRequest, 'project' | 'pinnedTags'> & { readonly keepChannelSequences?: number },
 ): Promise<SyncResult & { readonly pinnedTags: readonly string[] }> {
-  const read = await readChannelIfPresent(deps.store, channelRepository(deps.host, deps.project));
-  const pinnedTags = read ? Object.values(read.channel.variants).map((v) => v.tag) : [];
+  const repo = channelRepository(deps.host, deps.project);
+  const tags = new Set<string>();
+  const current = await readChannelIfPresent(deps.store, repo);
+  for (const v of Object.values(current?.channel.variants ?? {})) tags.add(v.tag);
+  // The last N history entries name the rollback targets (config retention.keepChannelSequences).
+  for (const n of (await listHistory(deps.store, repo)).slice(0, req.keepChannelSequences ?? 0)) {
+    const h = await readChannel(deps.store, repo, { tag: historyTag(n) });
+    for (const v of Object.values(h.channel.variants)) tags.add(v.tag);
+  }
+  const pinnedTags = [...tags].sort();
   const r = await syncHarborRetention(deps.harbor, { ...req, project: deps.project, pinnedTags });
   return { ...r, pinnedTags };
 }

@@ -6,16 +6,21 @@
  */
 import { AiboxError } from '../core/errors.js';
 
-/** One retention rule in the runbook's YAML form (runbook §4 "Configuration"). */
+/**
+ * One retention rule in the runbook's YAML form (runbook §4 "Configuration"): the config's `RetentionRule`
+ * (src/retention/rules.ts, null = not set) or the runbook's own shorthand (keys left out).
+ */
 export interface RetentionRuleInput {
   readonly tag_pattern: string;
   readonly action?: 'retain';
-  readonly retain_days?: number;
-  readonly retain_count?: number;
+  readonly retain_days?: number | null;
+  readonly retain_count?: number | null;
   readonly scope?: 'per_repository';
   /** Tag patterns the rule does not apply to. */
   readonly excludes?: readonly string[];
 }
+
+const given = <T>(v: T | null | undefined): v is T => v !== undefined && v !== null;
 
 /** The runbook's rules, exactly (runbook §4). */
 export const RUNBOOK_RETENTION_RULES: readonly RetentionRuleInput[] = [
@@ -160,8 +165,10 @@ export interface HarborPolicyInput {
   readonly projectId: number;
   /** Repositories (without the project) the policy may touch: the variants' repositories only. */
   readonly repositories: readonly string[];
-  /** Tags that must survive whatever the rules say (the current channel's tags: rollback targets). */
+  /** Tags that must survive whatever the rules say (the channel's tags: current and rollback targets). */
   readonly pinnedTags?: readonly string[];
+  /** Tag patterns never deleted (config `retention.excludes`): an `always` rule of their own. */
+  readonly neverDelete?: readonly string[];
   /** Five-field cron (UTC) of the retention run. */
   readonly cron?: string;
 }
@@ -190,7 +197,7 @@ export function harborPolicy(input: HarborPolicyInput): HarborRetentionPolicy {
     // Typed 'retain', but the rules come from a config file: checked all the same.
     const action: unknown = r.action;
     if (action !== undefined && action !== 'retain') throw invalidRule(i, `action ${JSON.stringify(action)}`);
-    if (r.retain_days !== undefined && r.retain_count !== undefined)
+    if (given(r.retain_days) && given(r.retain_count))
       throw invalidRule(i, 'both retain_days and retain_count (Harbor rules have one template)');
     const tag: HarborSelector[] = [
       { kind: 'doublestar', decoration: 'matches', pattern: r.tag_pattern, extras: NO_UNTAGGED },
@@ -205,18 +212,30 @@ export function harborPolicy(input: HarborPolicyInput): HarborRetentionPolicy {
         extras: NO_UNTAGGED,
       });
     }
-    if (r.retain_count !== undefined) {
+    if (given(r.retain_count)) {
       if (!Number.isInteger(r.retain_count) || r.retain_count < 1 || r.retain_count > MAX_K)
         throw invalidRule(i, `retain_count ${r.retain_count} is not an integer 1-${MAX_K}`);
       return base('latestPushedK', { latestPushedK: r.retain_count }, tag);
     }
-    if (r.retain_days !== undefined) {
+    if (given(r.retain_days)) {
       if (!Number.isInteger(r.retain_days) || r.retain_days < 1)
         throw invalidRule(i, `retain_days ${r.retain_days} is not a positive integer`);
       return base('nDaysSinceLastPush', { nDaysSinceLastPush: r.retain_days }, tag);
     }
     return base('always', {}, tag);
   });
+  if (input.neverDelete && input.neverDelete.length > 0) {
+    rules.push(
+      base('always', {}, [
+        {
+          kind: 'doublestar',
+          decoration: 'matches',
+          pattern: alternatives(input.neverDelete),
+          extras: NO_UNTAGGED,
+        },
+      ]),
+    );
+  }
   const pins = [...new Set(input.pinnedTags ?? [])].sort();
   if (pins.length > 0) {
     rules.push(

@@ -31,6 +31,10 @@ export interface TestRegistry {
   readonly dataDir: string;
   readonly configPath: string;
   stop(): Promise<void>;
+  /** Kill the registry process but keep its storage and port (a registry going down mid-operation). */
+  kill(): Promise<void>;
+  /** Start it again on the same port and storage after `kill()`. */
+  restart(): Promise<void>;
 }
 
 const BINARY = process.env.AIBOX_TEST_REGISTRY_BIN ?? 'docker-registry';
@@ -98,19 +102,23 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
     }),
   );
 
-  const child = spawn(BINARY, ['serve', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const keep = (c: Buffer) => {
     out = (out + c.toString('utf8')).slice(-4000);
   };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
-  const spawnFailed = new Promise<never>((_, reject) =>
-    child.once('error', (e) => reject(new Error(`cannot start ${BINARY}: ${e.message}`))),
-  );
-  spawnFailed.catch(() => {});
+  const launch = () => {
+    const c = spawn(BINARY, ['serve', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    c.stdout.on('data', keep);
+    c.stderr.on('data', keep);
+    const failed = new Promise<never>((_, reject) =>
+      c.once('error', (e) => reject(new Error(`cannot start ${BINARY}: ${e.message}`))),
+    );
+    failed.catch(() => {});
+    return { c, failed };
+  };
+  let { c: child, failed: spawnFailed } = launch();
 
-  const stop = async (): Promise<void> => {
+  const kill = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise<void>((r) => child.once('exit', () => r()));
       child.kill('SIGTERM');
@@ -118,7 +126,15 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
       await exited;
       clearTimeout(t);
     }
+  };
+  const stop = async (): Promise<void> => {
+    await kill();
     await rm(dir, { recursive: true, force: true });
+  };
+  const restart = async (): Promise<void> => {
+    await kill();
+    ({ c: child, failed: spawnFailed } = launch());
+    await Promise.race([waitReady(url, child, () => out), spawnFailed]);
   };
 
   try {
@@ -127,5 +143,5 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
     await stop();
     throw e;
   }
-  return { host, url, dataDir, configPath, stop };
+  return { host, url, dataDir, configPath, stop, kill, restart };
 }

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/app.js';
 import { registerGcCommands } from '../../src/cli/commands/gc.js';
-import { registerRetentionHarborCommands } from '../../src/cli/commands/retention-harbor.js';
+import { registerRetentionCommands } from '../../src/cli/commands/retention.js';
 import { newAdminState } from '../doubles/harbor-admin.js';
 import { startHarborDouble, type HarborDouble } from '../doubles/harbor.js';
 import { envelopeOf, jsonOf } from '../helpers/cli.js';
@@ -50,7 +50,7 @@ async function ctl(args: string[], user = USER, password = PASSWORD) {
   const host = harbor.url.replace('http://', '');
   const code = await runCli(
     'aiboxctl',
-    [registerRetentionHarborCommands, registerGcCommands],
+    [registerRetentionCommands, registerGcCommands],
     ['--registry', `${host}/aibox`, ...args],
     {
       io: { out: (s) => void (out += s), err: (s) => void (err += s) },
@@ -73,7 +73,7 @@ const scope = {
 const sel = (pattern: string, untagged = false) => [
   { kind: 'doublestar', decoration: 'matches', pattern, extras: JSON.stringify({ untagged }) },
 ];
-const RUNBOOK_POLICY = {
+const DEFAULT_POLICY = {
   algorithm: 'or',
   scope: { level: 'project', ref: 2 },
   trigger: { kind: 'Schedule', settings: { cron: '0 0 3 * * 1' }, references: {} },
@@ -99,7 +99,11 @@ const RUNBOOK_POLICY = {
       action: 'retain',
       template: 'latestPushedK',
       params: { latestPushedK: 8 },
-      tag_selectors: sel('*'),
+      // The config's default weekly rule: date tags only, emergency tags excluded (src/retention/rules.ts).
+      tag_selectors: [
+        ...sel('*-[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'),
+        { kind: 'doublestar', decoration: 'excludes', pattern: '*-cve-*', extras: '{"untagged":false}' },
+      ],
       scope_selectors: scope,
     },
     {
@@ -122,11 +126,11 @@ describe('aiboxctl retention sync-harbor', () => {
     expect(writes()).toEqual([]);
   });
 
-  it('with --yes creates the policy with exactly the runbook-equivalent body; a re-run changes nothing', async () => {
+  it('with --yes creates the policy with exactly the body equivalent to the default (runbook) rules; a re-run changes nothing', async () => {
     const r = await ctl(['retention', 'sync-harbor', '--yes', '--json']);
     expect(r.code, r.err).toBe(0);
     expect(jsonOf(r)).toMatchObject({ action: 'create', status: 'applied', policyId: 1 });
-    expect(writes()).toEqual([{ method: 'POST', path: '/api/v2.0/retentions', body: RUNBOOK_POLICY }]);
+    expect(writes()).toEqual([{ method: 'POST', path: '/api/v2.0/retentions', body: DEFAULT_POLICY }]);
     harbor.requests.length = 0;
     const again = await ctl(['retention', 'sync-harbor', '--yes', '--json']);
     expect(jsonOf(again)).toMatchObject({ action: 'none', status: 'unchanged', diff: [] });
@@ -144,8 +148,8 @@ describe('aiboxctl retention sync-harbor', () => {
         method: 'PUT',
         path: '/api/v2.0/retentions/1',
         body: {
-          ...RUNBOOK_POLICY,
-          trigger: { ...RUNBOOK_POLICY.trigger, settings: { cron: '0 30 2 * * 1' } },
+          ...DEFAULT_POLICY,
+          trigger: { ...DEFAULT_POLICY.trigger, settings: { cron: '0 30 2 * * 1' } },
           id: 1,
         },
       },

@@ -1,19 +1,19 @@
 /**
- * `aiboxctl retention sync-harbor`: Harbor-native retention (issue 11 item 3). Registered on slice `retention`'s
- * `retention` group by `registerRetentionHarbor(group, run)`; `registerRetentionHarborCommands` makes that group on
- * its own until the lead wires the two together.
+ * `aiboxctl retention sync-harbor`: Harbor-native retention (issue 11 item 3), registered on the `retention` group
+ * (src/cli/commands/retention.ts) by `registerRetentionHarbor(group, run)`.
  */
 import type { Command } from 'commander';
 import { RETENTION_PERMISSIONS, runSyncHarbor } from '../../retention/harbor-admin.js';
-import { DEFAULT_RETENTION_CRON, RUNBOOK_RETENTION_RULES } from '../../retention/harbor-policy.js';
-import type { Context, RegisterCommands, Run } from '../command.js';
+import { DEFAULT_RETENTION_CRON } from '../../retention/harbor-policy.js';
+import type { Context, Run } from '../command.js';
 import { harborDeps } from '../compose.js';
 
 async function syncHarborCommand(ctx: Context, flags: { yes: boolean; cron?: string }) {
   const d = await harborDeps(ctx, RETENTION_PERMISSIONS);
   const r = await runSyncHarbor(d, {
-    // The runbook's rules until the retention config section (slice retention) lands; then config.retention.rules.
-    rules: RUNBOOK_RETENTION_RULES,
+    rules: d.config.retention.rules,
+    neverDelete: d.config.retention.excludes,
+    keepChannelSequences: d.config.retention.keepChannelSequences,
     repositories: Object.keys(d.config.variants),
     cron: flags.cron ?? DEFAULT_RETENTION_CRON,
     apply: flags.yes,
@@ -57,12 +57,3 @@ export function registerRetentionHarbor(group: Command, run: Run): void {
     )
     .action(run((ctx, flags: { yes: boolean; cron?: string }) => syncHarborCommand(ctx, flags)));
 }
-
-/** A `retention` group holding only `sync-harbor` (until slice retention's group exists). */
-export const registerRetentionHarborCommands: RegisterCommands = (program, run) => {
-  const existing = program.commands.find((c) => c.name() === 'retention');
-  registerRetentionHarbor(
-    existing ?? program.command('retention').description('retention of date tags'),
-    run,
-  );
-};

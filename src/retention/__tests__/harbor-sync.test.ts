@@ -1,7 +1,7 @@
 /** `runSyncHarbor` pins the tags the current channel names (rollback targets survive Harbor's own retention). */
 import { afterEach, expect, it } from 'vitest';
 import type { HarborMethod, HarborRequest, HarborResponse } from '../../scan/harbor-transport.js';
-import { newWorld, OLD, rebuild, HOST, PROJECT, type World } from '../../pipeline/__tests__/world.js';
+import { newWorld, NEW, OLD, rebuild, HOST, PROJECT, type World } from '../../pipeline/__tests__/world.js';
 import { runSyncHarbor } from '../harbor-admin.js';
 import { RUNBOOK_RETENTION_RULES } from '../harbor-policy.js';
 
@@ -46,4 +46,24 @@ it('pins the current channel tags in an always rule, and creates the policy', as
       { pattern: '{1-24.04-20260101,2-24.04-20260101,24.04-20260101}', extras: '{"untagged":true}' },
     ],
   });
+});
+
+it('pins the tags of the last keepChannelSequences history entries too (rollback targets)', async () => {
+  w = await newWorld();
+  await rebuild(w, OLD);
+  await rebuild(w, NEW);
+  const harbor = fakeHarbor();
+  const deps = { harbor, store: w.store, host: HOST, project: PROJECT };
+  const req = { rules: RUNBOOK_RETENTION_RULES, repositories: ['base', 'app', 'tool'], apply: false };
+  const none = await runSyncHarbor(deps, req);
+  expect(none.pinnedTags).toEqual(['1-24.04-20260108', '2-24.04-20260108', '24.04-20260108']);
+  const two = await runSyncHarbor(deps, { ...req, keepChannelSequences: 4 });
+  expect(two.pinnedTags).toEqual([
+    '1-24.04-20260101',
+    '1-24.04-20260108',
+    '2-24.04-20260101',
+    '2-24.04-20260108',
+    '24.04-20260101',
+    '24.04-20260108',
+  ]);
 });
