@@ -71,8 +71,22 @@ export async function ctlCommandsFor(argv: readonly string[]): Promise<RegisterC
   return Promise.all(loaders.map((l) => l()));
 }
 
-/** Command files of `aibox` (developer commands arrive in a later issue). */
-export const devCommands: readonly RegisterCommands<DevContext>[] = [];
+type DevLoader = () => Promise<RegisterCommands<DevContext>>;
+
+/** Command files of `aibox`, in help order (each is its own chunk, loaded only for its command). */
+const devModules: Record<string, DevLoader> = {
+  setup: () => import('./commands/dev-setup.js').then((m) => m.registerDevSetupCommands),
+  update: () => import('./commands/dev-update.js').then((m) => m.registerDevUpdateCommands),
+  check: () => import('./commands/dev-check.js').then((m) => m.registerDevCheckCommands),
+  status: () => import('./commands/dev-status.js').then((m) => m.registerDevStatusCommands),
+};
+
+/** The command files needed for an `aibox` argv: the command's own, or all of them (help, typos). */
+export async function devCommandsFor(argv: readonly string[]): Promise<RegisterCommands<DevContext>[]> {
+  const name = commandName(argv);
+  const load = name !== undefined && name !== 'help' ? devModules[name] : undefined;
+  return Promise.all((load ? [load] : Object.values(devModules)).map((l) => l()));
+}
 
 // A closed pipe (`aiboxctl tags base | head`) is not an error worth a stack trace.
 for (const stream of [process.stdout, process.stderr]) {
@@ -95,6 +109,6 @@ export async function mainCtl(argv: readonly string[]): Promise<number> {
   return runCli('aiboxctl', await ctlCommandsFor(argv), argv, processDeps());
 }
 
-export function mainDev(argv: readonly string[]): Promise<number> {
-  return runCli('aibox', devCommands, argv, processDeps());
+export async function mainDev(argv: readonly string[]): Promise<number> {
+  return runCli('aibox', await devCommandsFor(argv), argv, processDeps());
 }
