@@ -5,6 +5,7 @@ const benches = [
   ['coldstart', ['bench/coldstart.mjs']],
   ['startup', ['--import', 'tsx', 'bench/startup.mjs']],
   ['tags', ['bench/tags.mjs']],
+  ['retention', ['bench/retention.mjs']],
   ['signing', ['--import', 'tsx', 'bench/signing.mjs']],
   ['pipeline', ['--import', 'tsx', 'bench/pipeline.mjs']],
 ];

@@ -70,7 +70,7 @@ export interface RetentionDeps {
    * plain OCI registries, where a tag goes only with its digest.
    */
   readonly deleteTag?: (ref: Reference & { readonly tag: string }) => Promise<void>;
-  /** Requests in flight while gathering and deleting (default 16). */
+  /** Requests in flight: gathering (default 32, as the client), deleting (default 8). */
   readonly concurrency?: number;
 }
 
@@ -164,7 +164,7 @@ function needsCreated(
 
 /** Gather the plan's input from the registry: tags + digests of every managed repository, the channel, the floors. */
 export async function gatherPlanInput(deps: RetentionDeps): Promise<PlanInput> {
-  const width = deps.concurrency ?? 16;
+  const width = deps.concurrency ?? 32;
   const channels = await readChannels(deps);
   const current = channels.find((c) => c.source === 'current');
   const repos: { repository: string; role: PlanRepository['role']; variant?: string; prefix?: string }[] = [];
@@ -247,7 +247,7 @@ export async function gatherPlanInput(deps: RetentionDeps): Promise<PlanInput> {
  * list already says which), so a registry without the API costs no request per digest.
  */
 async function referrersOf(deps: RetentionDeps, input: PlanInput, first: RetentionPlan): Promise<PlanInput> {
-  const width = deps.concurrency ?? 16;
+  const width = deps.concurrency ?? 32;
   const repos = await Promise.all(
     input.repositories.map(async (r) => {
       const doomed = first.deletions.filter(
