@@ -56,6 +56,10 @@ export async function harborDeps(ctx: Context, grant: string) {
   const { config } = await ctx.config();
   const t = await ctx.target();
   const credentials = harborCredentials(ctx.env, grant);
-  const harbor = harborTransportFor({ host: t.host, insecure: config.registry.insecure }, credentials, ctx.logger);
+  const harbor = harborTransportFor(
+    { host: t.host, insecure: config.registry.insecure },
+    credentials,
+    ctx.logger,
+  );
   return { harbor, store: t.client, host: t.host, project: t.project, config };
 }
