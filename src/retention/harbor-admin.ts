@@ -13,7 +13,13 @@ import {
   type ChannelRegistryWithTags,
 } from '../channel/store.js';
 import { AiboxError } from '../core/errors.js';
-import type { HarborMethod, HarborRequest, HarborResponse } from '../scan/harbor-transport.js';
+import type { Reference } from '../oci/reference.js';
+import {
+  harborRepositorySegment,
+  type HarborMethod,
+  type HarborRequest,
+  type HarborResponse,
+} from '../scan/harbor-transport.js';
 import {
   diffPolicy,
   gcHealth,
@@ -250,4 +256,43 @@ export async function runSyncHarbor(
   const pinnedTags = [...tags].sort();
   const r = await syncHarborRetention(deps.harbor, { ...req, project: deps.project, pinnedTags });
   return { ...r, pinnedTags };
+}
+
+export const TAG_DELETE_PERMISSIONS = 'tag:delete and artifact:read on the project';
+
+/**
+ * Delete one tag and keep its artifact, through Harbor's REST API (`DELETE .../artifacts/{digest}/tags/{tag}`,
+ * harbor.md §4): the `deleteTag` seam of `retention apply`, which plain OCI registries cannot offer (a digest
+ * delete removes every tag on it). The artifact is named by the digest the plan saw the tag on, so a tag that moved
+ * since is not deleted from its new image (Harbor answers 404). A 404 for a tag already gone counts as done (a
+ * re-run after an interruption converges); 412 (immutable tag) is an error naming the rule.
+ */
+export function harborTagDeleter(
+  t: HarborRequester,
+  project: string,
+): (ref: Reference & { readonly tag: string }) => Promise<void> {
+  return async (ref) => {
+    const prefix = `${project}/`;
+    if (!ref.repository.startsWith(prefix)) {
+      throw new AiboxError({
+        code: 'USAGE',
+        message: `cannot delete ${ref.repository}:${ref.tag} through Harbor: it is not in project "${project}"`,
+        hint: 'retention only manages the configured registry project',
+      });
+    }
+    const repo = harborRepositorySegment(ref.repository.slice(prefix.length));
+    const artifact = encodeURIComponent(ref.digest ?? ref.tag);
+    const path = `/projects/${encodeURIComponent(project)}/repositories/${repo}/artifacts/${artifact}/tags/${encodeURIComponent(ref.tag)}`;
+    const r = await t.request('DELETE', path, {
+      expect: [200, 404, 412],
+      permissions: TAG_DELETE_PERMISSIONS,
+    });
+    if (r.status === 412) {
+      throw new AiboxError({
+        code: 'POLICY_REFUSED',
+        message: `Harbor refused to delete ${ref.repository}:${ref.tag}: the tag is immutable (412)`,
+        hint: "An immutability rule of the Harbor project protects it; exclude it from retention (retention.excludes) or change the project's tag immutability rules",
+      });
+    }
+  };
 }

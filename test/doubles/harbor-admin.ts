@@ -10,6 +10,8 @@
  *   GET  /api/v2.0/system/gc/schedule               → empty 200 when none, else the GCHistory-shaped schedule
  *   POST /api/v2.0/system/gc/schedule (201), PUT (200)
  *   GET  /api/v2.0/system/gc?page&page_size&sort    → []GCHistory, X-Total-Count
+ *   DELETE /api/v2.0/projects/{p}/repositories/{r}/artifacts/{digest}/tags/{tag} → 200; 404 when that tag is not on
+ *        that artifact; 412 when immutable (handler artifact.go L280-L318; `r` double-encoded as everywhere)
  * Bodies are validated as Harbor validates them (algorithm "or", scope level project, ≤ 15 rules, known templates,
  * doublestar selectors, six-field crons with seconds 0, GC types and workers 1-10), so a wrong body fails here as
  * it would there.
@@ -38,6 +40,10 @@ export interface AdminState {
   gcHistory: GcHistoryEntry[];
   quota: { hard: number; used: number } | null;
   nextId: number;
+  /** Tags per artifact, keyed "<repository without project>@<digest>" (for tag deletes). */
+  tagsOn: Map<string, Set<string>>;
+  /** Tags an immutability rule protects (412 on delete). */
+  immutable: Set<string>;
 }
 
 export function newAdminState(projectId = 2): AdminState {
@@ -49,6 +55,8 @@ export function newAdminState(projectId = 2): AdminState {
     gcHistory: [],
     quota: { hard: 107374182400, used: 21474836480 },
     nextId: 1,
+    tagsOn: new Map(),
+    immutable: new Set(),
   };
 }
 
@@ -188,6 +196,20 @@ export function adminRoute(
           : {}),
       },
     };
+  }
+  const td = /^\/projects\/([^/]+)\/repositories\/([^/]+)\/artifacts\/([^/]+)\/tags\/([^/]+)$/.exec(p);
+  if (td && method === 'DELETE') {
+    const once = decodeURIComponent(td[2] ?? '');
+    if (decodeURIComponent(td[1] ?? '') !== project || once.includes('/'))
+      return err(404, 'NOT_FOUND', `no route for ${rawPath}`);
+    const key = `${decodeURIComponent(once)}@${decodeURIComponent(td[3] ?? '')}`;
+    const tag = decodeURIComponent(td[4] ?? '');
+    const tags = state.tagsOn.get(key);
+    if (!tags?.has(tag)) return err(404, 'NOT_FOUND', `tag ${tag} not found on ${key}`);
+    if (state.immutable.has(tag))
+      return err(412, 'PRECONDITION', `the tag ${tag} is immutable, cannot be deleted`);
+    tags.delete(tag);
+    return { status: 200 };
   }
   if (p === '/retentions' && method === 'POST') {
     const b = json();

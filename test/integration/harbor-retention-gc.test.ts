@@ -11,6 +11,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/app.js';
 import { registerGcCommands } from '../../src/cli/commands/gc.js';
 import { registerRetentionCommands } from '../../src/cli/commands/retention.js';
+import { isAiboxError } from '../../src/core/errors.js';
+import { harborTagDeleter } from '../../src/retention/harbor-admin.js';
+import { HarborTransport } from '../../src/scan/harbor-transport.js';
 import { newAdminState } from '../doubles/harbor-admin.js';
 import { startHarborDouble, type HarborDouble } from '../doubles/harbor.js';
 import { envelopeOf, jsonOf } from '../helpers/cli.js';
@@ -242,5 +245,48 @@ describe('aiboxctl gc status', () => {
     expect(jsonOf<{ alerts: string[] }>(r).alerts).toEqual([
       "no GC schedule is set (run 'aiboxctl gc schedule')",
     ]);
+  });
+});
+
+describe('Harbor tag delete (retention apply on Harbor)', () => {
+  const D1 = `sha256:${'1'.repeat(64)}`;
+  const D2 = `sha256:${'2'.repeat(64)}`;
+  const transport = () =>
+    new HarborTransport({ baseUrl: harbor.url, credentials: { username: USER, password: PASSWORD } });
+
+  it('deletes the tag from the planned artifact only (nested names double-encoded); a re-run is a no-op', async () => {
+    harbor.admin.tagsOn.set(`team/app@${D1}`, new Set(['24.04-20260101', 'keep']));
+    const del = harborTagDeleter(transport(), 'aibox');
+    await del({ registry: 'h', repository: 'aibox/team/app', tag: '24.04-20260101', digest: D1 });
+    expect([...harbor.admin.tagsOn.get(`team/app@${D1}`)!]).toEqual(['keep']);
+    expect(harbor.requests.filter((r) => r.method === 'DELETE').map((r) => r.rawPath)).toEqual([
+      `/api/v2.0/projects/aibox/repositories/team%252Fapp/artifacts/${encodeURIComponent(D1)}/tags/24.04-20260101`,
+    ]);
+    await del({ registry: 'h', repository: 'aibox/team/app', tag: '24.04-20260101', digest: D1 });
+  });
+
+  it('a tag that moved to another digest since the plan is left alone', async () => {
+    harbor.admin.tagsOn.set(`base@${D2}`, new Set(['latest']));
+    await harborTagDeleter(
+      transport(),
+      'aibox',
+    )({ registry: 'h', repository: 'aibox/base', tag: 'latest', digest: D1 });
+    expect([...harbor.admin.tagsOn.get(`base@${D2}`)!]).toEqual(['latest']);
+  });
+
+  it('an immutable tag is POLICY_REFUSED naming the rule', async () => {
+    harbor.admin.tagsOn.set(`base@${D1}`, new Set(['pinned']));
+    harbor.admin.immutable.add('pinned');
+    const err = await harborTagDeleter(
+      transport(),
+      'aibox',
+    )({
+      registry: 'h',
+      repository: 'aibox/base',
+      tag: 'pinned',
+      digest: D1,
+    }).catch((e: unknown) => e);
+    expect(isAiboxError(err, 'POLICY_REFUSED')).toBe(true);
+    expect((err as Error).message).toMatch(/immutable/);
   });
 });
