@@ -96,6 +96,24 @@ export async function runEmbeddedGc(o: EmbeddedGcOptions): Promise<EmbeddedGcRes
     const bytesBefore = await directoryBytes(files.storage);
     const deleteUntagged = o.deleteUntagged ?? false;
     const dryRun = o.dryRun ?? false;
+    // Nothing was ever pushed: distribution's garbage-collect fails on a storage without repositories
+    // ("Path not found: /docker/registry/v2/repositories"), and there is nothing to collect anyway.
+    if (!existsSync(join(files.storage, 'docker', 'registry', 'v2', 'repositories'))) {
+      logger.info(`the embedded registry (${o.dataDir}) holds no repositories: nothing to collect`);
+      return {
+        dataDir: o.dataDir,
+        host,
+        deleteUntagged,
+        dryRun,
+        bytesBefore,
+        bytesAfter: bytesBefore,
+        bytesReclaimed: 0,
+        blobsMarked: 0,
+        blobsEligible: 0,
+        manifestsEligible: 0,
+        restarted: false,
+      };
+    }
     const run = await withRegistryStopped({ dataDir: o.dataDir, logger, binary, exec: o.exec }, async () => {
       if (!existsSync(files.config)) {
         // Never started: a config for the storage is all garbage-collect needs.

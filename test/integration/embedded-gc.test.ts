@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createExec } from '../../src/adapters/exec.js';
+import { createExec, type Exec } from '../../src/adapters/exec.js';
 import { isAiboxError } from '../../src/core/errors.js';
 import { createRegistryClient, type RegistryClient } from '../../src/oci/client.js';
 import { MediaTypes } from '../../src/oci/manifest.js';
@@ -107,6 +107,71 @@ describe('gc run (embedded registry)', () => {
     const r = await gc({ deleteUntagged: true });
     expect(r.bytesReclaimed).toBeGreaterThanOrEqual(150_000);
     expect(await client.headBlob({ registry: host, repository: 'aibox/base' }, staged.layer)).toBeFalsy();
+  });
+
+  it('while garbage-collect runs the registry is down and cannot be started on demand; it is up again after', async () => {
+    await push('aibox/base', 'kept', 1000, 'latest');
+    const real = createExec();
+    let during: { running: boolean; startError: unknown } | undefined;
+    const exec: Exec = async (file, args, opts) => {
+      if (args[0] === 'garbage-collect') {
+        const st = await registryStatus({ dataDir: join(dir, 'registry') });
+        // What a pipeline or a command starting the registry on demand would do meanwhile.
+        const startError = await registryUp({ dataDir: join(dir, 'registry'), port: 0, timeoutMs: 1 }).then(
+          () => null,
+          (e: unknown) => e,
+        );
+        during = { running: st.running, startError };
+      }
+      return real(file, args, opts);
+    };
+    const r = await runEmbeddedGc({
+      dataDir: join(dir, 'registry'),
+      port: 0,
+      project: 'aibox',
+      exec,
+      lock: (scope) => acquirePipelineLock(lockDir(), scope, 'gc-test', new Date()),
+    });
+    expect(during?.running).toBe(false);
+    expect(isAiboxError(during?.startError, 'TIMEOUT')).toBe(true);
+    expect((during?.startError as Error).message).toMatch(
+      /another aibox process is starting the embedded registry/,
+    );
+    expect(r.restarted).toBe(true);
+    expect(await registryStatus({ dataDir: join(dir, 'registry') })).toMatchObject({ running: true, host });
+  });
+
+  it('garbage-collect failing: REGISTRY_ERROR with a hint, the registry is running again, the lock released', async () => {
+    await push('aibox/base', 'kept', 1000, 'latest');
+    const real = createExec();
+    const exec: Exec = async (file, args, opts) =>
+      args[0] === 'garbage-collect'
+        ? real(file, ['garbage-collect', '/nonexistent/config.yml'], opts)
+        : real(file, args, opts);
+    const err = await runEmbeddedGc({
+      dataDir: join(dir, 'registry'),
+      port: 0,
+      project: 'aibox',
+      exec,
+      lock: (scope) => acquirePipelineLock(lockDir(), scope, 'gc-test', new Date()),
+    }).catch((e: unknown) => e);
+    expect(isAiboxError(err, 'REGISTRY_ERROR')).toBe(true);
+    expect((err as { hint?: string }).hint).toMatch(/started again/);
+    expect(await registryStatus({ dataDir: join(dir, 'registry') })).toMatchObject({
+      running: true,
+      host,
+      responding: true,
+    });
+    // The lock is free: a pipeline can take it.
+    const l = await acquirePipelineLock(lockDir(), `${host}/aibox`, 'next', new Date());
+    await l.release();
+  });
+
+  it('an empty registry (nothing ever pushed): nothing to collect, the registry is not touched', async () => {
+    const before = await registryStatus({ dataDir: join(dir, 'registry') });
+    const r = await gc();
+    expect(r).toMatchObject({ bytesReclaimed: 0, restarted: false, blobsEligible: 0 });
+    expect((await registryStatus({ dataDir: join(dir, 'registry') })).pid).toBe(before.pid);
   });
 
   it('refuses while a pipeline holds the lock, and leaves the registry running untouched', async () => {
