@@ -8,6 +8,7 @@ const benches = [
   ['retention', ['bench/retention.mjs']],
   ['signing', ['--import', 'tsx', 'bench/signing.mjs']],
   ['pipeline', ['--import', 'tsx', 'bench/pipeline.mjs']],
+  ['keys', ['--import', 'tsx', 'bench/keys.mjs']],
 ];
 let failed = 0;
 for (const [name, args] of benches) {

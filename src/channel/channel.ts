@@ -77,7 +77,39 @@ export interface Channel {
   readonly issuedAt: string;
   readonly expiresAt: string;
   readonly variants: Readonly<Record<string, ChannelVariant>>;
+  /** Signing keys announced to clients (issue 10 item 4; docs/keys.md). Absent in older documents. */
+  readonly keys?: ChannelKeys;
 }
+
+// ------------------------------------------------------------------ key announcements (docs/keys.md)
+
+/** A public key clients should add to their trust store, with its validity window. */
+export interface ChannelKeyAdd {
+  /** `sha256:<hex>` of the key's SubjectPublicKeyInfo DER (the fingerprint `keys status` prints). */
+  readonly keyId: string;
+  readonly name: string;
+  /** PKIX PEM, exactly as in cosign.pub. */
+  readonly publicKey: string;
+  readonly notBefore: string;
+  readonly notAfter: string | null;
+}
+
+/** A key clients must stop trusting from `effective` on. */
+export interface ChannelKeyRetire {
+  readonly keyId: string;
+  readonly effective: string;
+}
+
+/** Keys announced by the channel: carried forward by every later publication until replaced. */
+export interface ChannelKeys {
+  readonly add: readonly ChannelKeyAdd[];
+  readonly retire: readonly ChannelKeyRetire[];
+}
+
+/** Bounds of the `keys` block (a rotation announces one key; retirements accumulate slowly). */
+export const MAX_KEY_ADDS = 8;
+export const MAX_KEY_RETIRES = 32;
+export const MAX_PUBLIC_KEY_PEM_CHARS = 4096;
 
 /** What a promotion knows about one variant. Floor fields are optional: omitted = carry the previous floor. */
 export interface ChannelEntry {
@@ -107,6 +139,8 @@ export interface BuildChannelOptions {
    * carries the signed `belowFloor` marker and the floor stays as it is. Only `aiboxctl rollback --force-below-floor`.
    */
   readonly belowFloor?: Readonly<Record<string, string>>;
+  /** The key announcements to publish (default: carried forward from `prev`; null drops them). */
+  readonly keys?: ChannelKeys | null;
 }
 
 // ------------------------------------------------------------------ value rules
@@ -195,6 +229,58 @@ const variantSchema = z
     }),
   );
 
+const KEY_ID_RE = /^sha256:[0-9a-f]{64}$/;
+const KEY_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$/;
+const PUBLIC_KEY_PEM_RE = /^-----BEGIN PUBLIC KEY-----\n[A-Za-z0-9+/=\n]+-----END PUBLIC KEY-----\n?$/;
+const keyId = z.string().check(z.regex(KEY_ID_RE, 'must be a key fingerprint sha256:<64 lowercase hex>'));
+
+const keyAddSchema = z
+  .strictObject({
+    keyId,
+    name: z.string().check(z.regex(KEY_NAME_RE, 'must be 1-64 letters, digits and ._@+-')),
+    publicKey: z
+      .string()
+      .check(
+        z.maxLength(MAX_PUBLIC_KEY_PEM_CHARS, `must be at most ${MAX_PUBLIC_KEY_PEM_CHARS} characters`),
+        z.regex(PUBLIC_KEY_PEM_RE, 'must be a PEM "PUBLIC KEY" block, as in cosign.pub'),
+      ),
+    notBefore: rfc3339,
+    notAfter: z.nullable(rfc3339),
+  })
+  .check(
+    z.refine((k) => k.notAfter === null || ms(k.notAfter) > ms(k.notBefore), {
+      error: 'notAfter must be after notBefore',
+      path: ['notAfter'],
+    }),
+  );
+
+const keyRetireSchema = z.strictObject({ keyId, effective: rfc3339 });
+
+function unique(ids: readonly string[]): boolean {
+  return new Set(ids).size === ids.length;
+}
+
+const keysSchema = z
+  .strictObject({
+    add: z.array(keyAddSchema).check(z.maxLength(MAX_KEY_ADDS, `at most ${MAX_KEY_ADDS} keys`)),
+    retire: z
+      .array(keyRetireSchema)
+      .check(z.maxLength(MAX_KEY_RETIRES, `at most ${MAX_KEY_RETIRES} retirements`)),
+  })
+  .check(
+    z.superRefine((k, ctx) => {
+      if (k.add.length + k.retire.length === 0)
+        ctx.addIssue({ code: 'custom', message: 'an empty keys block is written as no keys block' });
+      if (!unique(k.add.map((a) => a.keyId)))
+        ctx.addIssue({ code: 'custom', message: 'a key is announced twice', path: ['add'] });
+      if (!unique(k.retire.map((r) => r.keyId)))
+        ctx.addIssue({ code: 'custom', message: 'a key is retired twice', path: ['retire'] });
+      const added = new Set(k.add.map((a) => a.keyId));
+      if (k.retire.some((r) => added.has(r.keyId)))
+        ctx.addIssue({ code: 'custom', message: 'a key is both announced and retired' });
+    }),
+  );
+
 const channelSchema = z
   .strictObject({
     schemaVersion: z.literal(CHANNEL_SCHEMA_VERSION),
@@ -207,6 +293,7 @@ const channelSchema = z
         variantSchema,
       )
       .check(z.refine((r) => Object.keys(r).length > 0, 'must name at least one variant')),
+    keys: z.optional(keysSchema),
   })
   .check(
     z.refine((c) => ms(c.expiresAt) > ms(c.issuedAt), {
@@ -280,8 +367,24 @@ export function serializeChannel(channel: Channel): Uint8Array {
     issuedAt: channel.issuedAt,
     expiresAt: channel.expiresAt,
     variants,
+    ...(channel.keys ? { keys: serializeKeys(channel.keys) } : {}),
   };
   return new TextEncoder().encode(`${JSON.stringify(doc, null, 2)}\n`);
+}
+
+/** The `keys` block in canonical form: fixed field order, entries sorted by keyId. */
+function serializeKeys(k: ChannelKeys): unknown {
+  const byId = <T extends { keyId: string }>(a: T, b: T) => (a.keyId < b.keyId ? -1 : 1);
+  return {
+    add: [...k.add].sort(byId).map((a) => ({
+      keyId: a.keyId,
+      name: a.name,
+      publicKey: a.publicKey,
+      notBefore: a.notBefore,
+      notAfter: a.notAfter,
+    })),
+    retire: [...k.retire].sort(byId).map((r) => ({ keyId: r.keyId, effective: r.effective })),
+  };
 }
 
 // ------------------------------------------------------------------ build
@@ -441,7 +544,9 @@ export function buildChannel(
     expiresAt: formatTime(t + ttlDays * 86_400_000),
     variants,
   };
-  return validateChannel(channel, `sequence ${sequence}`);
+  // Key announcements are carried forward, so a client that skipped the announcing sequence still sees them.
+  const keys = opts.keys === undefined ? prev?.keys : (opts.keys ?? undefined);
+  return validateChannel(keys ? { ...channel, keys } : channel, `sequence ${sequence}`);
 }
 
 // ------------------------------------------------------------------ floors

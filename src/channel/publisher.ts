@@ -274,6 +274,22 @@ function signWith(d: ChannelPublisherDeps) {
   };
 }
 
+/**
+ * Refuse to publish a channel signed only by a key the channel itself retires (docs/keys.md): every client that
+ * applied the retirement would reject it. Happens when `signing.key` was not switched after `keys rotate --compromised`.
+ */
+function assertSignerNotRetired(d: ChannelPublisherDeps, next: Channel): void {
+  const fp = d.key.publicKey.fingerprint;
+  const r = next.keys?.retire.find((x) => x.keyId === fp);
+  if (!r || Date.parse(r.effective) > d.now().getTime()) return;
+  throw new AiboxError({
+    code: 'POLICY_REFUSED',
+    message: `refusing to publish channel sequence ${next.sequence}: it would be signed by ${fp}, which the channel retired at ${r.effective}; developer machines would reject it`,
+    hint: 'switch signing.key (or --key) to the new key announced by `aiboxctl keys rotate` (docs/keys.md)',
+    details: { key: fp, retiredAt: r.effective },
+  });
+}
+
 /** Publish `next` on `base`: floors kept, `current` moved only from `base.currentDigest`, history and local state updated. */
 export async function publishOnBase(
   d: ChannelPublisherDeps,
@@ -284,10 +300,13 @@ export async function publishOnBase(
     readonly floorsOf?: Channel | null;
     /** Runs once the manifest is signed, before `current` moves (promotion moves its `latest` tags here). */
     readonly afterSign?: (ref: Parameters<typeof signImage>[0]['ref']) => Promise<void>;
+    /** `afterSign` adds a signature by a key clients still trust (key rotation): the signing key may be retired. */
+    readonly cosigned?: boolean;
   } = {},
 ): Promise<PublishedChannel> {
   const floorsOf = opts.floorsOf === undefined ? (base.prev?.channel ?? null) : opts.floorsOf;
   if (floorsOf) assertFloorsKept(floorsOf, next, `sequence ${floorsOf.sequence}`);
+  if (!opts.cosigned) assertSignerNotRetired(d, next);
   const sign = signWith(d);
   const published = await publishChannel(d.store, channelRepository(d.host, d.project), next, {
     sign: async (ref) => {

@@ -62,5 +62,16 @@ export function renderChannel(channel: Channel, opts: RenderChannelOptions): str
     rows.push([name, v.tag, v.digest.slice(0, 19), v.created, floor]);
   }
   lines.push(...pad(rows));
+  // Key announcements (docs/keys.md): what clients add and retire when they next apply this channel.
+  const keys = channel.keys;
+  if (keys) {
+    lines.push('');
+    for (const k of keys.add) {
+      lines.push(
+        `Key added:   ${k.keyId} (${k.name}) from ${k.notBefore}${k.notAfter ? ` until ${k.notAfter}` : ''}`,
+      );
+    }
+    for (const k of keys.retire) lines.push(`Key retired: ${k.keyId} from ${k.effective}`);
+  }
   return `${lines.join('\n')}\n`;
 }

@@ -358,6 +358,7 @@ export async function applyRetention(
       ];
       return { plan, applied: false, reports, errors: [] };
     }
+    await assertUnmoved(deps, plan);
     const reports: DeletionReport[] = [];
     const errors: { repository: string; digest: string; message: string }[] = [];
     let done = 0;
@@ -372,6 +373,42 @@ export async function applyRetention(
     return { plan, applied: true, reports, errors };
   } finally {
     await lock.release();
+  }
+}
+
+/**
+ * The pipeline lock serialises runs on this host; a promotion from another CI runner could still have
+ * moved `latest` or the channel since the plan was made. Both are checked once more right before the
+ * first delete, and a move stops the run with nothing deleted (the next run plans on the new state).
+ */
+async function assertUnmoved(deps: RetentionDeps, plan: RetentionPlan): Promise<void> {
+  const watched = plan.tags.filter(
+    (t) =>
+      (t.tag === 'latest' &&
+        plan.repositories.some((r) => r.repository === t.repository && r.role === 'variant')) ||
+      (t.tag === 'current' && t.repository === `${deps.project}/${CHANNEL_REPOSITORY}`),
+  );
+  const moved = (
+    await Promise.all(
+      watched.map(async (t) => {
+        const now = await deps.store.headManifest({
+          registry: deps.host,
+          repository: t.repository,
+          tag: t.tag,
+        });
+        return now?.digest === t.digest
+          ? undefined
+          : `${t.repository}:${t.tag} (${t.digest} -> ${now?.digest ?? 'gone'})`;
+      }),
+    )
+  ).filter((m): m is string => m !== undefined);
+  if (moved.length > 0) {
+    throw new AiboxError({
+      code: 'POLICY_REFUSED',
+      message: `refusing to delete: ${moved.join(', ')} moved since the plan was made`,
+      hint: 'nothing was deleted; another publisher is at work. Re-run `aiboxctl retention apply --yes` when it is done',
+      details: { moved },
+    });
   }
 }
 

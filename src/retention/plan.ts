@@ -350,8 +350,9 @@ function planRepository(
       ...(c.ms !== undefined ? { time: new Date(c.ms).toISOString() } : {}),
     };
     const all = [...own, ...safeties];
-    // Where tags can be deleted alone, a tag the rules drop goes by itself while another kept tag holds its digest.
-    if (own.length === 0 && input.tagDelete === true && sharer !== undefined) {
+    // Where tags can be deleted alone, a tag the rules drop goes by itself while another kept tag holds its digest,
+    // unless a channel or floor names the digest: rollback finds its targets by their date tags.
+    if (own.length === 0 && input.tagDelete === true && sharer !== undefined && p === undefined) {
       const why = reason(
         repo.role === 'staging' ? 'staging' : 'no-rule',
         repo.role === 'staging' ? 'staging leftover' : 'no rule keeps it (its digest stays for another tag)',

@@ -1,31 +1,24 @@
 /**
  * The developer's trusted keys: the stored set (after key announcements) or the config's keys, and the ONE place that
- * applies a verified channel's key announcements (issue 10 §4). Slice `rotation` provides
- * `applyKeyAnnouncements` in `channel/keys.ts`; until it is merged this is the identity (no announcements).
+ * applies a verified channel's key announcements (issue 10 §4) — through `applyKeyAnnouncements` (channel/keys.ts:
+ * only announcements from a key already trusted; retired keys kept as tombstones; docs/keys.md).
  */
 import type { Channel } from '../channel/channel.js';
+import { applyKeyAnnouncements, type KeyAnnouncementResult } from '../channel/keys.js';
 import { loadPublicKey } from '../signing/keys.js';
 import type { TrustedKey } from '../signing/trust.js';
 import type { StoredKey } from './state.js';
 
-export interface KeyAnnouncementResult {
-  readonly trusted: TrustedKey[];
-  readonly added: string[];
-  readonly retired: string[];
-  readonly ignored: string[];
-}
+export type { KeyAnnouncementResult };
 
-/**
- * Apply the key announcements of a channel verified with `signedBy` (stub: identity until slice `rotation`'s
- * `applyKeyAnnouncements(trusted, channel, signedBy, now)` lands; replace this body with a call to it).
- */
+/** Apply the key announcements of a channel verified with `signedBy` (a key of `trusted`). */
 export function applyAnnouncements(
   trusted: readonly TrustedKey[],
-  _channel: Channel,
-  _signedBy: TrustedKey,
-  _now: Date,
+  channel: Channel,
+  signedBy: TrustedKey,
+  now: Date,
 ): KeyAnnouncementResult {
-  return { trusted: [...trusted], added: [], retired: [], ignored: [] };
+  return applyKeyAnnouncements(trusted, channel, signedBy, now);
 }
 
 /** Stored keys → TrustedKey values (a stored key that does not parse is CACHE_INVALID via loadPublicKey's error). */

@@ -135,7 +135,7 @@ export function rotationSteps(i: RotationPlanInput): string[] {
     `Store the new private key in Vault: vault kv put secret/aibox/cosign-key cosign.key=@${i.newPrivateKeyPath} cosign.password=<password> (keep the old key under another path until ${end})`,
     `Trust both keys: add to signing.trustedKeys {name: "cosign-${start}", path: ${i.newPublicKeyPath}, notBefore: "${start}"} and set notAfter: "${end}" on "${old}"`,
     `Dual-sign until ${end}: sign every published image with both keys (aiboxctl sign --key <old> IMAGE; aiboxctl sign --key <new> IMAGE); both layers sit on the same .sig tag`,
-    `Publish the new cosign.pub (fingerprint ${i.newFingerprint}) to developer machines via 'aibox setup' and to anyone running 'cosign verify --key cosign.pub'`,
+    `Publish the new cosign.pub (fingerprint ${i.newFingerprint}) to developer machines through the signed channel: aiboxctl keys rotate --new-key ${i.newPrivateKeyPath} --yes (signed by the current key: clients trust the new key at once and stop trusting "${old}" after ${end}, without re-running 'aibox setup'); give it to anyone running 'cosign verify --key cosign.pub'`,
     `On ${end}: switch signing.key to the new key only, remove "${old}" from signing.trustedKeys, and delete the old private key from Vault`,
   ];
 }

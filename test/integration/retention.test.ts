@@ -15,6 +15,7 @@ import type { ImageStore } from '../../src/oci/store.js';
 import { applyRetention } from '../../src/retention/apply.js';
 import { memoryRetentionAudit } from '../../src/retention/audit-file.js';
 import { defaultRetentionConfig } from '../../src/retention/rules.js';
+import { acquirePipelineLock } from '../../src/pipeline/lock.js';
 import { publicKeyMaterial, type SigningKey } from '../../src/signing/keys.js';
 import { runBin } from '../helpers/cli.js';
 import { cosignVerify, getCosign } from '../helpers/cosign.js';
@@ -52,6 +53,33 @@ describe('retention on docker-registry: the realistic data set', () => {
       cwd: dir,
       env: { XDG_DATA_HOME: join(dir, 'data'), XDG_CACHE_HOME: join(dir, 'cache') },
     });
+
+  it('bad flags are usage errors (exit 2), a held pipeline lock refuses apply, over the limit is refused (exit 3)', async () => {
+    const badNow = await ctl('retention', 'plan', '--now', 'yesterday', '--json');
+    expect(badNow.code).toBe(2);
+    expect(JSON.parse(badNow.stdout)).toMatchObject({ error: { code: 'INVALID_DATE' } });
+    const badMax = await ctl('retention', 'apply', '--max-delete', '-1', '--json');
+    expect(badMax.code).toBe(2);
+    expect(JSON.parse(badMax.stdout)).toMatchObject({ error: { code: 'USAGE' } });
+    const over = await ctl('retention', 'apply', '--yes', '--max-delete', '0', '--json');
+    expect(over.code).toBe(3);
+    expect(JSON.parse(over.stdout)).toMatchObject({ error: { code: 'POLICY_REFUSED' } });
+    // A rebuild holds the lock (same file, same scope as the pipeline's).
+    const lock = await acquirePipelineLock(
+      join(dir, 'data', 'aibox', 'locks'),
+      `${reg.host}/aibox`,
+      'rebuild-run',
+      new Date(),
+    );
+    try {
+      const locked = await ctl('retention', 'apply', '--yes', '--json');
+      expect(locked.code).toBe(1);
+      expect(JSON.parse(locked.stdout)).toMatchObject({ error: { code: 'LOCKED' } });
+    } finally {
+      await lock.release();
+    }
+    expect(await tagsOf(client, reg.host, 'aibox/base')).toContain(data.variants.base!.weekly[19]!.tag);
+  }, 60_000);
 
   it('plan shows every tag with its reason; apply without --yes deletes nothing; apply --yes keeps exactly the expected set', async () => {
     const plan = await ctl('retention', 'plan', '--json');

@@ -1,16 +1,16 @@
 /**
  * `keys generate|public|status|rotate`: flag mapping onto src/signing (keyfiles, keyring, trust)
- * and rendering. No file access here: key files are written by `signing/keyfiles.ts`.
+ * and rendering; `rotate` lives in keys-rotate.ts. No file access here: key files are written by `signing/keyfiles.ts`.
  */
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { writeKeyPair } from '../../signing/keyfiles.js';
 import { getPassword } from '../../signing/password.js';
 import { keysReport, loadSigningKey } from '../../signing/keyring.js';
-import { day, rotationSteps } from '../../signing/trust.js';
 import type { Context, RegisterCommands } from '../command.js';
 import { EXIT } from '../exit.js';
 import { table } from '../output.js';
+import { registerKeysRotate } from './keys-rotate.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -111,33 +111,5 @@ Examples:
       }),
     );
 
-  keys
-    .command('rotate')
-    .description('generate the next key pair and print the rotation steps (dual-sign, publish, retire)')
-    .option('--output-dir <dir>', 'directory for the new pair (default ./cosign-YYYY-MM-DD)')
-    .option('--force', 'overwrite existing key files (never through a symlink)', false)
-    .addHelpText('after', '\nExample:\n  $ COSIGN_PASSWORD=... aiboxctl keys rotate --output-dir ./keys-2027')
-    .action(
-      run(async (ctx, opts: { outputDir?: string; force: boolean }) => {
-        const now = ctx.now();
-        const dir = resolve(ctx.cwd, opts.outputDir ?? `cosign-${day(now)}`);
-        const w = await writePair(ctx, dir, opts.force);
-        const current = (await ctx.config()).config.signing.trustedKeys.at(-1)?.name ?? null;
-        const steps = rotationSteps({
-          newPrivateKeyPath: w.privateKey,
-          newPublicKeyPath: w.publicKey,
-          newFingerprint: w.fingerprint,
-          oldKeyName: current,
-          now,
-        });
-        return {
-          data: { privateKey: w.privateKey, publicKey: w.publicKey, fingerprint: w.fingerprint, steps },
-          text: [
-            `New key pair written to ${dir} (fingerprint ${w.fingerprint}).`,
-            'Next steps:',
-            ...steps.map((s, i) => `  ${i + 1}. ${s}`),
-          ].join('\n'),
-        };
-      }),
-    );
+  registerKeysRotate(keys, run);
 };

@@ -216,3 +216,157 @@ describe('the pipeline lock', () => {
     await after.release();
   });
 });
+
+describe('a promotion from another runner between plan and delete', () => {
+  it('moving latest after the plan stops the run before the first delete', async () => {
+    const { store, data } = await seeded(['base']);
+    const before = await keptState(store, data);
+    const newest = data.variants.base!.weekly[0]!.digest;
+    let moved = false;
+    store.setHooks({
+      beforeCall: (op, ref) => {
+        // The referrers probe runs after the gather and the plan, before the re-check: move latest there.
+        if (op === 'referrers' && !moved) {
+          moved = true;
+          void store
+            .getManifest({ registry: HOST, repository: 'aibox/base', digest: newest })
+            .then((m) =>
+              store.putManifest(
+                { registry: HOST, repository: 'aibox/base', tag: 'latest' },
+                m.bytes,
+                m.descriptor.mediaType,
+              ),
+            );
+          expect(ref).toContain('aibox/base');
+        }
+      },
+    });
+    const err = await applyRetention(deps(store, { variants: { base: defaultVariants().base! } }), {
+      yes: true,
+    }).catch((e: unknown) => e);
+    expect((err as AiboxError).code).toBe('POLICY_REFUSED');
+    expect((err as AiboxError).message).toContain('aibox/base:latest');
+    expect(store.calls.filter((c) => c.op === 'deleteManifest')).toEqual([]);
+    expect((await keptState(store, data))['aibox/base']).toEqual(before['aibox/base']);
+  });
+});
+
+describe('attached artifacts and the tag-delete seam', () => {
+  const variants = { base: defaultVariants().base! };
+
+  async function pushReferrer(store: MemoryImageStore, subject: string, n: number): Promise<string> {
+    const ref = { registry: HOST, repository: 'aibox/base' };
+    const empty = await store.pushBlob(ref, new TextEncoder().encode('{}'));
+    const bytes = new TextEncoder().encode(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        artifactType: 'application/vnd.example.sbom',
+        config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: empty.digest, size: empty.size },
+        layers: [],
+        subject: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: subject, size: 1 },
+        annotations: { n: String(n) },
+      }),
+    );
+    const { sha256Digest } = await import('../../oci/digest.js');
+    const digest = sha256Digest(bytes);
+    await store.putManifest({ ...ref, digest }, bytes, 'application/vnd.oci.image.manifest.v1+json');
+    return digest;
+  }
+
+  it('referrers (API) of a deleted digest go with it; those of a kept digest stay', async () => {
+    const store = new MemoryImageStore({ referrersApi: true });
+    const data = await seedRetentionData({
+      store,
+      host: HOST,
+      project: 'aibox',
+      key: testKey(),
+      now: NOW,
+      variants: ['base'],
+    });
+    const base = data.variants.base!;
+    const doomed = await pushReferrer(store, base.weekly[19]!.digest, 1);
+    const keep = await pushReferrer(store, base.weekly[0]!.digest, 2);
+    const r = await applyRetention(deps(store, { variants }), { yes: true });
+    expect(r.errors).toEqual([]);
+    expect(r.reports.find((x) => x.digest === doomed)).toMatchObject({ kind: 'referrer', status: 'deleted' });
+    expect(await store.headManifest({ registry: HOST, repository: 'aibox/base', digest: doomed })).toBeNull();
+    expect(
+      await store.headManifest({ registry: HOST, repository: 'aibox/base', digest: keep }),
+    ).not.toBeNull();
+  });
+
+  it('with a deleteTag port (Harbor), a date tag the channel names keeps its tag although latest holds its digest', async () => {
+    const store = new MemoryImageStore({ tagDelete: true });
+    const data = await seedRetentionData({
+      store,
+      host: HOST,
+      project: 'aibox',
+      key: testKey(),
+      now: NOW,
+      variants: ['base'],
+    });
+    const base = data.variants.base!;
+    const deleted: string[] = [];
+    const r = await applyRetention(
+      deps(store, {
+        variants,
+        deleteTag: async (ref) => {
+          deleted.push(ref.tag);
+          await store.deleteManifest({ registry: ref.registry, repository: ref.repository, tag: ref.tag });
+        },
+      }),
+      { yes: true },
+    );
+    expect(r.errors).toEqual([]);
+    const tags = await tagsOf(store, 'aibox/base');
+    expect(tags).toContain('latest');
+    expect(
+      (await store.headManifest({ registry: HOST, repository: 'aibox/base', tag: 'latest' }))?.digest,
+    ).toBe(base.latest);
+    // Week 12 is the current channel's digest: rollback finds it by its date tag, so the tag stays.
+    expect(tags).toContain(base.weekly[12]!.tag);
+    expect(deleted).toEqual([]);
+    expect(r.plan.tagDeletions).toEqual([]);
+  });
+});
+
+describe('the tag-delete seam', () => {
+  it('with a deleteTag port (Harbor), a dropped date tag goes alone while latest keeps its digest', async () => {
+    const store = new MemoryImageStore({ tagDelete: true });
+    const data = await seedRetentionData({
+      store,
+      host: HOST,
+      project: 'aibox',
+      key: testKey(),
+      now: NOW,
+      variants: ['base'],
+    });
+    const old = data.variants.base!.weekly[18]!;
+    const m = await store.getManifest({ registry: HOST, repository: 'aibox/base', digest: old.digest });
+    await store.putManifest(
+      { registry: HOST, repository: 'aibox/base', tag: 'latest' },
+      m.bytes,
+      m.descriptor.mediaType,
+    );
+    const deleted: string[] = [];
+    const r = await applyRetention(
+      deps(store, {
+        variants: { base: defaultVariants().base! },
+        deleteTag: async (ref) => {
+          deleted.push(ref.tag);
+          await store.deleteManifest({ registry: ref.registry, repository: ref.repository, tag: ref.tag });
+        },
+      }),
+      { yes: true },
+    );
+    expect(r.errors).toEqual([]);
+    expect(deleted).toEqual([old.tag]);
+    const tags = await tagsOf(store, 'aibox/base');
+    expect(tags).not.toContain(old.tag);
+    expect(
+      (await store.headManifest({ registry: HOST, repository: 'aibox/base', tag: 'latest' }))?.digest,
+    ).toBe(old.digest);
+    expect(tags).toContain(`${old.digest.replace(':', '-')}.sig`);
+  });
+});

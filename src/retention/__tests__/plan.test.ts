@@ -375,3 +375,21 @@ describe('planRetention properties', () => {
     );
   });
 });
+
+describe('planRetention with tag delete and a channel', () => {
+  it('keeps the date tag of a channel digest even where tags can be deleted alone (rollback finds it by tag)', () => {
+    const repo = realisticRepo();
+    const channels: PlanChannel[] = [
+      { sequence: 3, source: 'current', variants: { base: { digest: dg(15), tag: `24.04-${day(105)}` } } },
+    ];
+    const plan = planRetention({
+      repositories: [repo],
+      channels,
+      config: defaultRetentionConfig(),
+      now: NOW,
+      tagDelete: true,
+    });
+    expect(plan.tagDeletions).toEqual([]);
+    expect(plan.tags.find((t) => t.tag === `24.04-${day(105)}`)?.reason.code).toBe('channel-current');
+  });
+});
