@@ -92,6 +92,28 @@ describe('aiboxctl rollback (runbook §6) → aibox update', () => {
     expect(slack.posts).toHaveLength(0);
   });
 
+  it('without --yes: the plan and the announcement, exit 0, nothing moves and nothing is posted', async () => {
+    const r = await ctl([
+      'rollback',
+      '--to',
+      '2026-02-14',
+      '--variant',
+      'base',
+      '--reason',
+      REASON,
+      '--allow-unscanned',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(
+      /^VARIANT +FROM +TO +DIGEST +FLOOR\nbase +24\.04-20260221 +24\.04-20260214 +sha256:/,
+    );
+    expect(r.stdout).toContain('(dry run: nothing moved; add --yes to roll back)');
+    expect(r.stdout).toContain("Run 'aibox update' to get the stable image.");
+    const latest = await w.client.headManifest({ registry: w.host, repository: 'aibox/base', tag: 'latest' });
+    expect(latest?.digest).toBe(bad.digest);
+    expect(slack.posts).toHaveLength(0);
+  });
+
   it('rolls back, announces the runbook text, and the developer update gets the known-good image', async () => {
     const r = await ctl([
       'rollback',
