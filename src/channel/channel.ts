@@ -51,6 +51,20 @@ export interface ChannelVariant {
   readonly cve?: ChannelCve;
   /** The scan gate at promotion: passed, or explicitly allowed unscanned (`--allow-unscanned`). Absent in older documents. */
   readonly scan?: ChannelScan;
+  /**
+   * Present only when an operator rolled this variant back below its own floor on purpose
+   * (`aiboxctl rollback --force-below-floor --reason`): the signed record of that decision. The floor itself is
+   * unchanged, so clients still refuse images older than it. Absent in every other document.
+   */
+  readonly belowFloor?: ChannelBelowFloor;
+}
+
+/** The signed marker of a deliberate rollback below a variant's security floor. */
+export interface ChannelBelowFloor {
+  /** The operator's reason (one line, at most 500 characters). */
+  readonly reason: string;
+  /** When the rollback was published (RFC 3339). */
+  readonly at: string;
 }
 
 /** What a promotion recorded about a variant's scan: `passed`, or `unscanned` (allowed explicitly). */
@@ -120,6 +134,11 @@ export interface BuildChannelOptions {
   readonly removeVariants?: readonly string[];
   /** The sequence to publish (default `prev.sequence + 1`); must be above `prev.sequence` (repair skips ahead). */
   readonly sequence?: number;
+  /**
+   * Variants that may be published older than their floor (variant → the operator's reason): the entry then
+   * carries the signed `belowFloor` marker and the floor stays as it is. Only `aiboxctl rollback --force-below-floor`.
+   */
+  readonly belowFloor?: Readonly<Record<string, string>>;
   /** The key announcements to publish (default: carried forward from `prev`; null drops them). */
   readonly keys?: ChannelKeys | null;
 }
@@ -163,6 +182,11 @@ const cveSchema = z.strictObject({
   cvss: z.number().check(z.minimum(0), z.maximum(10)),
 });
 
+const belowFloorSchema = z.strictObject({
+  reason: z.string().check(z.minLength(1), z.maxLength(500)),
+  at: rfc3339,
+});
+
 const variantSchema = z
   .strictObject({
     tag: z.string().check(z.regex(TAG_RE, 'must be an OCI tag')),
@@ -173,6 +197,7 @@ const variantSchema = z
     minImageCreated: z.nullable(rfc3339),
     cve: z.optional(cveSchema),
     scan: z.optional(z.enum(['passed', 'unscanned'])),
+    belowFloor: z.optional(belowFloorSchema),
   })
   .check(
     z.superRefine((v, ctx) => {
@@ -194,7 +219,8 @@ const variantSchema = z
           message: 'mandatoryUpdate needs a floor (minImageDate/minImageCreated)',
         });
       }
-      if (v.minImageCreated !== null && ms(v.created) < ms(v.minImageCreated)) {
+      // An image older than its floor is allowed only with the signed marker of a deliberate rollback.
+      if (v.minImageCreated !== null && ms(v.created) < ms(v.minImageCreated) && !v.belowFloor) {
         ctx.addIssue({
           code: 'custom',
           message: 'the promoted image is older than its own floor (created < minImageCreated)',
@@ -332,6 +358,7 @@ export function serializeChannel(channel: Channel): Uint8Array {
       minImageCreated: v.minImageCreated,
       ...(v.cve ? { cve: { id: v.cve.id, cvss: v.cve.cvss } } : {}),
       ...(v.scan ? { scan: v.scan } : {}),
+      ...(v.belowFloor ? { belowFloor: { reason: v.belowFloor.reason, at: v.belowFloor.at } } : {}),
     };
   }
   const doc = {
@@ -414,6 +441,16 @@ function entryFloor(e: ChannelEntry): Floor | undefined {
   };
 }
 
+// eslint-disable-next-line no-control-regex -- matching control characters is this regex's job
+const CONTROL_RUN = /[\u0000-\u001f\u007f]+/g;
+
+/** The operator's reason as the marker holds it: one line, trimmed, at most 500 characters, never empty. */
+function oneLineReason(reason: string): string {
+  const r = reason.replace(CONTROL_RUN, ' ').replace(/\s+/g, ' ').trim().slice(0, 500);
+  if (r === '') throw invalidChannel('options', 'belowFloor needs a reason');
+  return r;
+}
+
 /** Combine the previous floor with the requested one: the higher floor wins, a mandatory flag sticks. */
 function mergeFloor(prev: Floor | undefined, next: Floor | undefined, allowLower: boolean): Floor {
   const none: Floor = { mandatoryUpdate: false, minImageDate: null, minImageCreated: null };
@@ -466,7 +503,9 @@ export function buildChannel(
 
     const old = prev?.variants[e.variant];
     const floor = mergeFloor(old, entryFloor(e), lower.has(e.variant));
-    if (floor.minImageCreated !== null && ms(e.created) < ms(floor.minImageCreated)) {
+    const forced = opts.belowFloor?.[e.variant];
+    const below = floor.minImageCreated !== null && ms(e.created) < ms(floor.minImageCreated);
+    if (below && forced === undefined) {
       throw refused(
         `refusing to promote ${e.variant}:${e.tag}: it was created ${e.created}, before the security floor ${floor.minImageCreated}` +
           (floor.cve ? ` (${floor.cve.id})` : ''),
@@ -482,6 +521,9 @@ export function buildChannel(
       minImageCreated: floor.minImageCreated,
       ...(floor.cve ? { cve: floor.cve } : {}),
       ...(e.scan ? { scan: e.scan } : {}),
+      ...(below && forced !== undefined
+        ? { belowFloor: { reason: oneLineReason(forced), at: formatTime(t) } }
+        : {}),
     };
   }
   const sequence = opts.sequence ?? (prev?.sequence ?? 0) + 1;

@@ -9,7 +9,7 @@ import { Podman } from '../engine/podman.js';
 import { notifierFromConfig } from '../notify/factory.js';
 import { lineProgress, ttyProgress } from '../pipeline/progress.js';
 import type { RunDeps } from '../pipeline/run.js';
-import { scannerFromConfig } from '../scan/factory.js';
+import { harborCredentials, harborTransportFor, scannerFromConfig } from '../scan/factory.js';
 import { loadSigningKey, loadTrust } from '../signing/keyring.js';
 import type { Context } from './command.js';
 
@@ -53,4 +53,17 @@ export async function runDeps(ctx: Context, keySpec: string | undefined): Promis
     progress: (record) =>
       ctx.interactive && !ctx.global.json ? ttyProgress(write, record) : lineProgress(write, record),
   };
+}
+
+/** The Harbor transport of the target registry (retention and GC commands), with credentials from the environment. */
+export async function harborDeps(ctx: Context, grant: string) {
+  const { config } = await ctx.config();
+  const t = await ctx.target();
+  const credentials = harborCredentials(ctx.env, grant);
+  const harbor = harborTransportFor(
+    { host: t.host, insecure: config.registry.insecure },
+    credentials,
+    ctx.logger,
+  );
+  return { harbor, store: t.client, host: t.host, project: t.project, config };
 }

@@ -24,6 +24,8 @@ const ctlModules: Record<string, Loader> = {
   notify: () => import('./commands/notify.js').then((m) => m.registerNotifyCommands),
   retention: () => import('./commands/retention.js').then((m) => m.registerRetentionCommands),
   cve: () => import('./commands/cve.js').then((m) => m.registerCveCommands),
+  rollback: () => import('./commands/rollback.js').then((m) => m.registerRollbackCommands),
+  gc: () => import('./commands/gc.js').then((m) => m.registerGcCommands),
 };
 
 /** Which command file defines each top-level `aiboxctl` command. */
@@ -44,6 +46,8 @@ const ctlOwners: Record<string, keyof typeof ctlModules> = {
   notify: 'notify',
   retention: 'retention',
   cve: 'cve',
+  rollback: 'rollback',
+  gc: 'gc',
 };
 
 /** Global options that take a value (so their value is not mistaken for the command name). */

@@ -207,10 +207,17 @@ export interface PromotionResult {
   readonly completed?: number;
 }
 
+/** Options of one promotion (the rollback's explicit below-floor decision; nothing else uses them). */
+export interface PromoteOptions {
+  /** Variant → reason: publish these below their floor with the signed marker (`aiboxctl rollback --force-below-floor`). */
+  readonly belowFloor?: Readonly<Record<string, string>>;
+}
+
 /** Check the lineage, then move every `latest` and publish the next signed channel, convergently. */
 export async function promote(
   d: PromotionDeps,
   checked: readonly CheckedCandidate[],
+  opts: PromoteOptions = {},
 ): Promise<PromotionResult> {
   const log = d.logger ?? silentLogger;
   const completed = await completePendingPromotion(d);
@@ -243,7 +250,12 @@ export async function promote(
           }
         : {}),
   }));
-  const channel = buildChannel(prev?.channel ?? null, entries, d.now());
+  const channel = buildChannel(
+    prev?.channel ?? null,
+    entries,
+    d.now(),
+    opts.belowFloor ? { belowFloor: opts.belowFloor } : {},
+  );
   let digest: string;
   try {
     digest = await publishAndMove(d, base, channel);

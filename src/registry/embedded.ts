@@ -4,7 +4,7 @@
  * module: fs, /proc, signals and a `/v2/` probe. Linux only (ownership is checked via /proc).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { basename, join } from 'node:path';
 import { processAlive, spawnDaemon as defaultSpawnDaemon, type Exec } from '../adapters/exec.js';
@@ -272,13 +272,19 @@ async function waitReady(url: string, pid: number, logFile: string, timeoutMs: n
  * When the configured port is taken by another process, a free loopback port is used and recorded.
  */
 export async function registryUp(opts: RegistryUpOptions): Promise<RegistryUpResult> {
+  const timeoutMs = opts.timeoutMs ?? 15_000;
+  const files = registryFiles(opts.dataDir);
+  await mkdir(files.storage, { recursive: true });
+  return withLock(files.lock, timeoutMs + 5_000, () => upLocked(opts));
+}
+
+/** registryUp's work, with the start lock held by the caller. */
+async function upLocked(opts: RegistryUpOptions): Promise<RegistryUpResult> {
   const logger = opts.logger ?? silentLogger;
   const binary = opts.binary ?? DEFAULT_REGISTRY_BINARY;
   const timeoutMs = opts.timeoutMs ?? 15_000;
   const files = registryFiles(opts.dataDir);
-  await mkdir(files.storage, { recursive: true });
-
-  return withLock(files.lock, timeoutMs + 5_000, async () => {
+  {
     const existing = await readState(files.state);
     if (existing && (await isOurs(existing))) {
       const url = `http://${existing.host}`;
@@ -357,6 +363,46 @@ export async function registryUp(opts: RegistryUpOptions): Promise<RegistryUpRes
       dataDir: opts.dataDir,
       logFile: files.log,
     };
+  }
+}
+
+/**
+ * Run `f` with the embedded registry stopped, then start it again on the same port if it was running. The start
+ * lock is held throughout (refreshed, so it never looks stale), so no `registryUp` — a pipeline or a command
+ * starting the registry on demand — can start it meanwhile: it waits, then times out naming the lock.
+ * For maintenance that must not race a writer (distribution's garbage-collect).
+ */
+export async function withRegistryStopped<T>(
+  opts: Omit<RegistryUpOptions, 'port'>,
+  f: () => Promise<T>,
+): Promise<{ readonly result: T; readonly wasRunning: boolean; readonly restarted?: RegistryUpResult }> {
+  const files = registryFiles(opts.dataDir);
+  await mkdir(files.storage, { recursive: true });
+  // Long enough for any maintenance run: the lock is refreshed every 10 s while `f` runs.
+  return withLock(files.lock, (opts.timeoutMs ?? 15_000) + 5_000, async () => {
+    const keepFresh = setInterval(() => {
+      const t = new Date();
+      void utimes(files.lock, t, t).catch(() => {});
+    }, 10_000);
+    try {
+      const state = await readState(files.state);
+      const wasRunning = state !== undefined && (await isOurs(state));
+      if (state && wasRunning) await stopPid(state.pid, state);
+      await rm(files.state, { force: true });
+      // Same address as before, so clients that resolved it keep working.
+      const restart = () => (state && wasRunning ? upLocked({ ...opts, port: state.port }) : undefined);
+      let result: T;
+      try {
+        result = await f();
+      } catch (e: unknown) {
+        await restart();
+        throw e;
+      }
+      const restarted = await restart();
+      return { result, wasRunning, ...(restarted ? { restarted } : {}) };
+    } finally {
+      clearInterval(keepFresh);
+    }
   });
 }
 

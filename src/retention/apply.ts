@@ -518,6 +518,7 @@ async function deleteTagOnly(
       reason: 'no rule keeps it (its digest stays for another tag)',
     },
     { reports, errors },
-    () => deleteTag({ registry: deps.host, repository: t.repository, tag: t.tag }),
+    // The digest the plan saw the tag on: Harbor deletes the tag from exactly that artifact (404 if it moved).
+    () => deleteTag({ registry: deps.host, repository: t.repository, tag: t.tag, digest: t.digest }),
   );
 }

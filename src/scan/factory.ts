@@ -5,6 +5,7 @@
  */
 import type { Exec } from '../adapters/exec.js';
 import { AiboxError } from '../core/errors.js';
+import { registerSecret } from '../core/redact.js';
 import { silentLogger, type Logger } from '../core/log.js';
 import { HarborScanner } from './harbor.js';
 import { HarborTransport } from './harbor-transport.js';
@@ -89,13 +90,7 @@ export function scannerFromConfig(
           hint: `Export ${userVar} and ${passVar} for a Harbor robot account that has scan:create, scan:read, artifact:read and artifact-addition:read`,
         });
       }
-      const scheme = isPlainHttpHost(registry.host, registry.insecure) ? 'http' : 'https';
-      const transport = new HarborTransport({
-        baseUrl: options.harborUrl ?? `${scheme}://${registry.host}`,
-        credentials: { username, password },
-        logger,
-        ...(deps.sleep ? { sleep: deps.sleep } : {}),
-      });
+      const transport = harborTransportFor(registry, { username, password }, logger, options, deps.sleep);
       return new HarborScanner({
         transport,
         project: registry.project,
@@ -109,4 +104,42 @@ export function scannerFromConfig(
       });
     }
   }
+}
+
+/**
+ * The Harbor transport for the registry's host (http:// for loopback and `registry.insecure` hosts), shared by the
+ * scanner and the retention/GC commands so both use one client with the same auth, retries and redaction.
+ */
+export function harborTransportFor(
+  registry: Pick<ScanRegistry, 'host' | 'insecure'>,
+  credentials: { readonly username: string; readonly password: string },
+  logger: Logger,
+  options: Pick<ScanOptions, 'harborUrl'> = {},
+  sleep?: (ms: number) => Promise<void>,
+): HarborTransport {
+  const scheme = isPlainHttpHost(registry.host, registry.insecure) ? 'http' : 'https';
+  return new HarborTransport({
+    baseUrl: options.harborUrl ?? `${scheme}://${registry.host}`,
+    credentials,
+    logger,
+    ...(sleep ? { sleep } : {}),
+  });
+}
+
+/** Harbor credentials from HARBOR_USERNAME / HARBOR_PASSWORD, or REGISTRY_AUTH naming what is missing and what to grant. */
+export function harborCredentials(
+  env: Readonly<Record<string, string | undefined>>,
+  grant: string,
+): { username: string; password: string } {
+  const username = env['HARBOR_USERNAME'];
+  const password = env['HARBOR_PASSWORD'];
+  if (!username || !password) {
+    throw new AiboxError({
+      code: 'REGISTRY_AUTH',
+      message: `Harbor credentials missing: ${[!username ? 'HARBOR_USERNAME' : '', !password ? 'HARBOR_PASSWORD' : ''].filter(Boolean).join(' and ')} not set`,
+      hint: `Export HARBOR_USERNAME and HARBOR_PASSWORD for a Harbor robot account with ${grant}`,
+    });
+  }
+  registerSecret(password);
+  return { username, password };
 }

@@ -33,13 +33,19 @@ export interface HarborRequest {
   readonly headers?: Readonly<Record<string, string>>;
   /** Statuses the caller handles; anything else throws. */
   readonly expect: readonly number[];
+  /** What to grant when Harbor answers 403 (default: the scanning permissions). */
+  readonly permissions?: string;
 }
 
 export interface HarborResponse {
   readonly status: number;
   readonly body: unknown;
   readonly requestId: string | undefined;
+  /** The `Location` header of a create (e.g. /api/v2.0/retentions/3), when Harbor sent one. */
+  readonly location?: string | undefined;
 }
+
+export type HarborMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
 /** Backoff 250 ms, 500 ms, …; a Retry-After over 10 s is not waited for (core/retry). */
 const RETRY: Omit<RetryPolicy, 'attempts'> = {
@@ -136,12 +142,12 @@ export class HarborTransport {
   }
 
   /** Send one request to `/api/v2.0${path}` and return the parsed JSON body (undefined when empty). */
-  async request(method: 'GET' | 'POST', path: string, req: HarborRequest): Promise<HarborResponse> {
+  async request(method: HarborMethod, path: string, req: HarborRequest): Promise<HarborResponse> {
     const qs = req.query ? `?${new URLSearchParams(req.query).toString()}` : '';
     const url = `${this.#base}/api/v2.0${path}${qs}`;
     const shown = `${method} ${url}`;
     const policy: RetryPolicy = { ...RETRY, attempts: 1 + this.#retries };
-    // Only GETs are retried: a POST (start a scan) is not idempotent.
+    // Only idempotent methods (GET, PUT, DELETE) are retried: a POST (start a scan, create) is not.
     const idempotent = isIdempotentMethod(method);
     for (let attempt = 1; ; attempt++) {
       const started = performance.now();
@@ -195,7 +201,10 @@ export class HarborTransport {
           }
         }
       }
-      if (req.expect.includes(res.status)) return { status: res.status, body, requestId };
+      if (req.expect.includes(res.status)) {
+        const location = res.headers.get('location') ?? undefined;
+        return { status: res.status, body, requestId, ...(location ? { location } : {}) };
+      }
       const next = nextRetry(
         policy,
         attempt,
@@ -208,11 +217,17 @@ export class HarborTransport {
         await this.#sleep(next.waitMs);
         continue;
       }
-      throw this.#statusError(shown, res.status, body, requestId);
+      throw this.#statusError(shown, res.status, body, requestId, req.permissions);
     }
   }
 
-  #statusError(shown: string, status: number, body: unknown, requestId: string | undefined): AiboxError {
+  #statusError(
+    shown: string,
+    status: number,
+    body: unknown,
+    requestId: string | undefined,
+    permissions = HARBOR_SCAN_PERMISSIONS,
+  ): AiboxError {
     const detail = this.#redact(harborErrors(body));
     const suffix = `${detail ? `: ${detail}` : ''}${requestId ? ` (X-Request-Id ${requestId})` : ''}`;
     const details = { status, ...(requestId ? { requestId } : {}) };
@@ -228,7 +243,7 @@ export class HarborTransport {
       return new AiboxError({
         code: 'REGISTRY_AUTH',
         message: `"${this.#user}" may not do ${shown} (403)${suffix}`,
-        hint: `Grant the robot account ${HARBOR_SCAN_PERMISSIONS}`,
+        hint: `Grant the robot account ${permissions}`,
         details,
       });
     }

@@ -10,6 +10,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { adminRoute, newAdminState, type AdminState } from './harbor-admin.js';
 
 export const VULN_MIME = 'application/vnd.security.vulnerability.report; version=1.1';
 
@@ -40,6 +41,8 @@ export interface HarborDoubleOptions {
   readonly users: Readonly<Record<string, string>>;
   /** Users that may log in but lack scan:create. */
   readonly withoutScanPermission?: readonly string[];
+  /** Users that may log in but lack the retention/GC/quota permissions (403 on those routes). */
+  readonly withoutAdminPermission?: readonly string[];
 }
 
 export interface RecordedRequest {
@@ -62,6 +65,8 @@ export interface HarborDouble {
   readonly url: string;
   readonly requests: RecordedRequest[];
   addArtifact(spec: HarborArtifactSpec): void;
+  /** Retention policies, GC schedule and history, quota (test/doubles/harbor-admin.ts); tests may set it. */
+  readonly admin: AdminState;
   stop(): Promise<void>;
 }
 
@@ -117,6 +122,7 @@ function summaryOf(items: readonly HarborVulnItem[]) {
 export async function startHarborDouble(options: HarborDoubleOptions): Promise<HarborDouble> {
   const artifacts = new Map<string, ArtifactState>();
   const requests: RecordedRequest[] = [];
+  const admin = newAdminState();
   let seq = 0;
 
   const handle = (req: IncomingMessage, res: ServerResponse, body: string) => {
@@ -143,7 +149,45 @@ export async function startHarborDouble(options: HarborDoubleOptions): Promise<H
       return;
     }
     if (user === undefined || options.users[user] !== password) {
+      if (rawPath.startsWith('/v2')) {
+        // The registry API challenges (Harbor's is a bearer token service; Basic is what the double offers).
+        const text = JSON.stringify(errors('UNAUTHORIZED', 'unauthorized'));
+        res.writeHead(401, {
+          'content-type': 'application/json',
+          'www-authenticate': 'Basic realm="harbor-double"',
+          'x-request-id': reqId,
+          'content-length': Buffer.byteLength(text),
+        });
+        res.end(text);
+        return;
+      }
       send(res, 401, errors('UNAUTHORIZED', 'unauthorized'), reqId);
+      return;
+    }
+
+    // The registry API (/v2/): nothing is stored in the double, so every manifest is unknown (harbor.md §9).
+    if (rawPath === '/v2/' || rawPath === '/v2') {
+      send(res, 200, {}, reqId);
+      return;
+    }
+    if (rawPath.startsWith('/v2/')) {
+      send(res, 404, errors('MANIFEST_UNKNOWN', 'manifest unknown'), reqId);
+      return;
+    }
+    const answer = adminRoute(admin, options.project, req.method ?? '', rawPath, query, body);
+    if (answer) {
+      if (options.withoutAdminPermission?.includes(user)) {
+        send(res, 403, errors('FORBIDDEN', 'forbidden'), reqId);
+        return;
+      }
+      const text = answer.body === undefined ? '' : JSON.stringify(answer.body);
+      res.writeHead(answer.status, {
+        'content-type': 'application/json',
+        'x-request-id': reqId,
+        'content-length': Buffer.byteLength(text),
+        ...answer.headers,
+      });
+      res.end(text);
       return;
     }
 
@@ -300,6 +344,7 @@ export async function startHarborDouble(options: HarborDoubleOptions): Promise<H
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
+    admin,
     addArtifact(spec) {
       artifacts.set(`${spec.repository}@${spec.digest}`, { spec, triggered: 0, polls: 0, reportId: '' });
     },

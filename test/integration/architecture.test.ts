@@ -50,6 +50,7 @@ const PURE = [
   'pipeline/plan.ts',
   'pipeline/record.ts',
   'pipeline/inputs.ts',
+  'retention/harbor-policy.ts',
   'cli/resolve.ts',
 ];
 const IO_MODULES = /^(node:)?(fs|fs\/promises|child_process|net|http|https|dgram|tls|os)$/;

@@ -13,6 +13,9 @@ import { fileRetentionAudit } from '../../retention/audit-file.js';
 import { renderApply, renderPlan } from '../../retention/render.js';
 import type { Context, RegisterCommands } from '../command.js';
 import { EXIT } from '../exit.js';
+import { harborTagDeleter, TAG_DELETE_PERMISSIONS } from '../../retention/harbor-admin.js';
+import { harborDeps } from '../compose.js';
+import { registerRetentionHarbor } from './retention-harbor.js';
 
 function parseNow(s: string | undefined, ctx: Context): Date {
   if (s === undefined) return ctx.now();
@@ -49,7 +52,13 @@ async function retentionDeps(ctx: Context, now: Date): Promise<RetentionDeps> {
     variants: config.variants,
     now: () => now,
     logger: ctx.logger,
-    // deleteTag: Harbor's tag delete (slice harbor) plugs in here; plain OCI registries delete digests only.
+    // On Harbor (the configured scanner is Harbor's, so the target is a Harbor project) a tag can go alone;
+    // plain OCI registries delete digests only.
+    ...(config.scan.scanner === 'harbor'
+      ? {
+          deleteTag: harborTagDeleter((await harborDeps(ctx, TAG_DELETE_PERMISSIONS)).harbor, target.project),
+        }
+      : {}),
   };
 }
 
@@ -114,4 +123,5 @@ export const registerRetentionCommands: RegisterCommands = (program, run) => {
         };
       }),
     );
+  registerRetentionHarbor(group, run);
 };

@@ -61,6 +61,8 @@ export interface World {
   readonly writes: readonly Write[];
   /** The clock's current time (ms). */
   clock(): number;
+  /** Move the clock forward (ms). */
+  advance(ms: number): void;
   /** Whether the scanner port is given at all (false = scan.scanner: none). */
   scanning: boolean;
   dispose(): Promise<void>;
@@ -171,6 +173,9 @@ async function makeWorld(sh: Shared): Promise<World> {
     warnings,
     writes,
     clock: () => t,
+    advance: (ms: number) => {
+      t += ms;
+    },
     scanning: true,
     deps: {
       config: sh.config,

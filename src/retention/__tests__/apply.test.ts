@@ -313,7 +313,7 @@ describe('attached artifacts and the tag-delete seam', () => {
         variants,
         deleteTag: async (ref) => {
           deleted.push(ref.tag);
-          await store.deleteManifest(ref);
+          await store.deleteManifest({ registry: ref.registry, repository: ref.repository, tag: ref.tag });
         },
       }),
       { yes: true },
@@ -355,7 +355,7 @@ describe('the tag-delete seam', () => {
         variants: { base: defaultVariants().base! },
         deleteTag: async (ref) => {
           deleted.push(ref.tag);
-          await store.deleteManifest(ref);
+          await store.deleteManifest({ registry: ref.registry, repository: ref.repository, tag: ref.tag });
         },
       }),
       { yes: true },
