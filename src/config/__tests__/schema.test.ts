@@ -212,7 +212,7 @@ describe('validateDeveloperConfig', () => {
   });
   it('rejects platform-only keys', () => {
     expect(() => validateDeveloperConfig({ variants: {} })).toThrow(
-      'developer config: variants: unknown key (allowed: registry, variant, trustedKeys, engine; did you mean "variant"?)',
+      'developer config: variants: unknown key (allowed: registry, variant, trustedKeys, engine, fleet; did you mean "variant"?)',
     );
   });
 });

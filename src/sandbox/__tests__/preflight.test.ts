@@ -207,7 +207,7 @@ describe('preflight', () => {
     const w: World = { store: new MemoryImageStore(), channel: null, current: null };
     const { deps, state } = await installed(w, 'base', Date.now() - hour);
     expect((await preflight(deps, { variant: 'base', online: false })).ok).toBe(true);
-    const s = state.state as DevState;
+    const s = state.state;
     const img = s.images.base;
     if (!img) throw new Error('no image');
     state.state = {
