@@ -165,7 +165,8 @@ export async function preflight(
     step.channel ? channelFloor(step.channel, opts.variant) : undefined,
   );
   if (floor) next = { ...next, floors: { ...next.floors, [opts.variant]: floor } };
-  if (next !== state) await deps.state.write(next);
+  // Written only when something was learnt (a new channel, a higher floor): a plain check writes nothing.
+  if (next !== state && JSON.stringify(next) !== JSON.stringify(state)) await deps.state.write(next);
   const sig = ver.ok ? newestSignature(ver.verified) : undefined;
   if (!sig)
     return signatureFailure(

@@ -220,6 +220,23 @@ describe('preflight', () => {
   });
 });
 
+describe('preflight writes', () => {
+  it('a check that learns nothing new writes nothing (the state file is not rewritten on every start)', async () => {
+    const w: World = { store: new MemoryImageStore(), channel: null, current: null };
+    const { deps, state } = await installed(w, 'base', Date.now() - hour);
+    expect((await preflight(deps, { variant: 'base', online: true })).ok).toBe(true);
+    let writes = 0;
+    const write = state.write.bind(state);
+    state.write = (s) => {
+      writes++;
+      return write(s);
+    };
+    expect((await preflight(deps, { variant: 'base', online: true })).ok).toBe(true);
+    expect((await preflight(deps, { variant: 'base', online: false })).ok).toBe(true);
+    expect(writes).toBe(0);
+  });
+});
+
 describe('update', () => {
   it('verifies the remote digest before pulling: an image signed by another key is never pulled', async () => {
     const w: World = { store: new MemoryImageStore(), channel: null, current: null };
