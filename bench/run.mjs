@@ -10,6 +10,7 @@ const benches = [
   ['pipeline', ['--import', 'tsx', 'bench/pipeline.mjs']],
   ['keys', ['--import', 'tsx', 'bench/keys.mjs']],
   ['triage', ['--import', 'tsx', 'bench/triage.mjs']],
+  ['dev-cli', ['--import', 'tsx', 'bench/dev-cli.mjs']],
 ];
 let failed = 0;
 for (const [name, args] of benches) {

@@ -115,13 +115,16 @@ export async function preflight(
   const installed = state.images[opts.variant];
   if (!installed)
     return failed('no-image', noImage(opts.variant, 'no image has been installed with `aibox update`'));
-  let info;
-  try {
-    info = await deps.engine.inspectImage(installed.ref);
-  } catch (e: unknown) {
-    if (!isAiboxError(e, 'NOT_FOUND')) throw e;
+  // The local image and the channel are independent: podman and the registry answer at the same time.
+  const [local, channelStep] = await Promise.allSettled([
+    deps.engine.inspectImage(installed.ref),
+    verifiedChannel(deps, state, { online: opts.online, refuseExpired: false }),
+  ]);
+  if (local.status === 'rejected') {
+    if (!isAiboxError(local.reason, 'NOT_FOUND')) throw local.reason;
     return failed('no-image', noImage(opts.variant, `${installed.ref} is no longer in local podman storage`));
   }
+  const info = local.value;
   const image: PreflightImage = {
     variant: opts.variant,
     displayName: `${displayBase(opts.variant)}:${installed.tag}`,
@@ -131,10 +134,8 @@ export async function preflight(
     ref: installed.ref,
   };
 
-  let step;
-  try {
-    step = await verifiedChannel(deps, state, { online: opts.online, refuseExpired: false });
-  } catch (e: unknown) {
+  if (channelStep.status === 'rejected') {
+    const e: unknown = channelStep.reason;
     if (
       isAiboxError(e, 'CHANNEL_REJECTED') ||
       isAiboxError(e, 'NOT_FOUND') ||
@@ -143,6 +144,7 @@ export async function preflight(
       return failed('channel', e, image);
     throw e;
   }
+  const step = channelStep.value;
   const warnings = [...step.warnings];
   let next: DevState = step.channel ? step.state : state;
   const trust = step.channel ? step.trust : currentTrust(state, deps.trustedKeys);
@@ -163,7 +165,8 @@ export async function preflight(
     step.channel ? channelFloor(step.channel, opts.variant) : undefined,
   );
   if (floor) next = { ...next, floors: { ...next.floors, [opts.variant]: floor } };
-  if (next !== state) await deps.state.write(next);
+  // Written only when something was learnt (a new channel, a higher floor): a plain check writes nothing.
+  if (next !== state && JSON.stringify(next) !== JSON.stringify(state)) await deps.state.write(next);
   const sig = ver.ok ? newestSignature(ver.verified) : undefined;
   if (!sig)
     return signatureFailure(

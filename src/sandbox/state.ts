@@ -39,7 +39,7 @@ export interface CachedImage {
   readonly tag: string;
   readonly digest: string;
   readonly created: string;
-  /** Local podman reference, e.g. localhost/aibox-base:24.04-20260221. */
+  /** Local podman reference: the registry's own name for the tag, e.g. harbor.internal/aibox/base:24.04-20260221. */
   readonly ref: string;
   readonly signatures: CachedSignatures;
 }

@@ -49,9 +49,12 @@ export function securityFixLine(f: SecurityFix): string {
   return `Security fix: ${f.id} (CVSS ${f.cvss.toFixed(1)})`;
 }
 
-/** The local name an update tags: `localhost/aibox-base:24.04-20260221`. */
-export function localRef(variant: string, tag: string): string {
-  return `localhost/${displayBase(variant)}:${tag}`;
+/**
+ * The local name an update tags: the registry's own name for the tag (`harbor.internal/aibox/base:24.04-20260221`),
+ * so images from two registries (or projects) never share a local name.
+ */
+export function localRef(host: string, project: string, variant: string, tag: string): string {
+  return `${host}/${project}/${variant}:${tag}`;
 }
 
 async function localDigest(
@@ -134,7 +137,7 @@ export async function update(deps: UpdateDeps, opts: UpdateOptions): Promise<Upd
       hint: 'nothing was tagged; run `podman rmi` on it and retry',
     });
   }
-  const ref = localRef(variant, entry.tag);
+  const ref = localRef(deps.host, deps.project, variant, entry.tag);
   await deps.engine.tag(remote, ref);
   const seconds = Math.max(0, Math.round((deps.clock() - t0) / 1000));
   onLine(`Pulling ${latestName}... done (${seconds}s)`);

@@ -56,7 +56,7 @@ afterAll(async () => {
 
 describe('the local image', () => {
   it('tampered (the local name now points at another image): the runbook three lines, exit 12', async () => {
-    await w.podman.tag('localhost/aibox-node:20-24.04-20260215', 'localhost/aibox-base:24.04-20260215');
+    await w.podman.tag(`${w.host}/aibox/node:20-24.04-20260215`, `${w.host}/aibox/base:24.04-20260215`);
     try {
       const r = await dev.aibox(['check']);
       expect(r.stderr).toBe(SIG_FAIL('aibox-base:24.04-20260215'));

@@ -74,11 +74,14 @@ export interface Developer {
   aibox(args: readonly string[], env?: Record<string, string | undefined>): Promise<CliResult>;
 }
 
-/** Start the world: registry, client, keys. */
-export async function startDevWorld(prefix: string): Promise<DevWorld> {
+/**
+ * Start the world: registry, client, keys. With `direct`, everything uses the registry itself, not the counting
+ * proxy (the proxy runs in this process: a caller that blocks it, e.g. spawnSync in a bench, must not go through it).
+ */
+export async function startDevWorld(prefix: string, opts: { direct?: boolean } = {}): Promise<DevWorld> {
   const reg = await startRegistry();
   const proxy = await startCountingProxy(reg.host);
-  const host = proxy.host;
+  const host = opts.direct ? reg.host : proxy.host;
   const client = createRegistryClient({ env: {}, retries: 1 });
   const podman = new Podman(testEngineSettings(), createExec());
   const dir = await mkdtemp(join(tmpdir(), `aibox-${prefix}-`));

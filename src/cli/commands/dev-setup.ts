@@ -2,7 +2,7 @@
 import { setup } from '../../sandbox/setup.js';
 import { parseRegistryOption } from '../resolve.js';
 import type { DevContext, RegisterCommands } from '../command.js';
-import { createDevDepsForSetup } from '../dev-deps.js';
+import { createDevDepsForSetup } from '../dev-setup-deps.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
