@@ -68,6 +68,28 @@ export async function ctlCommandsFor(argv: readonly string[]): Promise<RegisterC
 /** Command files of `aibox` (developer commands arrive in a later issue). */
 export const devCommands: readonly RegisterCommands<DevContext>[] = [];
 
+type DevLoader = () => Promise<RegisterCommands<DevContext>>;
+
+/** Command files of `aibox`, loaded only for the command that runs (each is its own chunk). */
+const devModules: Record<string, DevLoader> = {
+  'dev-start': () => import('./commands/dev-start.js').then((m) => m.registerDevStartCommands),
+};
+
+/** Which command file defines each top-level `aibox` command. */
+const devOwners: Record<string, keyof typeof devModules> = {
+  start: 'dev-start',
+  stop: 'dev-start',
+};
+
+/** The `aibox` command files needed for argv: the owner of the command, or all of them (help, typos). */
+export async function devCommandsFor(argv: readonly string[]): Promise<RegisterCommands<DevContext>[]> {
+  const name = commandName(argv);
+  const owner = name !== undefined && name !== 'help' ? devOwners[name] : undefined;
+  const load = owner ? devModules[owner] : undefined;
+  const loaders = load ? [load] : Object.values(devModules);
+  return [...devCommands, ...(await Promise.all(loaders.map((l) => l())))];
+}
+
 // A closed pipe (`aiboxctl tags base | head`) is not an error worth a stack trace.
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (e: NodeJS.ErrnoException) => {
@@ -89,6 +111,6 @@ export async function mainCtl(argv: readonly string[]): Promise<number> {
   return runCli('aiboxctl', await ctlCommandsFor(argv), argv, processDeps());
 }
 
-export function mainDev(argv: readonly string[]): Promise<number> {
-  return runCli('aibox', devCommands, argv, processDeps());
+export async function mainDev(argv: readonly string[]): Promise<number> {
+  return runCli('aibox', await devCommandsFor(argv), argv, processDeps());
 }

@@ -5,12 +5,14 @@ import { describe, expect, it } from 'vitest';
 import { exitCodesHelp } from '../app.js';
 import { errorCodesIn, exitCodeTable, renderDocs } from '../docs.js';
 import { EXIT } from '../exit.js';
-import { ctlCommandsFor, devCommands } from '../main.js';
+import { ctlCommandsFor, devCommandsFor } from '../main.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const read = (rel: string) => readFileSync(join(root, rel), 'utf8');
 
-const generated = Object.entries(await renderDocs(read, await ctlCommandsFor(['--help']), devCommands));
+const generated = Object.entries(
+  await renderDocs(read, await ctlCommandsFor(['--help']), await devCommandsFor(['--help'])),
+);
 
 describe('generated docs', () => {
   it.each(generated)(
