@@ -208,6 +208,21 @@ export async function readChannel(
       message: `channel manifest digest ${digest} != requested ${opts.digest}`,
     });
   }
+  return channelFromManifest(client, repo, ref, got);
+}
+
+/**
+ * The channel document a fetched channel manifest names (shape checked, then the JSON blob, digest-verified), so a
+ * reader that already holds the manifest (`aibox update` compares its digest with the cached one) fetches only the blob.
+ */
+export async function channelFromManifest(
+  client: Pick<ChannelRegistry, 'getBlob'>,
+  repoRef: Reference,
+  ref: Reference,
+  got: { descriptor: Descriptor; bytes: Uint8Array },
+): Promise<ReadChannel> {
+  const repo: Reference = { registry: repoRef.registry, repository: repoRef.repository };
+  const digest = sha256Digest(got.bytes);
   const parsed = parseManifest(got.bytes, got.descriptor.mediaType);
   if (parsed.kind !== 'manifest') throw notChannel(ref, 'it is an index, not a manifest');
   const m = parsed.manifest;

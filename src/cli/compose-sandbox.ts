@@ -85,7 +85,7 @@ export async function startDeps(ctx: DevContext, variant: string, engine: Podman
 
 /** The preflight's ports (slice devcli's PreflightDeps; bound here once merged). */
 async function preflightDeps(_ctx: DevContext, _engine: Podman): Promise<PreflightDeps> {
-  return {};
+  throw new AiboxError({ code: 'INTERNAL', message: 'aibox start: preflight deps not wired yet (slice devcli)' });
 }
 
 /** Whether stdin and stdout are both terminals (an interactive shell gets a TTY then). */

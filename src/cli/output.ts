@@ -85,7 +85,8 @@ export function printError(e: unknown, json: boolean, io: Streams, debug = false
   const doc = errorEnvelope(e);
   if (json) printJson(doc, io);
   if (!('error' in doc)) return doc.exitCode;
-  io.err(`error: ${doc.error.message}\n`);
+  // The runbook's exact lines (signature failure, SECURITY UPDATE REQUIRED) are printed as they are.
+  io.err(e instanceof AiboxError && e.verbatim ? `${doc.error.message}\n` : `error: ${doc.error.message}\n`);
   if (doc.error.hint) io.err(`hint: ${doc.error.hint}\n`);
   if (debug && e instanceof Error && e.stack) io.err(`${sanitize(e.stack)}\n`);
   return doc.exitCode;

@@ -47,6 +47,8 @@ export type ErrorCode =
   // the signed release-channel document is malformed, or failed a freshness/rollback check
   | 'CHANNEL_INVALID'
   | 'CHANNEL_REJECTED'
+  // the developer's local state/cache file is corrupt or unreadable (issue 10)
+  | 'CACHE_INVALID'
   | 'LOCKED'
   | 'INTERNAL';
 
@@ -57,12 +59,15 @@ export interface AiboxErrorOptions {
   readonly cause?: unknown;
   /** Structured facts for --json output (never secrets). */
   readonly details?: Readonly<Record<string, unknown>>;
+  /** The message is exact user-facing text (the runbook's lines): printed as is, without `error: `. */
+  readonly verbatim?: boolean;
 }
 
 export class AiboxError extends Error {
   readonly code: ErrorCode;
   readonly hint: string | undefined;
   readonly details: Readonly<Record<string, unknown>> | undefined;
+  readonly verbatim: boolean;
 
   constructor(opts: AiboxErrorOptions) {
     super(opts.message, opts.cause === undefined ? undefined : { cause: opts.cause });
@@ -70,6 +75,7 @@ export class AiboxError extends Error {
     this.code = opts.code;
     this.hint = opts.hint;
     this.details = opts.details;
+    this.verbatim = opts.verbatim ?? false;
   }
 }
 

@@ -18,7 +18,9 @@ const image: PreflightImage = {
 const floor: VariantFloor = {
   minImageDate: '2026-02-20',
   minImageCreated: '2026-02-20T10:00:00Z',
+  mandatoryUpdate: true,
   cve: { id: 'CVE-2026-12345', cvss: 9.8 },
+  sequence: 6,
 };
 const ok: Preflight = {
   ok: true,
