@@ -43,6 +43,8 @@ export function sendFleetReport(
   return new Promise<FleetSendResult>((resolve) => {
     let req: ClientRequest | undefined;
     let settled = false;
+    // a function, not the variable: the budget timer may settle while the token is being read
+    const finished = (): boolean => settled;
     const done = (result: FleetSendResult, why?: string): void => {
       if (settled) return;
       settled = true;
@@ -74,7 +76,7 @@ export function sendFleetReport(
           return;
         }
       }
-      if (settled) return;
+      if (finished()) return;
       const body = JSON.stringify(report);
       const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
       try {

@@ -90,5 +90,5 @@ async function preflightDeps(_ctx: DevContext, _engine: Podman): Promise<Preflig
 
 /** Whether stdin and stdout are both terminals (an interactive shell gets a TTY then). */
 export function onTerminal(): boolean {
-  return Boolean(process.stdin.isTTY && process.stdout.isTTY);
+  return process.stdin.isTTY && process.stdout.isTTY;
 }
