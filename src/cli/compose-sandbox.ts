@@ -1,25 +1,28 @@
 /**
- * The composition root of `aibox start` / `stop` (and the fleet report of start/check/update): builds
- * the Podman adapter from the developer config, resolves the workspace, binds the preflight and the
- * fleet sender, and hands them to src/sandbox/start.ts as ports.
+ * The composition root of `aibox start` / `stop`, and of the fleet report that start, check and
+ * update send: builds the Podman adapter from the developer config, resolves the workspace, binds
+ * the preflight (its ports from dev-deps.ts) and the fleet sender, and hands them to the workflows.
  */
-import { stat, realpath } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import { hostname, userInfo } from 'node:os';
 import { resolve } from 'node:path';
-import { fleetSender } from '../adapters/fleet-http.js';
 import { AiboxError } from '../core/errors.js';
 import { Podman } from '../engine/podman.js';
 import {
-  failureReport,
   fleetClientId,
   fleetSettings,
+  reportFromError,
   reportFromPreflight,
+  reportFromUpdate,
+  type FleetContext,
   type FleetEvent,
   type FleetReport,
+  type FleetUpdateOutcome,
 } from '../fleet/report.js';
-import { preflight, type Preflight, type PreflightDeps } from '../sandbox/preflight.js';
+import { preflight, type Preflight } from '../sandbox/preflight.js';
 import type { StartDeps } from '../sandbox/start.js';
 import type { DevContext } from './command.js';
+import { createDevDeps } from './dev-deps.js';
 import { VERSION } from './version.js';
 
 /** The workspace directory, absolute and with symlinks resolved (one sandbox per real directory). */
@@ -39,7 +42,7 @@ export async function resolveWorkspace(ctx: DevContext, dir: string | undefined)
   }
 }
 
-/** The sandbox engine: Podman with the developer config's engine settings (host quirks). */
+/** The sandbox engine: Podman with the developer config's engine settings (the host quirks). */
 export async function sandboxEngine(ctx: DevContext): Promise<Podman> {
   const { config } = await ctx.config();
   return new Podman(config.engine, ctx.exec, ctx.logger);
@@ -50,45 +53,68 @@ export async function variantOf(ctx: DevContext, flag: string | undefined): Prom
   return flag ?? (await ctx.config()).config.variant;
 }
 
-/** The fleet sink for this command's event, or undefined when no fleet URL is configured. */
-export async function fleetReporter(
-  ctx: DevContext,
-  event: FleetEvent,
-  variant: string,
-): Promise<((pf: Preflight | undefined) => Promise<void>) | undefined> {
+/** The one fleet report of a command, by what it ended with; each call resolves within the sender's budget. */
+export interface FleetHook {
+  preflight(pf: Preflight): Promise<void>;
+  update(r: FleetUpdateOutcome): Promise<void>;
+  error(e: unknown): Promise<void>;
+  /** For `.catch(fleet.fail)`: report the error, then rethrow it. */
+  fail(e: unknown): Promise<never>;
+}
+
+const NO_FLEET: FleetHook = {
+  preflight: () => Promise.resolve(),
+  update: () => Promise.resolve(),
+  error: () => Promise.resolve(),
+  fail: (e) => Promise.reject(e instanceof Error ? e : new Error(String(e))),
+};
+
+/** The fleet hook of this command (a no-op when the developer config has no `fleet.url`). */
+export async function fleetHook(ctx: DevContext, event: FleetEvent, variant: string): Promise<FleetHook> {
   const settings = fleetSettings((await ctx.config()).config);
-  if (!settings) return undefined;
+  if (!settings) return NO_FLEET;
+  // node:http and the sender load only when a fleet URL is configured (check's start-up cost).
+  const { fleetSender } = await import('../adapters/fleet-http.js');
   const send = fleetSender(settings, { logger: ctx.logger });
-  const context = () => ({
+  const fc = (): FleetContext => ({
     clientId: fleetClientId(hostname(), userInfo().username),
     aiboxVersion: VERSION,
     now: ctx.now(),
   });
-  return (pf) => {
-    const report: FleetReport = pf
-      ? reportFromPreflight(event, variant, pf, context())
-      : failureReport(event, variant, context());
-    return send(report);
+  const out = (r: FleetReport) => send(r);
+  const error = (e: unknown) =>
+    out(reportFromError(event, variant, e instanceof AiboxError ? e.code : undefined, fc()));
+  return {
+    preflight: (pf) => out(reportFromPreflight(event, variant, pf, fc())),
+    update: (r) => out(reportFromUpdate(r, fc())),
+    error,
+    fail: async (e) => {
+      await error(e);
+      throw e;
+    },
   };
 }
 
 /** The deps of `aibox start`: the engine, the preflight bound to the variant, the fleet report, stderr lines. */
-export async function startDeps(ctx: DevContext, variant: string, engine: Podman): Promise<StartDeps> {
-  const report = await fleetReporter(ctx, 'start', variant);
+export async function startDeps(
+  ctx: DevContext,
+  variant: string,
+): Promise<{ deps: StartDeps; fleet: FleetHook }> {
+  const devDeps = await createDevDeps(ctx);
+  const fleet = await fleetHook(ctx, 'start', variant);
   return {
-    engine,
-    preflight: async () => preflight(await preflightDeps(ctx, engine), { variant, online: true }),
-    report,
-    say: (line) => ctx.io.err(`${line}\n`),
+    deps: {
+      engine: new Podman(devDeps.config.engine, ctx.exec, ctx.logger),
+      preflight: () => preflight(devDeps, { variant, online: true }),
+      report: (pf) => fleet.preflight(pf),
+      reportError: (e) => fleet.error(e),
+      say: (line) => ctx.io.err(`${line}\n`),
+    },
+    fleet,
   };
 }
 
-/** The preflight's ports (slice devcli's PreflightDeps; bound here once merged). */
-async function preflightDeps(_ctx: DevContext, _engine: Podman): Promise<PreflightDeps> {
-  throw new AiboxError({ code: 'INTERNAL', message: 'aibox start: preflight deps not wired yet (slice devcli)' });
-}
-
-/** Whether stdin and stdout are both terminals (an interactive shell gets a TTY then). */
+/** Whether stdin and stdout are both terminals (the sandbox gets a TTY then). */
 export function onTerminal(): boolean {
   return process.stdin.isTTY && process.stdout.isTTY;
 }

@@ -65,29 +65,23 @@ export async function ctlCommandsFor(argv: readonly string[]): Promise<RegisterC
   return Promise.all(loaders.map((l) => l()));
 }
 
-/** Command files of `aibox` (developer commands arrive in a later issue). */
-export const devCommands: readonly RegisterCommands<DevContext>[] = [];
-
 type DevLoader = () => Promise<RegisterCommands<DevContext>>;
 
-/** Command files of `aibox`, loaded only for the command that runs (each is its own chunk). */
+/** Command files of `aibox`, in help order (each is its own chunk, loaded only for its command). */
 const devModules: Record<string, DevLoader> = {
-  'dev-start': () => import('./commands/dev-start.js').then((m) => m.registerDevStartCommands),
+  setup: () => import('./commands/dev-setup.js').then((m) => m.registerDevSetupCommands),
+  update: () => import('./commands/dev-update.js').then((m) => m.registerDevUpdateCommands),
+  check: () => import('./commands/dev-check.js').then((m) => m.registerDevCheckCommands),
+  status: () => import('./commands/dev-status.js').then((m) => m.registerDevStatusCommands),
+  start: () => import('./commands/dev-start.js').then((m) => m.registerDevStartCommands),
+  stop: () => import('./commands/dev-stop.js').then((m) => m.registerDevStopCommands),
 };
 
-/** Which command file defines each top-level `aibox` command. */
-const devOwners: Record<string, keyof typeof devModules> = {
-  start: 'dev-start',
-  stop: 'dev-start',
-};
-
-/** The `aibox` command files needed for argv: the owner of the command, or all of them (help, typos). */
+/** The command files needed for an `aibox` argv: the command's own, or all of them (help, typos). */
 export async function devCommandsFor(argv: readonly string[]): Promise<RegisterCommands<DevContext>[]> {
   const name = commandName(argv);
-  const owner = name !== undefined && name !== 'help' ? devOwners[name] : undefined;
-  const load = owner ? devModules[owner] : undefined;
-  const loaders = load ? [load] : Object.values(devModules);
-  return [...devCommands, ...(await Promise.all(loaders.map((l) => l())))];
+  const load = name !== undefined && name !== 'help' ? devModules[name] : undefined;
+  return Promise.all((load ? [load] : Object.values(devModules)).map((l) => l()));
 }
 
 // A closed pipe (`aiboxctl tags base | head`) is not an error worth a stack trace.

@@ -71,6 +71,8 @@ export interface DeveloperConfig {
   variant: string;
   trustedKeys: TrustedKeyConfig[];
   engine: EngineSettings;
+  /** Fleet reporting (issue 10 §6): where start/check/update send their report, and the bearer token's file. */
+  fleet: { url: string | null; tokenFile: string | null };
 }
 
 /** Variant names: lowercase letters, digits and '-', starting with a letter (also the repository name). */
@@ -131,5 +133,11 @@ export function defaultPlatformConfig(): PlatformConfig {
 
 /** The built-in developer config; a fresh object each call. */
 export function defaultDeveloperConfig(): DeveloperConfig {
-  return { registry: defaultRegistry(), variant: 'base', trustedKeys: [], engine: defaultEngine() };
+  return {
+    registry: defaultRegistry(),
+    variant: 'base',
+    trustedKeys: [],
+    engine: defaultEngine(),
+    fleet: { url: null, tokenFile: null },
+  };
 }

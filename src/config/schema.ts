@@ -262,6 +262,16 @@ export const developerSchema = z.prefault(
     ),
     trustedKeys: list(trustedKeySchema),
     engine: engineSchema,
+    fleet: z.prefault(
+      z.strictObject({
+        url: described(
+          orNull(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' })),
+          'Fleet report endpoint (aibox start/check/update send one small JSON report); null = no reports',
+        ),
+        tokenFile: described(orNull(nonEmpty), 'File holding the bearer token for the fleet endpoint'),
+      }),
+      {},
+    ),
   }),
   {},
 );

@@ -9,6 +9,7 @@ import type {
   EngineIdentity,
   ImageInfo,
   ImportOptions,
+  PullOptions,
   PushOptions,
   RunOptions,
   RunResult,
@@ -22,6 +23,7 @@ export type {
   EngineIdentity,
   ImageInfo,
   ImportOptions,
+  PullOptions,
   PushOptions,
   RunOptions,
   RunResult,
@@ -33,7 +35,7 @@ export interface Engine {
   build(opts: BuildOptions): Promise<{ imageId: string }>;
   /** Push a local image; returns the digest the registry serves for it. */
   push(localRef: string, destRef: string, opts?: PushOptions): Promise<{ digest: string }>;
-  pull(ref: string, opts?: { readonly tlsVerify?: boolean | undefined }): Promise<{ imageId: string }>;
+  pull(ref: string, opts?: PullOptions): Promise<{ imageId: string }>;
   tag(src: string, dst: string): Promise<void>;
   inspectImage(ref: string): Promise<ImageInfo>;
   imageExists(ref: string): Promise<boolean>;

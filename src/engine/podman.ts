@@ -47,6 +47,12 @@ export interface ImportOptions {
   readonly timeoutMs?: number;
 }
 
+export interface PullOptions {
+  readonly tlsVerify?: boolean | undefined;
+  /** Podman's progress lines (for a terminal); without it the pull is quiet. */
+  readonly onProgress?: ((line: string) => void) | undefined;
+}
+
 export interface PushOptions {
   /** default: engine.tlsVerify, else auto by host (off for loopback) */
   readonly tlsVerify?: boolean | undefined;
@@ -320,16 +326,19 @@ export class Podman implements Engine, SandboxEngine {
   }
 
   /** Pull an image (by digest, for verified updates); returns the local image id. */
-  async pull(
-    ref: string,
-    opts: { readonly tlsVerify?: boolean | undefined } = {},
-  ): Promise<{ imageId: string }> {
-    const r = await this.#run([
-      'pull',
-      '--quiet',
-      `--tls-verify=${this.#tls(ref, opts.tlsVerify)}`,
-      `docker://${ref}`,
-    ]);
+  async pull(ref: string, opts: PullOptions = {}): Promise<{ imageId: string }> {
+    // With onProgress, podman's own progress (stderr) is streamed line by line; without, --quiet.
+    const progress = opts.onProgress ? lineSplitter(opts.onProgress) : undefined;
+    const r = await this.#run(
+      [
+        'pull',
+        ...(progress ? [] : ['--quiet']),
+        `--tls-verify=${this.#tls(ref, opts.tlsVerify)}`,
+        `docker://${ref}`,
+      ],
+      progress ? { onStderr: (c: string) => progress.push(c) } : undefined,
+    );
+    progress?.flush();
     const imageId = r.stdout.trim().split('\n').pop() ?? '';
     return { imageId };
   }

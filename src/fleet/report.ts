@@ -5,6 +5,7 @@
  * documented in docs/fleet-report.md. The sender is an adapter (src/adapters/fleet-http.ts).
  */
 import { sha256Digest } from '../oci/digest.js';
+import type { ErrorCode } from '../core/errors.js';
 import type { Preflight } from '../sandbox/preflight.js';
 
 /** Bumped on any incompatible change of the document (fields removed or re-typed). */
@@ -88,8 +89,44 @@ export function reportFromPreflight(
   };
 }
 
-/** The report of a command that failed before any preflight outcome (registry down, podman missing). */
-export function failureReport(event: FleetEvent, variant: string, ctx: FleetContext): FleetReport {
+/** What `aibox update` reports once it has installed (or already had) the channel's image. */
+export interface FleetUpdateOutcome {
+  readonly variant: string;
+  readonly image: { readonly tag: string; readonly digest: string; readonly created: string };
+  readonly channelSequence: number;
+}
+
+/** The report of a successful `aibox update`: the channel's image, so the floor is met. */
+export function reportFromUpdate(r: FleetUpdateOutcome, ctx: FleetContext): FleetReport {
+  return {
+    ...base('update', r.variant, ctx),
+    image: { digest: r.image.digest, tag: r.image.tag, created: r.image.created },
+    floorMet: true,
+    outcome: 'ok',
+    channelSequence: r.channelSequence,
+  };
+}
+
+const SIGNATURE_CODES: ReadonlySet<ErrorCode> = new Set(['NO_SIGNATURES', 'NO_MATCHING_SIGNATURE']);
+const CHANNEL_CODES: ReadonlySet<ErrorCode> = new Set(['CHANNEL_INVALID', 'CHANNEL_REJECTED']);
+
+/** The report of a command that ended with an error (by its code, never its text): refusal or failure. */
+export function reportFromError(
+  event: FleetEvent,
+  variant: string,
+  code: ErrorCode | undefined,
+  ctx: FleetContext,
+): FleetReport {
+  const r = base(event, variant, ctx);
+  if (code !== undefined && SIGNATURE_CODES.has(code))
+    return { ...r, outcome: 'refused', refusal: 'signature', signatureFailures: 1 };
+  if (code === 'POLICY_REFUSED') return { ...r, outcome: 'refused', refusal: 'floor', floorMet: false };
+  if (code !== undefined && CHANNEL_CODES.has(code)) return { ...r, refusal: 'channel' };
+  return r;
+}
+
+/** A report of a failed command with nothing known yet (the fields a later outcome fills in). */
+function base(event: FleetEvent, variant: string, ctx: FleetContext): FleetReport {
   return {
     schema: FLEET_REPORT_SCHEMA,
     clientId: ctx.clientId,

@@ -59,6 +59,18 @@ export function normaliseTime(t: string): string {
   return Number.isFinite(ms) ? new Date(ms).toISOString() : t;
 }
 
+/**
+ * Every manifest digest local storage holds for an image (`Digest` and the `RepoDigests`): an image pulled by digest
+ * from several places, or built here and pushed, has more than one. Returns `wanted` when it is among them.
+ */
+export function localDigestFor(
+  info: { digest: string; repoDigests: readonly string[] },
+  wanted: string,
+): string {
+  const all = [info.digest, ...info.repoDigests.map((r) => r.slice(r.lastIndexOf('@') + 1))];
+  return all.includes(wanted) ? wanted : info.digest;
+}
+
 /** The SECURITY UPDATE REQUIRED text of runbook §2, filled with the real CVE and score. */
 export function securityUpdateMessage(cve: ChannelCve | null): string {
   const what =
@@ -114,7 +126,7 @@ export async function preflight(
     variant: opts.variant,
     displayName: `${displayBase(opts.variant)}:${installed.tag}`,
     tag: installed.tag,
-    digest: info.digest,
+    digest: localDigestFor(info, installed.digest),
     created: normaliseTime(info.created),
     ref: installed.ref,
   };

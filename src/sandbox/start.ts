@@ -15,6 +15,8 @@ export interface StartDeps {
   readonly preflight: () => Promise<Preflight>;
   /** The one fleet report of this run, once the preflight's outcome is known (never throws). */
   readonly report?: ((pf: Preflight) => Promise<void>) | undefined;
+  /** The fleet report when the preflight could not run at all (registry, podman, cache errors). */
+  readonly reportError?: ((e: unknown) => Promise<void>) | undefined;
   /** One line for the developer (stderr): the signature line, warnings, notices. */
   readonly say: (line: string) => void;
 }
@@ -50,7 +52,13 @@ export async function startSandbox(deps: StartDeps, opts: StartOptions): Promise
   // The container lookup runs beside the preflight (both only read); it is used only when the preflight passes.
   const listing = deps.engine.listContainers({ [LABELS.sandbox]: name });
   listing.catch(() => undefined);
-  const pf = await deps.preflight();
+  let pf: Preflight;
+  try {
+    pf = await deps.preflight();
+  } catch (e: unknown) {
+    await deps.reportError?.(e);
+    throw e;
+  }
   const reported = deps.report ? deps.report(pf) : Promise.resolve();
   try {
     if (!pf.ok) throw pf.error;

@@ -1,43 +1,35 @@
-/** `aibox start` and `aibox stop`: the verified, floor-gated sandbox of a variant and workspace. */
+/** `aibox start`: the verified, floor-gated sandbox of a variant and workspace (run, or attach). */
 import type { DevContext, RegisterCommands } from '../command.js';
-import { onTerminal, resolveWorkspace, sandboxEngine, startDeps, variantOf } from '../compose-sandbox.js';
-import { startSandbox, stopSandbox } from '../../sandbox/start.js';
-
-interface SandboxFlags {
-  readonly variant?: string;
-  readonly workspace?: string;
-}
+import { onTerminal, resolveWorkspace, startDeps, variantOf } from '../compose-sandbox.js';
+import { startSandbox } from '../../sandbox/start.js';
 
 export const registerDevStartCommands: RegisterCommands<DevContext> = (program, run) => {
   program
     .command('start')
     .description('verify the local image (signature, security floor), then open the sandbox or run CMD in it')
-    .option('--variant <name>', 'image variant (default: the config variant, e.g. base)')
+    .option('--variant <name>', "image variant (default: the config's variant)")
     .option('--workspace <dir>', 'directory mounted at /workspace (default: the current directory)')
     .argument('[cmd...]', 'command to run in the sandbox (after --); default: an interactive shell')
     .addHelpText(
       'after',
       `
-Runs the same preflight as 'aibox check' first: a signature failure exits 12 and a security floor
-refusal exits 3, with nothing started. One sandbox per variant and workspace; when it is already
-running, start attaches to it. Without CMD on a terminal: an interactive shell. With CMD: its exit code.
+Runs the preflight of 'aibox check' first: a signature failure exits 12 and a security floor refusal
+exits 3, with nothing started. One sandbox per variant and workspace (the workspace at /workspace,
+your user mapped in); when it is already running, start attaches to it. Without CMD: a login shell
+(a terminal gets a TTY). With CMD: its output, and its exit code as aibox's.
 
 Examples:
   $ aibox start
+  Verifying image signature... valid (signed by platform-ci@aibox.internal, 2026-02-21)
   $ aibox start --variant java --workspace ~/src/shop
   $ aibox start -- make test`,
     )
     .action(
-      run(async (ctx, cmd: string[], flags: SandboxFlags) => {
+      run(async (ctx, cmd: string[], flags: { variant?: string; workspace?: string }) => {
         const variant = await variantOf(ctx, flags.variant);
         const workspace = await resolveWorkspace(ctx, flags.workspace);
-        const engine = await sandboxEngine(ctx);
-        const r = await startSandbox(await startDeps(ctx, variant, engine), {
-          variant,
-          workspace,
-          command: cmd,
-          tty: onTerminal(),
-        });
+        const { deps } = await startDeps(ctx, variant);
+        const r = await startSandbox(deps, { variant, workspace, command: cmd, tty: onTerminal() });
         return {
           data: {
             container: r.container,
@@ -48,32 +40,6 @@ Examples:
           },
           text: '',
           exitCode: r.exitCode,
-        };
-      }),
-    );
-
-  program
-    .command('stop')
-    .description('stop and remove the sandbox of a variant and workspace')
-    .option('--variant <name>', 'image variant (default: the config variant, e.g. base)')
-    .option('--workspace <dir>', 'its workspace directory (default: the current directory)')
-    .addHelpText(
-      'after',
-      `
-Examples:
-  $ aibox stop
-  $ aibox stop --variant java --workspace ~/src/shop`,
-    )
-    .action(
-      run(async (ctx, flags: SandboxFlags) => {
-        const variant = await variantOf(ctx, flags.variant);
-        const workspace = await resolveWorkspace(ctx, flags.workspace);
-        const r = await stopSandbox(await sandboxEngine(ctx), { variant, workspace });
-        return {
-          data: { ...r, variant, workspace },
-          text: r.stopped
-            ? `Stopped sandbox ${r.container}.`
-            : `No sandbox for ${variant} in ${workspace} (${r.container}); nothing to stop.`,
         };
       }),
     );

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { AiboxError } from '../../core/errors.js';
 import type { Preflight } from '../../sandbox/preflight.js';
 import {
-  failureReport,
+  reportFromError,
+  reportFromUpdate,
   fleetClientId,
   fleetSettings,
   reportFromPreflight,
@@ -84,6 +85,34 @@ describe('fleet report', () => {
     });
   });
 
+  it('classifies a failed command by its error code: signature / floor refusals, channel, other failures', () => {
+    expect(reportFromError('update', 'base', 'NO_MATCHING_SIGNATURE', ctx)).toMatchObject({
+      outcome: 'refused',
+      refusal: 'signature',
+      signatureFailures: 1,
+    });
+    expect(reportFromError('start', 'base', 'POLICY_REFUSED', ctx)).toMatchObject({
+      refusal: 'floor',
+      floorMet: false,
+    });
+    expect(reportFromError('update', 'base', 'CHANNEL_REJECTED', ctx)).toMatchObject({
+      outcome: 'failed',
+      refusal: 'channel',
+    });
+    expect(reportFromError('check', 'base', 'TOOL_MISSING', ctx)).toMatchObject({
+      outcome: 'failed',
+      refusal: null,
+      image: null,
+    });
+    expect(reportFromUpdate({ variant: 'base', image, channelSequence: 9 }, ctx)).toMatchObject({
+      event: 'update',
+      outcome: 'ok',
+      floorMet: true,
+      image: { digest: image.digest, tag: image.tag, created: image.created },
+      channelSequence: 9,
+    });
+  });
+
   it('every report it builds is valid against the published schema', () => {
     const reports = [
       reportFromPreflight('start', 'base', ok, ctx),
@@ -96,7 +125,10 @@ describe('fleet report', () => {
         { ok: false, kind: 'no-image', error: new AiboxError({ code: 'NOT_FOUND', message: 'x' }) },
         ctx,
       ),
-      failureReport('update', 'node', ctx),
+      reportFromError('update', 'node', 'REGISTRY_UNREACHABLE', ctx),
+      reportFromError('update', 'node', 'NO_MATCHING_SIGNATURE', ctx),
+      reportFromError('check', 'node', 'CHANNEL_REJECTED', ctx),
+      reportFromUpdate({ variant: 'base', image, channelSequence: 9 }, ctx),
     ];
     for (const r of reports) expect(fleetReportSchema.safeParse(r).success).toBe(true);
     expect(fleetReportSchema.safeParse({ ...reports[0], extra: 1 }).success).toBe(false);
