@@ -55,11 +55,12 @@ export async function variantOf(ctx: DevContext, flag: string | undefined): Prom
 
 /** The one fleet report of a command, by what it ended with; each call resolves within the sender's budget. */
 export interface FleetHook {
-  preflight(pf: Preflight): Promise<void>;
-  update(r: FleetUpdateOutcome): Promise<void>;
-  error(e: unknown): Promise<void>;
+  // function-typed properties, not methods: `.catch(fleet.fail)` passes them detached
+  readonly preflight: (pf: Preflight) => Promise<void>;
+  readonly update: (r: FleetUpdateOutcome) => Promise<void>;
+  readonly error: (e: unknown) => Promise<void>;
   /** For `.catch(fleet.fail)`: report the error, then rethrow it. */
-  fail(e: unknown): Promise<never>;
+  readonly fail: (e: unknown) => Promise<never>;
 }
 
 const NO_FLEET: FleetHook = {
