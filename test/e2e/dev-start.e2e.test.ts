@@ -6,9 +6,13 @@
  * failing signature starts nothing (exit 3 / 12); podman missing is a clear error; `aibox stop` stops it.
  */
 import { mkdtemp, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LABELS } from '../../src/core/labels.js';
+import type { FleetReport } from '../../src/fleet/report.js';
+import { fleetReportSchema } from '../../src/fleet/schema.js';
 import { sandboxName } from '../../src/sandbox/launch.js';
 import type { CliResult } from '../helpers/cli.js';
 import {
@@ -199,5 +203,79 @@ describe('aibox start', () => {
     );
     expect(await sandboxes(carolWs)).toEqual([]);
     noStack(r);
+  });
+});
+
+describe('fleet report (aibox start, check, update)', () => {
+  const TOKEN = 'fleet-e2e-token-9f8e7d6c5b4a';
+  let server: Server;
+  let url: string;
+  let answer = true;
+  const bodies: { auth: string | undefined; body: FleetReport }[] = [];
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      let body = '';
+      req.setEncoding('utf8').on('data', (c: string) => (body += c));
+      req.on('end', () => {
+        if (!answer) return; // the hostile one: accepts, never answers
+        bodies.push({ auth: req.headers.authorization, body: JSON.parse(body) as FleetReport });
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/reports`;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  });
+
+  it('sends one schema-valid report per command, with the bearer token, never printing it', async () => {
+    const dave = await w.developer('dave');
+    const tokenFile = join(dave.home, 'fleet-token');
+    await writeFile(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
+    const s = await dave.aibox([
+      'setup',
+      '--registry',
+      `${w.reg.host}/aibox`,
+      '--key',
+      w.pubPath,
+      '--fleet',
+      url,
+      '--fleet-token-file',
+      tokenFile,
+    ]);
+    expect(s.code, s.stderr).toBe(0);
+    const runs = [
+      await dave.aibox(['--debug', 'update']),
+      await dave.aibox(['--debug', 'check']),
+      await dave.aibox(['--debug', 'start', '--workspace', carolWs, '--', 'true']),
+    ];
+    for (const r of runs) {
+      expect(r.code, r.stderr).toBe(0);
+      expect(`${r.stdout}${r.stderr}`).not.toContain(TOKEN);
+      expect(r.stderr).toContain(`fleet report sent to ${url}`);
+    }
+    expect(bodies.map((b) => b.body.event)).toEqual(['update', 'check', 'start']);
+    for (const b of bodies) {
+      expect(b.auth).toBe(`Bearer ${TOKEN}`);
+      expect(fleetReportSchema.safeParse(b.body).success).toBe(true);
+      expect(b.body).toMatchObject({
+        variant: 'base',
+        outcome: 'ok',
+        floorMet: true,
+        image: { digest: v2.digest },
+      });
+    }
+
+    // An endpoint that never answers: the command still finishes, the report is dropped with one debug line.
+    answer = false;
+    const r = await dave.aibox(['--debug', 'start', '--workspace', carolWs, '--', 'sh', '-c', 'exit 6']);
+    expect(r.code).toBe(6);
+    expect(r.stderr).toMatch(
+      /fleet report dropped \(http:\/\/127\.0\.0\.1:\d+\/reports\): no answer within 500 ms/,
+    );
+    expect(bodies).toHaveLength(3);
   });
 });
