@@ -139,9 +139,14 @@ export function fileDevState(dir: string): DevStatePort {
   };
 }
 
-/** Copy a key file into `<dir>/keys/<name>.pub` (0600); returns the installed path. */
+/** Where a trusted key is installed: `<dir>/keys/<name>.pub`. */
+export function keyFilePath(dir: string, name: string): string {
+  return join(dir, 'keys', `${name}.pub`);
+}
+
+/** Copy a public key into `<dir>/keys/<name>.pub` (0644); returns the installed path. */
 export async function installKeyFile(dir: string, name: string, pem: string): Promise<string> {
-  const path = join(dir, 'keys', `${name}.pub`);
+  const path = keyFilePath(dir, name);
   await atomicWrite(path, pem, 0o644);
   return path;
 }

@@ -11,6 +11,7 @@ import {
   developerDataDir,
   fileDevState,
   installKeyFile,
+  keyFilePath,
   readTextIfExists,
   replaceWithBackup,
 } from '../adapters/dev-files.js';
@@ -147,36 +148,37 @@ export function setupFiles(ctx: DevContext, dataDir: string): SetupFiles {
       const backup = await replaceWithBackup(path, text, stamp);
       return { path, backup };
     },
-    podmanPolicy: async (scope, keyPaths) => {
+    keyPath: (name) => keyFilePath(dataDir, name),
+    preparePodmanPolicy: async (scope, keyPaths) => {
       const dir = containersDir(ctx.env);
       const policyPath = join(dir, 'policy.json');
       const userPolicy = await readTextIfExists(policyPath);
       // No user policy yet: start from the system one, so nothing but the aibox scope changes behaviour.
-      const basePolicy = userPolicy ?? (await readTextIfExists('/etc/containers/policy.json'));
+      const systemPath = '/etc/containers/policy.json';
+      const basePolicy = userPolicy ?? (await readTextIfExists(systemPath));
       const policy = mergePolicy(
         basePolicy,
-        userPolicy !== undefined ? policyPath : '/etc/containers/policy.json',
+        userPolicy !== undefined ? policyPath : systemPath,
         scope,
         keyPaths,
       );
       const regPath = join(dir, 'registries.d', 'aibox.yaml');
-      const regText = await readTextIfExists(regPath);
-      const reg = mergeRegistriesD(regText, regPath, scope);
-      const out = [];
-      out.push({
-        path: policyPath,
-        changed: policy.changed || userPolicy === undefined,
-        backup:
-          policy.changed || userPolicy === undefined
-            ? await replaceWithBackup(policyPath, policy.text, stamp, 0o644)
-            : null,
-      });
-      out.push({
-        path: regPath,
-        changed: reg.changed,
-        backup: reg.changed ? await replaceWithBackup(regPath, reg.text, stamp, 0o644) : null,
-      });
-      return out;
+      const reg = mergeRegistriesD(await readTextIfExists(regPath), regPath, scope);
+      const writePolicy = policy.changed || userPolicy === undefined;
+      return {
+        commit: async () => [
+          {
+            path: policyPath,
+            changed: writePolicy,
+            backup: writePolicy ? await replaceWithBackup(policyPath, policy.text, stamp, 0o644) : null,
+          },
+          {
+            path: regPath,
+            changed: reg.changed,
+            backup: reg.changed ? await replaceWithBackup(regPath, reg.text, stamp, 0o644) : null,
+          },
+        ],
+      };
     },
   };
 }

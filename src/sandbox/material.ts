@@ -30,7 +30,7 @@ export async function fetchSignatures(
   const bytes = await readSignatureManifest(store, ref);
   const payloads: Record<string, string> = {};
   if (bytes === null) return { repository, digest: ref.digest, sigManifest: '', payloads };
-  let layers: ReturnType<typeof parseSignatureManifest>['layers'] = [];
+  let layers: ReturnType<typeof parseSignatureManifest>['layers'];
   try {
     layers = parseSignatureManifest(bytes).layers;
   } catch {

@@ -52,7 +52,7 @@ export function mergePolicy(
   if (!isObj(doc)) throw invalid(where, 'the top level is not an object');
   if (doc.transports !== undefined && !isObj(doc.transports))
     throw invalid(where, '"transports" is not an object');
-  const transports = { ...((doc.transports as Record<string, unknown> | undefined) ?? {}) };
+  const transports = { ...(doc.transports ?? {}) };
   const docker = transports.docker;
   if (docker !== undefined && !isObj(docker)) throw invalid(where, '"transports.docker" is not an object');
   const next = {

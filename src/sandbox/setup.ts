@@ -17,11 +17,16 @@ export interface SetupFiles {
   installKey(name: string, pem: string): Promise<string>;
   /** Write the developer config document (atomic, 0600, previous file kept as a backup). */
   writeConfig(doc: Readonly<Record<string, unknown>>): Promise<{ path: string; backup: string | null }>;
-  /** Merge the podman policy for `scope` (policy.json + registries.d); returns the files and their backups. */
-  podmanPolicy(
+  /** Where installKey puts a key (known before anything is written). */
+  keyPath(name: string): string;
+  /**
+   * Read and merge the podman policy for `scope` (policy.json + registries.d) without writing; throws when a file
+   * cannot be read or merged. `commit` writes them (each with a backup).
+   */
+  preparePodmanPolicy(
     scope: string,
     keyPaths: readonly string[],
-  ): Promise<readonly { path: string; backup: string | null; changed: boolean }[]>;
+  ): Promise<{ commit(): Promise<readonly { path: string; backup: string | null; changed: boolean }[]> }>;
 }
 
 export interface SetupDeps {
@@ -103,6 +108,13 @@ export async function setup(deps: SetupDeps, input: SetupInput): Promise<SetupRe
       hint: 'pass --variant with one of those; nothing was written',
     });
   }
+  // Everything that can fail is checked before the first write (nothing partial is left behind).
+  const policy = input.podmanPolicy
+    ? await deps.files.preparePodmanPolicy(
+        `${input.host}/${input.project}`,
+        input.keys.map((k) => deps.files.keyPath(k.name)),
+      )
+    : undefined;
   const installed = [];
   for (const k of input.keys) {
     const key = trusted.find((t) => t.name === k.name) as TrustedKey;
@@ -125,12 +137,7 @@ export async function setup(deps: SetupDeps, input: SetupInput): Promise<SetupRe
   };
   const written = await deps.files.writeConfig(doc);
   await deps.state.write({ ...step.state, trusted: toStored(step.trust, 'setup') });
-  const policyFiles = input.podmanPolicy
-    ? await deps.files.podmanPolicy(
-        `${input.host}/${input.project}`,
-        installed.map((k) => k.path),
-      )
-    : [];
+  const policyFiles = policy ? await policy.commit() : [];
   const lines = [
     `Registry ${input.host}/${input.project}: reachable; release channel sequence ${step.channel.sequence} verified (variants: ${Object.keys(step.channel.variants).join(', ')})`,
     ...installed.map((k) => `Installed trusted key ${k.name} (${k.fingerprint}) at ${k.path}`),
@@ -141,7 +148,7 @@ export async function setup(deps: SetupDeps, input: SetupInput): Promise<SetupRe
         : `${f.path} already requires aibox signatures`,
     ),
     ...(input.fleet.url ? [`Fleet reports go to ${input.fleet.url}`] : []),
-    `Next: run 'aibox update' to pull and verify ${`aibox-${input.variant}`}.`,
+    `Next: run 'aibox update' to pull and verify aibox-${input.variant}.`,
   ];
   return {
     config: written.path,

@@ -31,6 +31,9 @@ export interface PublishedImage {
 
 export interface DevWorld {
   readonly reg: TestRegistry;
+  /** The counting proxy in front of the registry: the host everything (signing, developers) uses. */
+  readonly proxy: CountingProxy;
+  readonly host: string;
   readonly client: RegistryClient;
   readonly podman: Podman;
   readonly dir: string;
@@ -49,7 +52,7 @@ export interface DevWorld {
   /** Publish the next channel (sequence prev+1) naming these entries, signed by `key` (default: ours). */
   publishChannel(
     entries: readonly ChannelEntry[],
-    opts?: { key?: SigningKey; now?: Date; ttlDays?: number },
+    opts?: { key?: SigningKey; now?: Date; ttlDays?: number; lowerFloors?: string[] },
   ): Promise<Channel>;
   /** The current channel as last published by this helper. */
   readonly channel: Channel | null;
@@ -60,7 +63,12 @@ export interface DevWorld {
 
 export interface Developer {
   readonly home: string;
-  readonly env: Record<string, string>;
+  readonly env: {
+    readonly HOME: string;
+    readonly XDG_CONFIG_HOME: string;
+    readonly XDG_DATA_HOME: string;
+    readonly XDG_CACHE_HOME: string;
+  };
   readonly configPath: string;
   readonly statePath: string;
   aibox(args: readonly string[], env?: Record<string, string | undefined>): Promise<CliResult>;
@@ -69,6 +77,8 @@ export interface Developer {
 /** Start the world: registry, client, keys. */
 export async function startDevWorld(prefix: string): Promise<DevWorld> {
   const reg = await startRegistry();
+  const proxy = await startCountingProxy(reg.host);
+  const host = proxy.host;
   const client = createRegistryClient({ env: {}, retries: 1 });
   const podman = new Podman(testEngineSettings(), createExec());
   const dir = await mkdtemp(join(tmpdir(), `aibox-${prefix}-`));
@@ -87,6 +97,8 @@ export async function startDevWorld(prefix: string): Promise<DevWorld> {
 
   const world: DevWorld = {
     reg,
+    proxy,
+    host,
     client,
     podman,
     dir,
@@ -106,7 +118,7 @@ export async function startDevWorld(prefix: string): Promise<DevWorld> {
         labels: opts.labels ?? {},
         files: { '/etc/aibox-test': `${variant} ${tag} ${opts.content ?? ''}\n` },
       });
-      const { digest } = await podman.push(local, `${reg.host}/aibox/${variant}:${tag}`);
+      const { digest } = await podman.push(local, `${host}/aibox/${variant}:${tag}`);
       const info = await podman.inspectImage(local);
       // Out of local storage again, so a developer's pull is a real pull.
       await podman.rmi([local], { force: true });
@@ -114,7 +126,7 @@ export async function startDevWorld(prefix: string): Promise<DevWorld> {
       if (signWith) {
         await signImage({
           client,
-          ref: { registry: reg.host, repository: `aibox/${variant}`, digest },
+          ref: { registry: host, repository: `aibox/${variant}`, digest },
           key: signWith,
           signer: SIGNER,
           now: new Date(),
@@ -127,8 +139,11 @@ export async function startDevWorld(prefix: string): Promise<DevWorld> {
     },
     async publishChannel(entries, opts = {}) {
       const now = opts.now ?? new Date();
-      const next = buildChannel(channel, entries, now, opts.ttlDays ? { ttlDays: opts.ttlDays } : {});
-      const repo = channelRepository(reg.host, 'aibox');
+      const next = buildChannel(channel, entries, now, {
+        ...(opts.ttlDays ? { ttlDays: opts.ttlDays } : {}),
+        ...(opts.lowerFloors ? { lowerFloors: opts.lowerFloors } : {}),
+      });
+      const repo = channelRepository(host, 'aibox');
       const signer = opts.key ?? key;
       const pub = await publishChannel(client, repo, next, {
         expectCurrent: current,
@@ -174,6 +189,7 @@ export async function startDevWorld(prefix: string): Promise<DevWorld> {
     },
     async dispose() {
       await client.close();
+      await proxy.stop();
       await reg.stop();
       // What this file put in local storage: its build tags and what the developers pulled from this registry.
       const exec = createExec();
@@ -185,7 +201,7 @@ export async function startDevWorld(prefix: string): Promise<DevWorld> {
       const ids = ls.stdout
         .split('\n')
         .map((l) => l.trim().split(' '))
-        .filter(([, repo]) => repo !== undefined && (repo.startsWith(reg.host) || repo.includes(runId)))
+        .filter(([, repo]) => repo !== undefined && (repo.startsWith(host) || repo.includes(runId)))
         .map(([id]) => id as string);
       if (ids.length > 0)
         await exec(s.podman, [...g, 'rmi', '--force', ...new Set(ids)], { allowFailure: true });
@@ -198,4 +214,58 @@ export async function startDevWorld(prefix: string): Promise<DevWorld> {
 /** Entry for a published image (no floor unless given). */
 export function entry(img: PublishedImage, floor?: Partial<ChannelEntry>): ChannelEntry {
   return { variant: img.variant, tag: img.tag, digest: img.digest, created: img.created, ...floor };
+}
+
+export interface CountingProxy {
+  readonly host: string;
+  /** Requests seen since the last reset (method + path). */
+  readonly requests: string[];
+  reset(): void;
+  /** Stop forwarding: every request is answered by a closed connection (registry unreachable). */
+  setDown(down: boolean): void;
+  stop(): Promise<void>;
+}
+
+/** A plain HTTP forwarder on 127.0.0.1 in front of a registry, logging every request it forwards. */
+export async function startCountingProxy(target: string): Promise<CountingProxy> {
+  const http = await import('node:http');
+  const requests: string[] = [];
+  let down = false;
+  const [thost, tport] = target.split(':');
+  const server = http.createServer((req, res) => {
+    if (down) {
+      req.socket.destroy();
+      return;
+    }
+    requests.push(`${req.method ?? '?'} ${req.url ?? ''}`);
+    const up = http.request(
+      {
+        host: thost,
+        port: Number(tport),
+        method: req.method,
+        path: req.url,
+        headers: { ...req.headers, host: target },
+      },
+      (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      },
+    );
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  return {
+    host: `127.0.0.1:${port}`,
+    requests,
+    reset: () => void requests.splice(0),
+    setDown: (d) => void (down = d),
+    stop: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
 }
