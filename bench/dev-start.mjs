@@ -67,7 +67,10 @@ try {
     'aibox start -- true': () => timed(node, [aibox, 'start', '--workspace', ws, '--', 'true'], env),
   };
   if (process.env.BENCH_DEBUG) {
-    const c = spawn(node, [aibox, '--debug', 'start', '--workspace', ws, '--', 'true'], { env, stdio: 'inherit' });
+    const c = spawn(node, [aibox, '--debug', 'start', '--workspace', ws, '--', 'true'], {
+      env,
+      stdio: 'inherit',
+    });
     await new Promise((r) => c.on('close', r));
   }
   for (const f of Object.values(cases)) await f(); // warm-up: page cache, V8 code cache
