@@ -161,10 +161,10 @@ devStep(
 );
 
 // The emergency fix (issue 9, `aiboxctl cve rebuild`): only when this build has the command.
-const hasCve =
-  spawnSync(process.execPath, [join(root, 'dist/aiboxctl.cjs'), 'cve', 'rebuild', '--help'], {
-    encoding: 'utf8',
-  }).status === 0;
+// (commander prints the main help for an unknown command, exit 0: look for the command's own option)
+const hasCve = spawnSync(process.execPath, [join(root, 'dist/aiboxctl.cjs'), 'cve', 'rebuild', '--help'], {
+  encoding: 'utf8',
+}).stdout.includes('--cve <id>');
 if (hasCve) {
   const fixed = step(
     'Emergency fix: rebuild base for a critical CVE, raise the floor (runbook §2)',
