@@ -165,21 +165,27 @@ devStep(
 const hasCve = spawnSync(process.execPath, [join(root, 'dist/aiboxctl.cjs'), 'cve', 'rebuild', '--help'], {
   encoding: 'utf8',
 }).stdout.includes('--cve <id>');
-if (hasCve) {
+const cveCommand = [
+  'cve',
+  'rebuild',
+  '--cve',
+  'CVE-2026-12345',
+  '--cvss',
+  '9.8',
+  '--variant',
+  'base',
+  '--package',
+  'libc6',
+];
+if (hasCve && !trivy) {
+  // cve rebuild re-scans to confirm the fix, so it needs a scanner; with scan.scanner none it refuses.
+  process.stdout.write(
+    `\n(Trivy is not installed: the emergency fix needs a scanner to confirm the CVE is gone, so it is skipped here.\n With Trivy: aiboxctl --config ${configPath} ${cveCommand.join(' ')}, then aibox check (exit 3) and aibox update.)\n`,
+  );
+} else if (hasCve) {
   const fixed = step(
     'Emergency fix: rebuild base for a critical CVE, raise the floor (runbook §2)',
-    ctl(
-      'cve',
-      'rebuild',
-      '--cve',
-      'CVE-2026-12345',
-      '--cvss',
-      '9.8',
-      '--variant',
-      'base',
-      '--package',
-      'libc6',
-    ),
+    ctl(...cveCommand),
     { allowFail: true },
   );
   if (fixed.status === 0) {
