@@ -20,7 +20,8 @@ import {
   type FleetUpdateOutcome,
 } from '../fleet/report.js';
 import { preflight, type Preflight } from '../sandbox/preflight.js';
-import type { StartDeps } from '../sandbox/start.js';
+import { listSandboxes, type StartDeps } from '../sandbox/start.js';
+import { LABELS } from '../core/labels.js';
 import type { DevContext } from './command.js';
 import { createDevDeps } from './dev-deps.js';
 import { VERSION } from './version.js';
@@ -46,6 +47,18 @@ export async function resolveWorkspace(ctx: DevContext, dir: string | undefined)
 export async function sandboxEngine(ctx: DevContext): Promise<Podman> {
   const { config } = await ctx.config();
   return new Podman(config.engine, ctx.exec, ctx.logger);
+}
+
+/** Running sandboxes for `aibox status`: name, and the image tag they run (`aibox-base:24.04-…`). */
+export async function runningSandboxes(ctx: DevContext): Promise<{ name: string; image: string }[]> {
+  const all = await listSandboxes(await sandboxEngine(ctx));
+  return all
+    .filter((c) => c.running)
+    .map((c) => {
+      const variant = c.labels[LABELS.variant];
+      const tag = c.labels[LABELS.sandboxTag];
+      return { name: c.name, image: variant && tag ? `aibox-${variant}:${tag}` : c.image };
+    });
 }
 
 /** The variant to use: --variant, else the developer config's. */

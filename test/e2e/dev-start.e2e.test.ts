@@ -57,7 +57,7 @@ beforeAll(async () => {
   alice = await w.developer('alice');
   carol = await w.developer('carol');
   for (const dev of [alice, carol]) {
-    const s = await dev.aibox(['setup', '--registry', `${w.reg.host}/aibox`, '--key', w.pubPath]);
+    const s = await dev.aibox(['setup', '--registry', `${w.host}/aibox`, '--key', w.pubPath]);
     expect(s.code, s.stderr).toBe(0);
     const u = await dev.aibox(['update']);
     expect(u.code, u.stderr).toBe(0);
@@ -120,6 +120,8 @@ describe('aibox start', () => {
     expect(r.stderr).toMatch(SIG_LINE);
     expect(r.stderr).not.toContain('older image');
     expect(await sandboxes(ws)).toHaveLength(1);
+    const st = await alice.aibox(['status']);
+    expect(st.stdout).toContain(`${sandboxName('base', ws)} (aibox-base:24.04-20250614)`);
   });
 
   it('says when the running sandbox is from an older image, and how to switch', async () => {
@@ -238,7 +240,7 @@ describe('fleet report (aibox start, check, update)', () => {
     const s = await dave.aibox([
       'setup',
       '--registry',
-      `${w.reg.host}/aibox`,
+      `${w.host}/aibox`,
       '--key',
       w.pubPath,
       '--fleet',
