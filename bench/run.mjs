@@ -11,6 +11,7 @@ const benches = [
   ['keys', ['--import', 'tsx', 'bench/keys.mjs']],
   ['triage', ['--import', 'tsx', 'bench/triage.mjs']],
   ['dev-cli', ['--import', 'tsx', 'bench/dev-cli.mjs']],
+  ['dev-start', ['--import', 'tsx', 'bench/dev-start.mjs']],
 ];
 let failed = 0;
 for (const [name, args] of benches) {

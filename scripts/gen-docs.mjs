@@ -10,11 +10,13 @@ register();
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { renderSchemas } = await import('../src/config/json-schema.ts');
 const { renderDocs } = await import('../src/cli/docs.ts');
+const { renderFleetSchema } = await import('../src/fleet/schema.ts');
 const { ctlCommandsFor, devCommandsFor } = await import('../src/cli/main.ts');
 
 const read = (rel) => readFileSync(join(root, rel), 'utf8');
 const files = {
   ...renderSchemas(),
+  ...renderFleetSchema(),
   ...(await renderDocs(read, await ctlCommandsFor(['--help']), await devCommandsFor(['--help']))),
 };
 for (const [rel, text] of Object.entries(files)) {

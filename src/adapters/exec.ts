@@ -25,6 +25,12 @@ export interface ExecOptions {
   readonly label?: string;
   /** Strings to redact from logs and errors (passwords, tokens). */
   readonly secrets?: readonly string[];
+  /**
+   * The child uses this process's stdin/stdout/stderr directly (an interactive sandbox shell, or a
+   * command whose output is the developer's own): nothing is captured (stdout/stderr are ''), and
+   * `input`/`inputStream`/`onStdout`/`onStderr` are ignored.
+   */
+  readonly inheritStdio?: boolean;
 }
 
 export interface ExecResult {
@@ -92,8 +98,8 @@ export function createExec(logger: Logger = silentLogger): Exec {
         child = spawn(file, [...args], {
           cwd: opts.cwd,
           env: opts.env ? { ...process.env, ...opts.env } : process.env,
-          stdio: ['pipe', 'pipe', 'pipe'],
-        });
+          stdio: opts.inheritStdio ? 'inherit' : ['pipe', 'pipe', 'pipe'],
+        }) as ChildProcessWithoutNullStreams;
       } catch (e: unknown) {
         reject(toolError(file, e));
         return;
@@ -108,27 +114,39 @@ export function createExec(logger: Logger = silentLogger): Exec {
           child.kill('SIGKILL');
         }, opts.timeoutMs);
       }
-      child.stdout.setEncoding('utf8');
-      child.stderr.setEncoding('utf8');
-      child.stdout.on('data', (c: string) => {
-        if (stdout.length < MAX_CAPTURE) stdout += c;
-        opts.onStdout?.(c);
-      });
-      child.stderr.on('data', (c: string) => {
-        if (stderr.length < MAX_CAPTURE) stderr += c;
-        opts.onStderr?.(c);
-      });
-      child.stdin.on('error', () => {
-        /* the process may exit before reading stdin; the exit code tells the story */
-      });
-      if (opts.inputStream) opts.inputStream.pipe(child.stdin);
-      else child.stdin.end(opts.input ?? '');
+      // With inherited stdio the child's streams are this process's (child.stdout etc. are null).
+      // Ctrl-C on the terminal reaches the child too (same process group): let the child decide and
+      // report its exit code, rather than dying first and leaving it behind.
+      const ignoreSigint = (): void => {};
+      if (opts.inheritStdio) process.on('SIGINT', ignoreSigint);
+      const release = (): void => {
+        if (opts.inheritStdio) process.off('SIGINT', ignoreSigint);
+      };
+      if (!opts.inheritStdio) {
+        child.stdout.setEncoding('utf8');
+        child.stderr.setEncoding('utf8');
+        child.stdout.on('data', (c: string) => {
+          if (stdout.length < MAX_CAPTURE) stdout += c;
+          opts.onStdout?.(c);
+        });
+        child.stderr.on('data', (c: string) => {
+          if (stderr.length < MAX_CAPTURE) stderr += c;
+          opts.onStderr?.(c);
+        });
+        child.stdin.on('error', () => {
+          /* the process may exit before reading stdin; the exit code tells the story */
+        });
+        if (opts.inputStream) opts.inputStream.pipe(child.stdin);
+        else child.stdin.end(opts.input ?? '');
+      }
       child.on('error', (e) => {
         if (timer) clearTimeout(timer);
+        release();
         reject(toolError(file, e));
       });
       child.on('close', (code, signal) => {
         if (timer) clearTimeout(timer);
+        release();
         const durationMs = performance.now() - started;
         const exit = code ?? 128;
         logger.debug(

@@ -81,6 +81,8 @@ const devModules: Record<string, DevLoader> = {
   update: () => import('./commands/dev-update.js').then((m) => m.registerDevUpdateCommands),
   check: () => import('./commands/dev-check.js').then((m) => m.registerDevCheckCommands),
   status: () => import('./commands/dev-status.js').then((m) => m.registerDevStatusCommands),
+  start: () => import('./commands/dev-start.js').then((m) => m.registerDevStartCommands),
+  stop: () => import('./commands/dev-stop.js').then((m) => m.registerDevStopCommands),
 };
 
 /** The command files needed for an `aibox` argv: the command's own, or all of them (help, typos). */

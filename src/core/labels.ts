@@ -29,6 +29,12 @@ export const LABELS = {
   managed: 'dev.aibox.managed',
   runId: 'dev.aibox.run-id',
   localBase: 'dev.aibox.local-base',
+  // aibox: developer sandbox containers (`aibox start`): which sandbox, from which verified image, on what
+  sandbox: 'dev.aibox.sandbox',
+  sandboxDigest: 'dev.aibox.sandbox.digest',
+  sandboxTag: 'dev.aibox.sandbox.tag',
+  sandboxImageCreated: 'dev.aibox.sandbox.image-created',
+  sandboxWorkspace: 'dev.aibox.sandbox.workspace',
   // aibox: channel artifact manifest annotations
   channelSequence: 'dev.aibox.channel.sequence',
   channelExpires: 'dev.aibox.channel.expires',

@@ -4,7 +4,7 @@
  * podman is parsed into declared types at this boundary.
  */
 import { LABELS } from '../core/labels.js';
-import type { Engine } from './engine.js';
+import type { Engine, SandboxEngine } from './engine.js';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -101,6 +101,57 @@ export interface ImageInfo {
   readonly repoDigests: readonly string[];
 }
 
+/** A sandbox container, run attached to this process's terminal/streams (`aibox start`). */
+export interface SandboxRunOptions {
+  readonly image: string;
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  /** `host:container[:opts]` */
+  readonly volumes: readonly string[];
+  readonly workdir?: string | undefined;
+  /** the command; empty = the image's CMD (the login shell) */
+  readonly args: readonly string[];
+  /** `--tty` (stdin and stdout are terminals) */
+  readonly tty: boolean;
+  /** `--interactive` (keep stdin open) */
+  readonly interactive: boolean;
+  /** `--userns keep-id` (rootless: the developer's uid is the same inside) */
+  readonly keepId?: boolean | undefined;
+  /** `--user uid:gid` (rootful, developer not root) */
+  readonly user?: string | undefined;
+  /** remove the container when its command ends */
+  readonly rm: boolean;
+}
+
+/** Attaching to a running sandbox: a new process inside it (`podman exec`). */
+export interface SandboxExecOptions {
+  readonly args: readonly string[];
+  readonly tty: boolean;
+  readonly interactive: boolean;
+  readonly workdir?: string | undefined;
+}
+
+/** Who runs the engine: rootless (keep-id mapping) or rootful, and the developer's uid/gid. */
+export interface EngineIdentity {
+  readonly rootless: boolean;
+  readonly uid: number;
+  readonly gid: number;
+}
+
+/** A container as `podman ps --format json` reports it, parsed at this boundary. */
+export interface ContainerInfo {
+  readonly id: string;
+  readonly name: string;
+  /** the image reference it was created from */
+  readonly image: string;
+  /** local image id (hex, no `sha256:`) */
+  readonly imageId: string;
+  /** podman's state: running, exited, created, paused, … */
+  readonly state: string;
+  readonly running: boolean;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
 export interface PodmanVersion {
   readonly version: string;
   readonly apiVersion: string;
@@ -159,7 +210,7 @@ function lineSplitter(onLine: (line: string) => void): { push(chunk: string): vo
 }
 
 /** The one way aibox drives Podman (build, push, pull, run, inspect, clean up). */
-export class Podman implements Engine {
+export class Podman implements Engine, SandboxEngine {
   readonly #settings: EngineSettings;
   readonly #exec: Exec;
   readonly #logger: Logger;
@@ -374,6 +425,77 @@ export class Podman implements Engine {
     return opts.detach
       ? { containerId: r.stdout.trim(), stdout: r.stdout, stderr: r.stderr }
       : { stdout: r.stdout, stderr: r.stderr };
+  }
+
+  /** Rootless when not running as root (podman maps the user namespace then; keep-id applies). */
+  identity(): EngineIdentity {
+    const uid = process.geteuid?.() ?? 0;
+    return { rootless: uid !== 0, uid, gid: process.getegid?.() ?? 0 };
+  }
+
+  /**
+   * Run a sandbox on this process's terminal/streams and return the command's exit code (podman
+   * run passes it through; 125–127 are podman's own: see podman-run(1) "Exit Status").
+   */
+  async runAttached(opts: SandboxRunOptions): Promise<{ exitCode: number }> {
+    const args = [
+      'run',
+      ...this.#ulimitArgs(),
+      ...(opts.rm ? ['--rm'] : []),
+      ...(opts.interactive ? ['--interactive'] : []),
+      ...(opts.tty ? ['--tty'] : []),
+      '--name',
+      opts.name,
+      ...(opts.keepId ? ['--userns', 'keep-id'] : []),
+      ...(opts.user ? ['--user', opts.user] : []),
+      ...(opts.workdir ? ['--workdir', opts.workdir] : []),
+      ...labelArgs(this.#managedLabels(opts.labels), '--label'),
+      ...opts.volumes.flatMap((v) => ['--volume', v]),
+      opts.image,
+      ...opts.args,
+    ];
+    const r = await this.#run(args, { inheritStdio: true, allowFailure: true });
+    return { exitCode: r.code };
+  }
+
+  /** A new process in a running sandbox, on this process's terminal/streams; its exit code. */
+  async execAttached(container: string, opts: SandboxExecOptions): Promise<{ exitCode: number }> {
+    const r = await this.#run(
+      [
+        'exec',
+        ...(opts.interactive ? ['--interactive'] : []),
+        ...(opts.tty ? ['--tty'] : []),
+        ...(opts.workdir ? ['--workdir', opts.workdir] : []),
+        container,
+        ...opts.args,
+      ],
+      { inheritStdio: true, allowFailure: true },
+    );
+    return { exitCode: r.code };
+  }
+
+  /** Containers (running or not) carrying every given label (`key=value`, or just `key`). */
+  async listContainers(labels: Readonly<Record<string, string | true>>): Promise<ContainerInfo[]> {
+    const filters = Object.entries(labels).flatMap(([k, v]) => [
+      '--filter',
+      v === true ? `label=${k}` : `label=${k}=${v}`,
+    ]);
+    const r = await this.#run(['ps', '--all', ...filters, '--format', 'json']);
+    const list = parseJson(r.stdout.trim() || '[]', 'ps');
+    if (!Array.isArray(list)) return [];
+    return list.map((raw: unknown) => {
+      const c = (raw ?? {}) as Record<string, unknown>;
+      const state = typeof c.State === 'string' ? c.State : 'unknown';
+      return {
+        id: str(c.Id, 'Id'),
+        name: strList(c.Names)[0] ?? '',
+        image: typeof c.Image === 'string' ? c.Image : '',
+        imageId: typeof c.ImageID === 'string' ? c.ImageID.replace(/^sha256:/, '') : '',
+        state,
+        running: state === 'running',
+        labels: strMap(c.Labels),
+      };
+    });
   }
 
   /** Run a command in a running container; returns its stdout. */

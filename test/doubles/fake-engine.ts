@@ -9,11 +9,16 @@
 import { readFile } from 'node:fs/promises';
 import type {
   BuildOptions,
+  ContainerInfo,
   Engine,
+  EngineIdentity,
   ImageInfo,
   PushOptions,
   RunOptions,
   RunResult,
+  SandboxEngine,
+  SandboxExecOptions,
+  SandboxRunOptions,
 } from '../../src/engine/engine.js';
 import { AiboxError } from '../../src/core/errors.js';
 import { sha256Digest } from '../../src/oci/digest.js';
@@ -35,17 +40,43 @@ const LAYER = 'application/vnd.oci.image.layer.v1.tar';
 const te = new TextEncoder();
 
 export interface FakeEngineCall {
-  readonly op: 'build' | 'push' | 'pull' | 'rmi' | 'inspectImage' | 'imageExists';
+  readonly op:
+    | 'build'
+    | 'push'
+    | 'pull'
+    | 'rmi'
+    | 'inspectImage'
+    | 'imageExists'
+    | 'runAttached'
+    | 'execAttached'
+    | 'listContainers'
+    | 'rm';
   readonly ref: string;
 }
 
-/** Build/push/pull against an ImageStore; everything else is a harmless no-op. */
-export class FakeEngine implements Engine {
+/**
+ * Build/push/pull against an ImageStore; sandboxes are recorded containers (a `runAttached` leaves a
+ * running container when `keepRunning` is set, as an open shell does); everything else is a no-op.
+ */
+export class FakeEngine implements Engine, SandboxEngine {
   readonly #store: ImageStore;
   readonly #images = new Map<string, LocalImage>();
   readonly calls: FakeEngineCall[] = [];
   /** Variant names (dev.aibox.variant label) whose build fails, as a broken RUN step would. */
   failBuild = new Set<string>();
+
+  /** Sandbox containers by name (what `podman ps --all` would list). */
+  readonly containers = new Map<string, ContainerInfo>();
+  /** Every sandbox run and exec, in order. */
+  readonly sandboxRuns: SandboxRunOptions[] = [];
+  readonly sandboxExecs: { container: string; opts: SandboxExecOptions }[] = [];
+  /** The exit code a sandbox command returns (default 0). */
+  commandExitCode: (args: readonly string[]) => number = () => 0;
+  /** Leave the container of a `runAttached` running (the developer's shell is still open). */
+  keepRunning = false;
+  identityValue: EngineIdentity = { rootless: true, uid: 1000, gid: 1000 };
+  /** Throw this from every sandbox call (podman missing, broken). */
+  sandboxFailure: AiboxError | undefined;
 
   constructor(store: ImageStore) {
     this.#store = store;
@@ -157,7 +188,51 @@ export class FakeEngine implements Engine {
     throw new AiboxError({ code: 'INTERNAL', message: 'FakeEngine.run is not used by the pipeline' });
   }
 
-  async rm(): Promise<void> {}
+  async rm(container: string): Promise<void> {
+    this.calls.push({ op: 'rm', ref: container });
+    if (this.sandboxFailure) throw this.sandboxFailure;
+    this.containers.delete(container);
+  }
+
+  identity(): EngineIdentity {
+    return this.identityValue;
+  }
+
+  async runAttached(opts: SandboxRunOptions): Promise<{ exitCode: number }> {
+    this.calls.push({ op: 'runAttached', ref: opts.name });
+    if (this.sandboxFailure) throw this.sandboxFailure;
+    if (this.containers.has(opts.name)) return { exitCode: 125 };
+    this.sandboxRuns.push(opts);
+    const img = this.#local(opts.image);
+    const info: ContainerInfo = {
+      id: sha256Digest(te.encode(opts.name)).slice(7, 71),
+      name: opts.name,
+      image: opts.image,
+      imageId: img ? sha256Digest(img.config).slice('sha256:'.length) : '',
+      state: 'running',
+      running: true,
+      labels: { ...(img?.labels ?? {}), ...opts.labels, 'dev.aibox.managed': 'true' },
+    };
+    const exitCode = this.commandExitCode(opts.args);
+    if (this.keepRunning) this.containers.set(opts.name, info);
+    else if (!opts.rm) this.containers.set(opts.name, { ...info, state: 'exited', running: false });
+    return { exitCode };
+  }
+
+  async execAttached(container: string, opts: SandboxExecOptions): Promise<{ exitCode: number }> {
+    this.calls.push({ op: 'execAttached', ref: container });
+    if (this.sandboxFailure) throw this.sandboxFailure;
+    this.sandboxExecs.push({ container, opts });
+    return { exitCode: this.commandExitCode(opts.args) };
+  }
+
+  async listContainers(labels: Readonly<Record<string, string | true>>): Promise<ContainerInfo[]> {
+    this.calls.push({ op: 'listContainers', ref: JSON.stringify(labels) });
+    if (this.sandboxFailure) throw this.sandboxFailure;
+    return [...this.containers.values()].filter((c) =>
+      Object.entries(labels).every(([k, v]) => (v === true ? k in c.labels : c.labels[k] === v)),
+    );
+  }
 
   async rmi(refs: readonly string[]): Promise<void> {
     this.calls.push({ op: 'rmi', ref: refs.join(',') });

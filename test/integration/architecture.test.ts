@@ -77,7 +77,8 @@ describe('architecture rules', () => {
     expect(sources.filter((s) => imports(s.text).includes('undici')).map((s) => s.path)).toEqual([]);
     expect(
       sources.filter((s) => imports(s.text).some((i) => /^(node:)?https?$/.test(i))).map((s) => s.path),
-    ).toEqual(['oci/transport.ts']);
+      // the registry transport, and the fleet report's (a budgeted POST, issue 10 §6)
+    ).toEqual(['adapters/fleet-http.ts', 'oci/transport.ts']);
     const fetchers = sources
       .filter((s) => /\bfetch\(/.test(code(s.text)))
       .map((s) => s.path)

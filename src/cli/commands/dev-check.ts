@@ -3,6 +3,7 @@ import { sanitize } from '../../core/redact.js';
 import { preflight, preflightLines } from '../../sandbox/preflight.js';
 import type { DevContext, RegisterCommands } from '../command.js';
 import { createDevDeps } from '../dev-deps.js';
+import { fleetHook } from '../compose-sandbox.js';
 
 export const registerDevCheckCommands: RegisterCommands<DevContext> = (program, run) => {
   program
@@ -26,7 +27,9 @@ Examples:
       run(async (ctx, opts: { variant?: string; offline: boolean }) => {
         const deps = await createDevDeps(ctx);
         const variant = opts.variant ?? deps.config.variant;
-        const p = await preflight(deps, { variant, online: !opts.offline });
+        const fleet = await fleetHook(ctx, 'check', variant);
+        const p = await preflight(deps, { variant, online: !opts.offline }).catch(fleet.fail);
+        await fleet.preflight(p);
         if (!p.ok) throw p.error;
         for (const w of p.warnings) ctx.io.err(`${sanitize(w)}\n`);
         const data = {

@@ -2,6 +2,7 @@
 import { sandboxStatus, renderStatus } from '../../sandbox/status.js';
 import type { DevContext, RegisterCommands } from '../command.js';
 import { createDevDeps } from '../dev-deps.js';
+import { runningSandboxes } from '../compose-sandbox.js';
 
 export const registerDevStatusCommands: RegisterCommands<DevContext> = (program, run) => {
   program
@@ -15,10 +16,13 @@ export const registerDevStatusCommands: RegisterCommands<DevContext> = (program,
     .action(
       run(async (ctx, opts: { variant?: string; offline: boolean }) => {
         const deps = await createDevDeps(ctx);
-        const r = await sandboxStatus(deps, {
-          variant: opts.variant ?? deps.config.variant,
-          online: !opts.offline,
-        });
+        const r = await sandboxStatus(
+          { ...deps, listSandboxes: () => runningSandboxes(ctx) },
+          {
+            variant: opts.variant ?? deps.config.variant,
+            online: !opts.offline,
+          },
+        );
         return { data: r, text: renderStatus(r) };
       }),
     );

@@ -3,6 +3,7 @@ import { sanitize } from '../../core/redact.js';
 import { update } from '../../sandbox/update.js';
 import type { DevContext, RegisterCommands } from '../command.js';
 import { createDevDeps } from '../dev-deps.js';
+import { fleetHook } from '../compose-sandbox.js';
 
 export const registerDevUpdateCommands: RegisterCommands<DevContext> = (program, run) => {
   program
@@ -27,6 +28,7 @@ Example:
       run(async (ctx, opts: { variant?: string }) => {
         const deps = await createDevDeps(ctx);
         const json = ctx.global.json;
+        const fleet = await fleetHook(ctx, 'update', opts.variant ?? deps.config.variant);
         const r = await update(
           { ...deps, clock: () => Date.now() },
           {
@@ -38,7 +40,8 @@ Example:
             // Podman's progress on a terminal only, on stderr.
             onProgress: ctx.interactive && !json ? (l) => ctx.io.err(`${sanitize(l)}\n`) : undefined,
           },
-        );
+        ).catch(fleet.fail);
+        await fleet.update(r);
         for (const w of r.warnings) ctx.io.err(`${sanitize(w)}\n`);
         return { data: r, text: '' };
       }),
