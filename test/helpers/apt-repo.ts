@@ -122,7 +122,10 @@ export async function startAptRepo(o: AptRepoOptions = {}): Promise<AptRepo> {
   for (const v of o.initiallyPublished ?? versions.slice(0, 1)) await publish(v);
 
   const server: Server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0]!.replace(/^\/\.\//, '/').replace(/\/\.\//g, '/');
+    const path = (req.url ?? '/')
+      .split('?')[0]!
+      .replace(/^\/\.\//, '/')
+      .replace(/\/\.\//g, '/');
     requests.push(path);
     const body = files.get(path);
     if (!body || (req.method !== 'GET' && req.method !== 'HEAD')) {
