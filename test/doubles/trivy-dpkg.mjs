@@ -12,6 +12,7 @@
 //   TRIVY_DPKG_PODMAN     podman binary (default: podman)
 //   TRIVY_DPKG_PODMAN_ARGS JSON array of podman global args (the engine config's --runtime, --root, …)
 //   TRIVY_DPKG_LOG        optional file: one JSON line per scan { image, packages: {name: version}, found: [ids] }
+//                         (packages: every package the list names, plus TRIVY_DPKG_WATCH, comma-separated)
 //   TRIVY_DPKG_FAIL       optional: "1" = fail like trivy does on a fatal error (exit 1)
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, readFileSync } from 'node:fs';
@@ -32,7 +33,9 @@ const flags = args.slice(1, -1);
 const expected = ['--format', 'json', '--quiet', '--scanners', 'vuln'];
 const insecure = flags.includes('--insecure');
 if (JSON.stringify(flags.filter((f) => f !== '--insecure')) !== JSON.stringify(expected))
-  fatal(`trivy-dpkg double: unexpected flags ${JSON.stringify(flags)} (expected ${expected.join(' ')} [--insecure])`);
+  fatal(
+    `trivy-dpkg double: unexpected flags ${JSON.stringify(flags)} (expected ${expected.join(' ')} [--insecure])`,
+  );
 const at = ref.indexOf('@');
 if (at < 0 || !/^sha256:[0-9a-f]{64}$/.test(ref.slice(at + 1)))
   fatal(`trivy-dpkg double: expected REPO@sha256:…, got ${ref}`);
@@ -43,7 +46,8 @@ const digest = ref.slice(at + 1);
 
 const podman = process.env.TRIVY_DPKG_PODMAN ?? 'podman';
 const globals = JSON.parse(process.env.TRIVY_DPKG_PODMAN_ARGS ?? '[]');
-const pm = (a) => execFileSync(podman, [...globals, ...a], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const pm = (a) =>
+  execFileSync(podman, [...globals, ...a], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
 let installed;
 try {
@@ -104,7 +108,16 @@ if (process.env.TRIVY_DPKG_LOG)
     process.env.TRIVY_DPKG_LOG,
     `${JSON.stringify({
       image: ref,
-      packages: Object.fromEntries(vulns.map((v) => [v.pkg, packages.get(v.pkg) ?? null])),
+      packages: Object.fromEntries(
+        [
+          ...new Set([
+            ...vulns.map((v) => v.pkg),
+            ...(process.env.TRIVY_DPKG_WATCH ?? '').split(',').filter(Boolean),
+          ]),
+        ]
+          .sort()
+          .map((name) => [name, packages.get(name) ?? null]),
+      ),
       found: found.map((f) => f.VulnerabilityID),
     })}\n`,
   );

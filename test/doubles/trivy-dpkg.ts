@@ -39,16 +39,23 @@ export interface TrivyDpkg {
   scans(): Promise<ScanLogEntry[]>;
 }
 
-/** A double configured under `dir` (vulnerability list and scan log files). */
-export async function trivyDpkg(dir: string, initial: readonly KnownVuln[] = []): Promise<TrivyDpkg> {
+/**
+ * A double configured under `dir` (vulnerability list and scan log files); the log records the installed
+ * version of every listed package and of the `watch` packages.
+ */
+export async function trivyDpkg(
+  dir: string,
+  o: { readonly initial?: readonly KnownVuln[]; readonly watch?: readonly string[] } = {},
+): Promise<TrivyDpkg> {
   const vulns = `${dir}/trivy-dpkg-vulns.json`;
   const log = `${dir}/trivy-dpkg-scans.jsonl`;
-  await writeFile(vulns, JSON.stringify(initial));
+  await writeFile(vulns, JSON.stringify(o.initial ?? []));
   await appendFile(log, '');
   return {
     env: {
       TRIVY_DPKG_VULNS: vulns,
       TRIVY_DPKG_LOG: log,
+      TRIVY_DPKG_WATCH: (o.watch ?? []).join(','),
       TRIVY_DPKG_PODMAN: testEngineSettings().podman,
       TRIVY_DPKG_PODMAN_ARGS: JSON.stringify(testPodman().globalArgs()),
     },

@@ -40,7 +40,7 @@ beforeAll(async () => {
   const { mkdtemp } = await import('node:fs/promises');
   const { tmpdir } = await import('node:os');
   const scratch = await mkdtemp(join(tmpdir(), 'aibox-ci-emergency-'));
-  trivy = await trivyDpkg(scratch);
+  trivy = await trivyDpkg(scratch, { watch: ['aibox-canary'] });
   const baseFile = await canaryBaseContainerfile(join(scratch, 'base'), repo);
   w = await startCiWorld('ci-emergency', {
     trivy: TRIVY_DPKG,
