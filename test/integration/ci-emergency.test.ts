@@ -22,6 +22,7 @@ import { startAptRepo, type AptRepo } from '../helpers/apt-repo.js';
 import { canaryBaseContainerfile } from '../helpers/canary.js';
 import { authTagDigest, runAsync, startCiWorld, type CiWorld } from '../helpers/ci-env.js';
 import { runGithubWorkflow } from '../helpers/ci-github.js';
+import { jsonOf, runBin } from '../helpers/cli.js';
 
 const GCL = join(
   dirname(createRequire(import.meta.url).resolve('gitlab-ci-local/package.json')),
@@ -165,5 +166,116 @@ describe('emergency templates: untrusted inputs', () => {
     expect(run.output).toMatch(/cve:notify:failure starting/);
     expect(existsSync(marker)).toBe(false);
     expect(await registryState()).toEqual(before);
+  });
+});
+
+describe('emergency templates: a real emergency rebuild through each CI system', () => {
+  const ymd = () => w.date.replaceAll('-', '');
+  const PREFIX = { base: '24.04', java: '21-24.04' } as const;
+  let seeded: Record<string, string | null>;
+
+  /** `aiboxctl` as a CI job runs it: the rendered CI config, the robot login, the key in Vault. */
+  const ctl = async (args: readonly string[], xdg: string) => {
+    const config = join(w.work, 'seed.aibox.yaml');
+    const render = await runAsync('sh', ['deploy/ci/render-config.sh', config], {
+      cwd: w.project,
+      env: { ...w.env, HARBOR_HOST: w.vars.HARBOR_HOST!, SLACK_WEBHOOK_URL: w.secrets.SLACK_WEBHOOK_URL! },
+    });
+    if (render.code !== 0) throw new Error(`render-config.sh failed: ${render.output}`);
+    return runAsync(process.execPath, [join(w.project, 'dist/aiboxctl.cjs'), '--config', config, ...args], {
+      cwd: w.project,
+      env: {
+        ...w.env,
+        VAULT_ADDR: w.secrets.VAULT_ADDR!,
+        VAULT_TOKEN: w.secrets.VAULT_TOKEN!,
+        XDG_DATA_HOME: join(w.work, xdg),
+      },
+    });
+  };
+  /** The signed channel as a user reads it (verified with the public key). */
+  const channel = async () => {
+    const r = await runBin(
+      'aiboxctl',
+      ['--registry', `${w.registry.host}/aibox`, 'channel', 'show', '--key', w.pub, '--json'],
+      { env: { REGISTRY_AUTH_FILE: w.env.REGISTRY_AUTH_FILE, XDG_DATA_HOME: join(w.work, 'check-xdg') } },
+    );
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    return jsonOf<{
+      channel: { sequence: number; variants: Record<string, { digest: string; tag: string }> };
+    }>(r).channel;
+  };
+
+  beforeAll(async () => {
+    // The weekly state the emergency starts from: a promoted weekly build (canary 1.0, scanned clean).
+    const login = await runAsync(
+      'sh',
+      [
+        '-c',
+        'printf %s "$HARBOR_ROBOT_TOKEN" | podman login --username "$HARBOR_ROBOT_USER" --password-stdin "$HARBOR_HOST"',
+      ],
+      { cwd: w.project, env: { ...w.env, ...w.secrets, HARBOR_HOST: w.vars.HARBOR_HOST! } },
+    );
+    if (login.code !== 0) throw new Error(`podman login failed: ${login.output}`);
+    const build = await runAsync(process.execPath, ['scripts/build.mjs'], { cwd: w.project, env: w.env });
+    if (build.code !== 0) throw new Error(`build failed: ${build.output}`);
+    const r = await ctl(
+      ['rebuild', '--date', w.date, '--revision', 'ci-emergency-seed', '--json'],
+      'seed-xdg',
+    );
+    if (r.code !== 0) throw new Error(`seed weekly rebuild failed (${r.code}): ${r.output.slice(-4000)}`);
+    seeded = await registryState();
+  }, 900_000);
+
+  it('GitHub: dispatch with cve + cvss → validate, rebuild green; -cve- tags, latest and the channel moved', async () => {
+    await trivy.setVulns([
+      { id: 'CVE-2026-12345', pkg: 'aibox-canary', fixed: '1.1', cvss: 9.8, severity: 'CRITICAL' },
+    ]);
+    await repo.publish('1.1');
+    const run = await github({ cve: 'CVE-2026-12345', cvss: '9.8', packages: '', variants: '' }, 'gh-ok');
+    expect(
+      run.jobs.map((j) => `${j.name}:${j.result}`),
+      run.log.slice(-6000),
+    ).toEqual(['validate:success', 'rebuild:success', 'notify-failure:skipped']);
+    expect(run.log).toMatch(/Login Succeeded/);
+    for (const s of [w.secrets.HARBOR_ROBOT_TOKEN!, w.secrets.VAULT_TOKEN!]) expect(run.log).not.toContain(s);
+    const ch = await channel();
+    expect(ch.sequence).toBe(2);
+    for (const v of VARIANTS) {
+      const tag = `${PREFIX[v]}-${ymd()}-cve-2026-12345`;
+      const digest = await authTagDigest(w, `aibox/${v}`, tag);
+      expect(digest, v).toMatch(/^sha256:/);
+      expect(await authTagDigest(w, `aibox/${v}`, 'latest'), v).toBe(digest);
+      expect(digest, v).not.toBe(seeded[`${v}:latest`]);
+      expect(ch.variants[v], v).toMatchObject({ tag, digest });
+      // The re-scan read canary 1.1 from the patched image itself.
+      const scan = (await trivy.scans()).find((s) => s.image.endsWith(`/aibox/${v}@${digest}`));
+      expect(scan, v).toMatchObject({ packages: { 'aibox-canary': '1.1' }, found: [] });
+    }
+  });
+
+  it('GitLab: a manual pipeline with AIBOX_CVE + AIBOX_CVSS → cve:rebuild green; -cve- tags, latest and the channel moved', async () => {
+    await trivy.setVulns([
+      { id: 'CVE-2026-23456', pkg: 'aibox-canary', fixed: '1.2', cvss: 7.5, severity: 'HIGH' },
+    ]);
+    await repo.publish('1.2');
+    const run = await gitlab(
+      { AIBOX_CVE: 'CVE-2026-23456', AIBOX_CVSS: '7.5', AIBOX_PACKAGES: 'aibox-canary' },
+      'gcl-ok',
+    );
+    expect(run.code, run.output.slice(-6000)).toBe(0);
+    const passed = [...run.output.matchAll(/^\s*PASS\s+(.+?)\s*$/gm)].map((m) => m[1]);
+    expect(passed).toEqual(['cve:rebuild']);
+    expect(run.output).not.toMatch(/cve:notify:failure starting/);
+    const ch = await channel();
+    expect(ch.sequence).toBe(3);
+    for (const v of VARIANTS) {
+      const tag = `${PREFIX[v]}-${ymd()}-cve-2026-23456`;
+      const digest = await authTagDigest(w, `aibox/${v}`, tag);
+      expect(digest, v).toMatch(/^sha256:/);
+      expect(await authTagDigest(w, `aibox/${v}`, 'latest'), v).toBe(digest);
+      expect(ch.variants[v], v).toMatchObject({ tag, digest });
+      const scan = (await trivy.scans()).find((s) => s.image.endsWith(`/aibox/${v}@${digest}`));
+      expect(scan, v).toMatchObject({ packages: { 'aibox-canary': '1.2' }, found: [] });
+    }
   });
 });
