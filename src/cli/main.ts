@@ -22,6 +22,7 @@ const ctlModules: Record<string, Loader> = {
   status: () => import('./commands/status.js').then((m) => m.registerStatusCommands),
   channel: () => import('./commands/channel.js').then((m) => m.registerChannelCommands),
   notify: () => import('./commands/notify.js').then((m) => m.registerNotifyCommands),
+  cve: () => import('./commands/cve.js').then((m) => m.registerCveCommands),
 };
 
 /** Which command file defines each top-level `aiboxctl` command. */
@@ -40,6 +41,7 @@ const ctlOwners: Record<string, keyof typeof ctlModules> = {
   channel: 'channel',
   'local-base': 'notify',
   notify: 'notify',
+  cve: 'cve',
 };
 
 /** Global options that take a value (so their value is not mistaken for the command name). */

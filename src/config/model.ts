@@ -66,6 +66,18 @@ export interface PlatformConfig {
   signing: { key: string | null; identity: string; trustedKeys: TrustedKeyConfig[]; rotationDays: number };
   scan: { scanner: 'trivy' | 'harbor' | 'none'; trivyPath: string; failOn: string[]; ignore: ScanIgnore[] };
   notify: { slackWebhook: string | null };
+  cve: CveSettings;
+}
+
+/** Weekdays as the config writes them (`cve.businessHours.days`). */
+export const WEEKDAY_NAMES = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+export type WeekdayName = (typeof WEEKDAY_NAMES)[number];
+
+/** CVE triage (issue 9 §1): the mandatory-update threshold and the business hours behind "same business day". */
+export interface CveSettings {
+  /** CVSS at or above which a fix is a mandatory update (runbook table: 7.0; 9.0 is the stricter reading). */
+  mandatoryMinCvss: number;
+  businessHours: { days: WeekdayName[]; start: string; end: string; timeZone: string };
 }
 
 export interface DeveloperConfig {
@@ -129,6 +141,19 @@ export function defaultPlatformConfig(): PlatformConfig {
     signing: { key: null, identity: 'platform-ci@aibox.internal', trustedKeys: [], rotationDays: 365 },
     scan: { scanner: 'trivy', trivyPath: 'trivy', failOn: ['CRITICAL'], ignore: [] },
     notify: { slackWebhook: null },
+    cve: defaultCve(),
+  };
+}
+
+function defaultCve(): CveSettings {
+  return {
+    mandatoryMinCvss: 7.0,
+    businessHours: {
+      days: ['mon', 'tue', 'wed', 'thu', 'fri'],
+      start: '09:00',
+      end: '17:00',
+      timeZone: 'UTC',
+    },
   };
 }
 

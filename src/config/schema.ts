@@ -17,6 +17,7 @@ import {
   SEVERITIES,
   TAG_PREFIX,
   VARIANT_NAME,
+  WEEKDAY_NAMES,
   type DeveloperConfig,
   type PlatformConfig,
   type VariantConfig,
@@ -189,6 +190,61 @@ function findCycle(vars: Record<string, { from: string | null }>): string[] | un
   return undefined;
 }
 
+const HHMM = /^([01]\d|2[0-3]):([0-5]\d)$/;
+const minutes = (s: string) => Number(s.slice(0, 2)) * 60 + Number(s.slice(3, 5));
+const timeZone = z.string().check(
+  z.refine((tz) => {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: tz });
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'must be an IANA time zone, e.g. UTC or Europe/Berlin'),
+);
+
+const cveSchema = z.prefault(
+  z.strictObject({
+    mandatoryMinCvss: described(
+      z._default(z.number().check(z.minimum(0.1), z.maximum(10)), 7.0),
+      'CVSS at or above which a CVE fix is a mandatory update (runbook §2: 7.0; 9.0 is the stricter reading)',
+    ),
+    businessHours: z.prefault(
+      z
+        .strictObject({
+          days: described(
+            z._default(
+              z.array(z.enum(WEEKDAY_NAMES)).check(z.minLength(1, 'at least one business day is required')),
+              () => ['mon' as const, 'tue' as const, 'wed' as const, 'thu' as const, 'fri' as const],
+            ),
+            'Business days (mon..sun) for the High deadline "same business day"',
+          ),
+          start: described(
+            z._default(z.string().check(z.regex(HHMM, 'must be HH:MM (24 h), e.g. 09:00')), '09:00'),
+            'Start of business hours, local HH:MM',
+          ),
+          end: described(
+            z._default(z.string().check(z.regex(HHMM, 'must be HH:MM (24 h), e.g. 17:00')), '17:00'),
+            'End of business hours, local HH:MM (the High deadline)',
+          ),
+          timeZone: described(z._default(timeZone, 'UTC'), 'IANA time zone of the business hours'),
+        })
+        .check(
+          z.superRefine((bh, ctx) => {
+            if (HHMM.test(bh.start) && HHMM.test(bh.end) && minutes(bh.start) >= minutes(bh.end))
+              ctx.addIssue({
+                code: 'custom',
+                path: ['end'],
+                message: `must be later than start (${bh.start})`,
+              });
+          }),
+        ),
+      {},
+    ),
+  }),
+  {},
+);
+
 export const platformSchema = z.prefault(
   z.strictObject({
     registry: registrySchema,
@@ -257,6 +313,7 @@ export const platformSchema = z.prefault(
       }),
       {},
     ),
+    cve: cveSchema,
   }),
   {},
 );

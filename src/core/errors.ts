@@ -47,6 +47,8 @@ export type ErrorCode =
   // the signed release-channel document is malformed, or failed a freshness/rollback check
   | 'CHANNEL_INVALID'
   | 'CHANNEL_REJECTED'
+  // the signed CVE records artifact is malformed, unsigned or signed by an untrusted key
+  | 'CVE_RECORDS_INVALID'
   | 'LOCKED'
   | 'INTERNAL';
 

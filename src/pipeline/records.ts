@@ -27,3 +27,21 @@ export async function saveRecord(runsDir: string, r: RunRecord): Promise<void> {
   await writeFile(tmp, `${JSON.stringify(sanitizeDeep(r), null, 2)}\n`, { mode: 0o600 });
   await rename(tmp, path);
 }
+
+/** Where the local copy of the registry's CVE records lives (beside the run records). */
+export function cveRecordsCopyPath(runsDir: string): string {
+  return join(runsDir, 'cve-records.json');
+}
+
+/**
+ * Keep a local copy of the CVE records (issue 9 §2: "in the local run records"), written atomically and redacted.
+ * The registry's signed artifact stays the source of truth; this copy is for the person reading the run records.
+ */
+export async function saveCveRecordsCopy(runsDir: string, records: unknown): Promise<string> {
+  await mkdir(runsDir, { recursive: true });
+  const path = cveRecordsCopyPath(runsDir);
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(sanitizeDeep(records), null, 2)}\n`, { mode: 0o600 });
+  await rename(tmp, path);
+  return path;
+}
