@@ -181,7 +181,7 @@ describe('the emergency CVE rebuild templates (issue 9 §7)', () => {
     expect(gl['cve:rebuild'].resource_group).toBe(glWeekly['rebuild:base'].resource_group);
     // The untrusted variables are checked before anything else runs, and never interpolated into a command.
     expect(gl['cve:rebuild'].before_script[0]).toBe('sh deploy/ci/cve-rebuild.sh --check');
-    for (const [name, job] of Object.entries(gl as Record<string, any>))
+    for (const [name, job] of Object.entries(gl))
       if (job?.stage) for (const v of INPUTS) expect(runs(job), name).not.toContain(`$${v}`);
     expect(gl['cve:notify:failure'].when).toBe('on_failure');
   });
