@@ -33,7 +33,11 @@ export async function runDeps(ctx: Context, keySpec: string | undefined): Promis
         { host: t.host, project: t.project, insecure: config.registry.insecure },
         { exec: ctx.exec, env: ctx.env, logger: ctx.logger },
       ),
-    notifier: notifierFromConfig(config.notify, { logger: ctx.logger }),
+    // The webhook from the config, else $AIBOX_SLACK_WEBHOOK (CI secret); registered as a secret by the adapter.
+    notifier: notifierFromConfig(
+      { slackWebhook: config.notify.slackWebhook ?? ctx.env.AIBOX_SLACK_WEBHOOK ?? null },
+      { logger: ctx.logger },
+    ),
     key: {
       spec: keySpec,
       load: () => loadSigningKey({ spec: keySpec, loaded, env: ctx.env, cwd: ctx.cwd }),

@@ -20,6 +20,8 @@ export const LABELS = {
   minImageCreated: 'dev.aibox.min-image-created',
   /** The CVEs this image fixes, with their CVSS: `CVE-2026-12345:9.8,CVE-2026-23456:7.5` (see formatSecurityFixes). */
   securityFixes: 'dev.aibox.security-fixes',
+  /** Emergency (targeted) builds: the digest of the variant's image the patch was applied on (`FROM` it). */
+  patchedFrom: 'dev.aibox.patched-from',
   inputs: 'dev.aibox.inputs',
   /** Scan result recorded on the image and in the signed payload: `passed` or `skipped`. */
   scan: 'dev.aibox.scan',

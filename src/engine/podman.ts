@@ -5,7 +5,7 @@
  */
 import { LABELS } from '../core/labels.js';
 import type { Engine } from './engine.js';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Exec, ExecOptions, ExecResult } from '../adapters/exec.js';
@@ -23,6 +23,13 @@ export interface BuildOptions {
   readonly contextDir: string;
   /** default: Containerfile/Dockerfile in contextDir (podman's rule) */
   readonly containerfile?: string | undefined;
+  /** The Containerfile's text, instead of a file (emergency patches): written to a private temp file. */
+  readonly containerfileText?: string | undefined;
+  /**
+   * The image's `created` (RFC 3339; `--timestamp`, whole seconds): the config's `created` then equals the
+   * `org.opencontainers.image.created` label the pipeline sets, one value per image (issue 9 §4).
+   */
+  readonly created?: string | undefined;
   readonly tags: readonly string[];
   readonly buildArgs?: Readonly<Record<string, string>> | undefined;
   readonly labels?: Readonly<Record<string, string>> | undefined;
@@ -210,12 +217,17 @@ export class Podman implements Engine {
     }
     const tmp = await mkdtemp(join(tmpdir(), 'aibox-build-'));
     const iidfile = join(tmp, 'iid');
+    const inline = join(tmp, 'Containerfile');
+    if (opts.containerfileText !== undefined)
+      await writeFile(inline, opts.containerfileText, { mode: 0o600 });
+    const file = opts.containerfileText !== undefined ? inline : opts.containerfile;
     const args = [
       'build',
       ...this.#ulimitArgs(),
       '--iidfile',
       iidfile,
-      ...(opts.containerfile ? ['--file', opts.containerfile] : []),
+      ...(file ? ['--file', file] : []),
+      ...(opts.created !== undefined ? ['--timestamp', String(epochSeconds(opts.created))] : []),
       ...opts.tags.flatMap((t) => ['--tag', t]),
       ...Object.entries(opts.buildArgs ?? {}).flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]),
       ...labelArgs(this.#managedLabels(opts.labels, opts.runId), '--label'),
@@ -406,4 +418,17 @@ export class Podman implements Engine {
       osArch: str(client.OsArch ?? '', 'Client.OsArch'),
     };
   }
+}
+
+/** Whole epoch seconds of an RFC 3339 time, for `podman build --timestamp`; throws USAGE for anything else. */
+export function epochSeconds(created: string): number {
+  const t = Date.parse(created);
+  if (!/^\d{4}-\d{2}-\d{2}T/.test(created) || !Number.isFinite(t) || t < 0) {
+    throw new AiboxError({
+      code: 'USAGE',
+      message: `invalid image created time "${created}": must be an RFC 3339 date-time after 1970`,
+      hint: 'The pipeline passes the run time, e.g. 2026-02-21T09:14:03Z',
+    });
+  }
+  return Math.floor(t / 1000);
 }

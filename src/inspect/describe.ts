@@ -20,6 +20,8 @@ export interface ImageDescription {
   readonly platform?: string;
   readonly annotations: Record<string, string>;
   readonly labels: Record<string, string>;
+  /** The config's `User` (empty = root), for builds that must restore it (emergency patches). */
+  readonly user?: string;
   readonly layers: readonly { digest: string; size: number; mediaType: string }[];
   readonly manifests: readonly { digest: string; size: number; mediaType: string; platform?: string }[];
 }
@@ -29,7 +31,7 @@ interface ImageConfigJson {
   architecture?: unknown;
   os?: unknown;
   variant?: unknown;
-  config?: { Labels?: unknown } | null;
+  config?: { Labels?: unknown; User?: unknown } | null;
 }
 
 const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
@@ -81,6 +83,7 @@ export async function describeImage(client: ImageStore, ref: Reference): Promise
   let created: string | undefined;
   let platform: string | undefined;
   let labels: Record<string, string> = {};
+  let user: string | undefined;
   const configBytes = await client.getBlob(ref, m.config.digest, { maxBytes: MAX_CONFIG_BYTES });
   if (m.config.mediaType.includes('image.config') || m.config.mediaType.includes('container.image')) {
     let cfg: ImageConfigJson;
@@ -98,6 +101,7 @@ export async function describeImage(client: ImageStore, ref: Reference): Promise
     const arch = str(cfg.architecture);
     if (os || arch) platform = [os, arch, str(cfg.variant)].filter(Boolean).join('/');
     labels = stringMap(cfg.config?.Labels);
+    user = str(cfg.config?.User);
   }
   return {
     reference,
@@ -110,6 +114,7 @@ export async function describeImage(client: ImageStore, ref: Reference): Promise
     ...(platform ? { platform } : {}),
     annotations: { ...(m.annotations ?? {}) },
     labels,
+    ...(user ? { user } : {}),
     layers: m.layers.map((l) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType })),
     manifests: [],
   };

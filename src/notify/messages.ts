@@ -86,3 +86,72 @@ export function pipelineFailedNotice(f: PipelineFailure): Notice {
     ],
   };
 }
+
+// ------------------------------------------------------------------ emergency rebuilds (issue 9 §5)
+
+/** One phase of an emergency rebuild, as the platform channel is told it. */
+export interface EmergencyNoticeInput {
+  readonly phase: 'started' | 'completed' | 'failed' | 'floor-raised';
+  /** The CVEs of the rebuild, highest score first. */
+  readonly cves: readonly { readonly id: string; readonly cvss?: number | undefined }[];
+  readonly variants: readonly string[];
+  /** variant → new tag (completed, floor-raised). */
+  readonly tags?: Readonly<Record<string, string>>;
+  readonly runId: string;
+  /** Why it failed (failed). */
+  readonly reason?: string;
+  /** The new floor, RFC 3339 (floor-raised). */
+  readonly floor?: string;
+  /** The triage deadline of the top CVE and whether it was met; undefined when no triage record exists. */
+  readonly deadline?: { readonly at: string; readonly met: boolean } | undefined;
+}
+
+const PHASE_TITLE = {
+  started: 'Emergency rebuild started',
+  completed: 'Emergency rebuild completed',
+  failed: 'Emergency rebuild FAILED',
+  'floor-raised': 'Security floor raised: update required',
+} as const;
+
+function cveList(cves: EmergencyNoticeInput['cves']): string {
+  return cves.length
+    ? cves
+        .map((c) => (c.cvss === undefined ? oneLine(c.id) : `${oneLine(c.id)} (CVSS ${c.cvss.toFixed(1)})`))
+        .join(', ')
+    : '(none)';
+}
+
+/** The emergency-rebuild notices: start, completion, failure, and the floor being raised (runbook §2). */
+export function emergencyNotice(n: EmergencyNoticeInput): Notice {
+  const cves = cveList(n.cves);
+  const variants = n.variants.length ? n.variants.map(oneLine).join(', ') : '(none)';
+  const tags = Object.entries(n.tags ?? {}).map(([v, t]) => `${oneLine(v)}: ${oneLine(t)}`);
+  const deadline = n.deadline
+    ? `${oneLine(n.deadline.at)} (${n.deadline.met ? 'met' : 'MISSED'})`
+    : 'unknown (no triage record)';
+  const reason = n.reason === undefined ? '' : oneLine(n.reason);
+  const lines: Record<EmergencyNoticeInput['phase'], string> = {
+    started: `Emergency rebuild for ${cves} started (run ${oneLine(n.runId)}): ${variants}.`,
+    completed: `Emergency rebuild for ${cves} published (run ${oneLine(n.runId)}); latest moved for ${variants}.`,
+    failed:
+      `Emergency rebuild for ${cves} failed (run ${oneLine(n.runId)}): ${reason.length > 500 ? `${reason.slice(0, 499)}…` : reason}\n` +
+      'Nothing was published; the floor is unchanged. Platform on-call: investigate now (runbook §2).',
+    'floor-raised':
+      `Security floor raised for ${variants} to ${oneLine(n.floor ?? '?')} because of ${cves}.\n` +
+      "Developers: run 'aibox update'; older images are refused by 'aibox start'.",
+  };
+  return {
+    title: PHASE_TITLE[n.phase],
+    text: lines[n.phase],
+    severity: n.phase === 'failed' ? 'critical' : n.phase === 'started' ? 'info' : 'warning',
+    fields: [
+      { label: 'CVE', value: cves },
+      { label: 'Variants', value: variants },
+      ...(tags.length ? [{ label: 'New tags', value: tags.join(', ') }] : []),
+      ...(n.phase === 'completed' || n.phase === 'floor-raised' || n.phase === 'failed'
+        ? [{ label: 'Deadline', value: deadline }]
+        : []),
+      { label: 'Run', value: oneLine(n.runId) },
+    ],
+  };
+}

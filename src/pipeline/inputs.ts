@@ -17,6 +17,8 @@ export interface BuildInputs {
   readonly context: string;
   /** Build args passed to the build, without the ones that describe the run (`RUN_ONLY_BUILD_ARGS`). */
   readonly buildArgs: Readonly<Record<string, string>>;
+  /** `dev.aibox.security-fixes` of an emergency build (absent for weekly builds: their digests stay as they were). */
+  readonly securityFixes?: string;
 }
 
 /** Build args that describe the run, not the image's inputs (a re-run has another time and may have another commit). */
@@ -40,6 +42,7 @@ export function inputsDigest(i: BuildInputs): string {
     Object.keys(i.buildArgs)
       .sort()
       .map((k) => [k, i.buildArgs[k]]),
+    ...(i.securityFixes ? [i.securityFixes] : []),
   ]);
   return `sha256:${createHash('sha256').update(canonical).digest('hex')}`;
 }

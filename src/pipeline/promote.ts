@@ -40,6 +40,7 @@ import type { TrustedKey } from '../signing/trust.js';
 import { describeImage } from '../inspect/describe.js';
 import { repositoryFor } from '../tags/tags.js';
 import { LABELS } from './inputs.js';
+import { channelFloor, floorFromLabels, higherFloor, imageCreated, type Floor } from '../cve/floor.js';
 import type { RunPlan } from './plan.js';
 
 /** Tag in the channel repository recording the promotion in progress (the signed next channel). */
@@ -58,6 +59,8 @@ export interface CheckedCandidate extends PromotionCandidate {
   readonly created: string;
   readonly mandatoryUpdate: boolean;
   readonly minImageDate: string;
+  /** The precise floor the image carries (labels or manifest annotations), when it has one. */
+  readonly floor?: Floor | undefined;
   /** `org.opencontainers.image.base.digest` of the image, or null when it has none. */
   readonly baseDigest: string | null;
   /** `passed` when a verified signature records a passed scan; `unscanned` only when the run allows it. */
@@ -129,10 +132,13 @@ export async function checkCandidate(d: PromotionDeps, c: PromotionCandidate): P
       `Re-run 'aiboxctl rebuild --variant ${c.variant}' with a scanner configured, or pass --allow-unscanned to promote it as unscanned (recorded in the channel)`,
     );
   }
+  const floor = higherFloor(floorFromLabels(desc.labels), floorFromLabels(desc.annotations));
   return {
     ...c,
     digest: desc.digest,
-    created: desc.labels[LABELS.created] || desc.created || d.now().toISOString(),
+    // The one created of the image (config created = label; floors compare against it).
+    created: imageCreated(desc) ?? d.now().toISOString(),
+    ...(floor ? { floor } : {}),
     mandatoryUpdate: desc.labels[LABELS.mandatoryUpdate] === 'true',
     minImageDate: desc.labels[LABELS.minImageDate] ?? '',
     baseDigest: desc.labels[LABELS.baseDigest] || null,
@@ -226,13 +232,16 @@ export async function promote(
     digest: c.digest,
     created: c.created,
     scan: c.scan,
-    ...(c.mandatoryUpdate && c.minImageDate
-      ? {
-          mandatoryUpdate: true,
-          minImageDate: c.minImageDate,
-          minImageCreated: `${c.minImageDate}T00:00:00Z`,
-        }
-      : {}),
+    // The precise floor the image carries; a bare date (images from before min-image-created) is midnight UTC.
+    ...(c.floor
+      ? channelFloor(c.floor)
+      : c.mandatoryUpdate && c.minImageDate
+        ? {
+            mandatoryUpdate: true,
+            minImageDate: c.minImageDate,
+            minImageCreated: `${c.minImageDate}T00:00:00Z`,
+          }
+        : {}),
   }));
   const channel = buildChannel(prev?.channel ?? null, entries, d.now());
   let digest: string;

@@ -7,7 +7,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { AiboxError, describeError, internalError } from '../core/errors.js';
+import { AiboxError, describeError, internalError, isAiboxError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { PlatformConfig } from '../config/schema.js';
 import type { ChannelStateStore } from '../channel/state.js';
@@ -19,6 +19,9 @@ import { copyByDigest } from '../oci/copy.js';
 import { parseReference } from '../oci/reference.js';
 import { runScanGate } from '../scan/gate.js';
 import type { Scanner } from '../scan/scanner.js';
+import type { ScanReport } from '../scan/report.js';
+import { floorLabels, floorTime, type Floor } from '../cve/floor.js';
+import { formatSecurityFixes, type SecurityFix } from '../core/labels.js';
 import type { SigningKey } from '../signing/keys.js';
 import type { TrustedKey } from '../signing/trust.js';
 import { signImage, verifyImage } from '../signing/workflows.js';
@@ -58,9 +61,32 @@ export interface RebuildOptions {
   readonly promote: boolean;
   /** The run explicitly allows unscanned images (scan.scanner: none with --allow-unscanned). */
   readonly allowUnscanned?: boolean;
-  /** Security floor for emergency builds (later: CVE triage). */
-  readonly mandatoryUpdate?: boolean;
-  readonly minImageDate?: string;
+  /**
+   * The security floor per variant (issue 9 §4): the highest floor ever set, recomputed from the registry
+   * (src/cve/floor-source.ts), raised by an emergency rebuild. Written as labels and manifest annotations.
+   */
+  readonly floors?: ReadonlyMap<string, Floor>;
+  /** The CVEs this run fixes (emergency rebuilds): `dev.aibox.security-fixes` on every image it builds. */
+  readonly securityFixes?: readonly SecurityFix[];
+  /** The one `created` of every image this run builds (RFC 3339); default: the time each build starts. */
+  readonly created?: string;
+  /** Emergency targeted builds: per variant, the patch to build instead of its Containerfile. */
+  readonly patches?: ReadonlyMap<string, PatchBuild>;
+  /** The base image of variants whose parent is not in the run, instead of the parent's date tag. */
+  readonly parents?: ReadonlyMap<string, { readonly name: string; readonly digest: string }>;
+  /** Called with each passed scan report before the image is tagged: throws to refuse it (CVE still present). */
+  readonly confirmScan?: (variant: string, report: ScanReport) => void;
+}
+
+/** A targeted patch (src/cve/emergency.ts): a generated Containerfile built FROM the variant's current image. */
+export interface PatchBuild {
+  /** Containerfile text; its FROM is `${BASE_IMAGE}` (the build arg names `from`). */
+  readonly containerfile: string;
+  /** The image patched, pinned: `<host>/<repository>@<digest>`. */
+  readonly from: { readonly name: string; readonly digest: string };
+  /** The lineage the patched image keeps (its layers are the parent's): the old image's base labels. */
+  readonly baseName: string;
+  readonly baseDigest: string;
 }
 
 /** Local name of a variant's build image (removed at the end of the run). */
@@ -119,11 +145,12 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
   const { store, engine, progress } = deps;
   const r = opts.record;
   const files = await checkContainerfiles(opts.plan, opts.configDir);
+  const fixesLabel =
+    opts.securityFixes && opts.securityFixes.length > 0 ? formatSecurityFixes(opts.securityFixes) : '';
   const publishedNow = new Map<string, string>(); // variant → digest published in this run
   // Saves are serialised: concurrent variants change the record at the same time.
   let saving: Promise<void> = Promise.resolve();
   const save = (): Promise<void> => (saving = saving.then(() => deps.save(r)));
-  const mandatory = opts.mandatoryUpdate ?? false;
   const pulls = new Map<string, Promise<unknown>>();
   const pullOnce = (ref: string): Promise<unknown> => {
     let p = pulls.get(ref);
@@ -138,7 +165,6 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
     }
     return p;
   };
-  const minDate = opts.minImageDate ?? '';
 
   const runVariant = async (p: VariantPlan): Promise<void> => {
     const v = variantRecord(r, p.name);
@@ -183,10 +209,21 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
     const repo = { registry: opts.host, repository: p.repository };
     try {
       // 1. Resolve and record the base digest.
+      const patch = opts.patches?.get(p.name);
+      const floor = opts.floors?.get(p.name);
+      const mandatory = floor?.mandatoryUpdate ?? false;
+      const minDate = floor?.minImageDate ?? '';
       const base = await step(
         'resolve-base',
         async () => {
-          const b = await resolveBase(deps, opts, p, publishedNow);
+          const b = patch
+            ? {
+                name: patch.baseName,
+                digest: patch.baseDigest,
+                pullRef: `${patch.from.name}@${patch.from.digest}`,
+                local: false,
+              }
+            : await resolveBase(deps, opts, p, publishedNow);
           if (!b.local) await pullOnce(b.pullRef);
           return b;
         },
@@ -194,8 +231,15 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
       );
       v.baseImage = base.name;
       v.baseDigest = base.digest;
-      const file = files.get(p.name) ?? internalError(`no Containerfile checked for ${p.name}`);
-      const contextDir = dirname(file.path);
+      const configured = files.get(p.name) ?? internalError(`no Containerfile checked for ${p.name}`);
+      const file = patch ? { path: undefined, text: patch.containerfile } : configured;
+      const contextDir = dirname(configured.path);
+      // Floor, fixes and patch lineage: labels and manifest annotations both (clients read either).
+      const securityLabels: Record<string, string> = {
+        ...floorLabels(floor),
+        ...(fixesLabel ? { [LABELS.securityFixes]: fixesLabel } : {}),
+        ...(patch ? { [LABELS.patchedFrom]: patch.from.digest } : {}),
+      };
       const labelInputs = {
         tag: p.tag,
         baseName: base.name,
@@ -213,7 +257,8 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
         baseDigest: base.digest,
         mandatoryUpdate: mandatory,
         minImageDate: minDate,
-        context: (await hashBuildContext(contextDir)).digest,
+        context: patch ? 'patch' : (await hashBuildContext(contextDir)).digest,
+        ...(fixesLabel ? { securityFixes: fixesLabel } : {}),
         buildArgs: inputBuildArgs(
           imageBuildArgs(
             imageLabels({ ...labelInputs, created: '', revision: '', inputs: '' }),
@@ -276,19 +321,22 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
       } else {
         // 2. Build.
         const local = buildImageName(p, r.runId);
-        const labels = imageLabels({
-          ...labelInputs,
-          created: deps.now().toISOString(),
-          revision: opts.revision,
-          inputs,
-        });
+        // One `created` per image: the label and (through --timestamp) the config's created are this value.
+        const created = opts.created ?? floorTime(deps.now().toISOString()) ?? internalError('bad clock');
+        const labels = {
+          ...imageLabels({ ...labelInputs, created, revision: opts.revision, inputs }),
+          ...securityLabels,
+        };
         await step('build', () =>
           engine.build({
             contextDir,
             containerfile: file.path,
+            ...(patch ? { containerfileText: patch.containerfile } : {}),
+            created,
             tags: [local],
             buildArgs: imageBuildArgs(labels, base.pullRef),
             labels,
+            annotations: securityLabels,
             // The base was pulled (once) in resolve-base: concurrent pulls of one image race in podman 4.3.
             pull: 'never',
             // A security rebuild never reuses cached layers: `apt-get upgrade` must really run.
@@ -329,6 +377,8 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
             opts.config.scan,
             deps.now(),
           );
+          // An emergency build must have removed the CVEs it names, whatever the gate's policy says.
+          if (g.status !== 'skipped') opts.confirmScan?.(p.name, g.report);
           if (g.status === 'refused') {
             v.scan = { status: 'refused', summary: { ...g.report.summary } };
             const blocking = g.evaluation.blocking.map(
@@ -417,7 +467,12 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
         message: describeError(f.error),
         ...(f.error instanceof AiboxError && f.error.hint ? { hint: f.error.hint } : {}),
       };
-      r.failure ??= { variant: p.name, step: f.step, reason: v.error.message };
+      r.failure ??= {
+        variant: p.name,
+        step: f.step,
+        reason: v.error.message,
+        ...(isAiboxError(f.error) ? { code: f.error.code } : {}),
+      };
     } finally {
       await save();
     }
@@ -477,7 +532,12 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
         `promoted latest for ${Object.keys(pr.variants).join(', ')}; channel sequence ${pr.channel.sequence}`,
       );
     } catch (e: unknown) {
-      r.failure = { variant: '(all)', step: 'promote', reason: describeError(e) };
+      r.failure = {
+        variant: '(all)',
+        step: 'promote',
+        reason: describeError(e),
+        ...(isAiboxError(e) ? { code: e.code } : {}),
+      };
     }
   }
   r.result = r.failure ? 'failed' : 'success';
@@ -587,6 +647,9 @@ async function resolveBase(
   const repository = repositoryFor(opts.record.project, p.base.variant);
   const name = `${opts.host}/${repository}`;
   let digest = published.get(p.base.variant);
+  const given = opts.parents?.get(p.name);
+  if (!digest && given)
+    return { name: given.name, digest: given.digest, pullRef: `${given.name}@${given.digest}`, local: false };
   if (!digest) {
     const parentTag = formatTag({ prefix: parentPlan.tagPrefix, date: opts.plan.date });
     const head = await deps.store.headManifest({ registry: opts.host, repository, tag: parentTag });

@@ -45,7 +45,8 @@ export interface RunRecord {
   promotion?: { variants: Record<string, { tag: string; digest: string }> };
   channel?: { sequence: number; digest: string };
   variants: Record<string, VariantRecord>;
-  failure?: { variant: string; step: string; reason: string };
+  /** The first failure; `code` is the error's code (what an emergency run exits with). */
+  failure?: { variant: string; step: string; reason: string; code?: string };
   timings?: { wallMs: number; externalMs: number; overheadMs: number; overheadPercent: number };
 }
 

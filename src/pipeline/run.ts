@@ -31,6 +31,7 @@ import {
 import { newRunId, recordPath, saveRecord } from './records.js';
 import { newRunRecord, type RunRecord } from './record.js';
 import { rebuild, sweepStaging } from './rebuild.js';
+import { registryFloors } from '../cve/floor-source.js';
 
 /** The registry a run publishes to. */
 export interface RunTarget {
@@ -208,32 +209,58 @@ async function runRebuildInner(deps: RunDeps, req: RebuildRequest, now: Date, ru
   const t0 = performance.now();
   let result: RunRecord;
   try {
-    result = await rebuild(
+    // Every build carries the highest floor ever set for its variant, read from the registry (issue 9 §4);
+    // a run that cannot read them builds nothing (it would publish below a floor).
+    const floors = await registryFloors(
       {
-        engine: meter.wrap(deps.engine),
-        store: meter.wrap(target.store),
-        scanner: scanner ? meter.wrap(scanner) : undefined,
-        key,
-        trust,
-        logger: deps.logger,
-        progress: deps.progress(() => record),
-        now: deps.now,
-        save: (r) => saveRecord(runsDir, r),
-        channelState: deps.channelState,
-      },
-      {
-        config,
-        configDir: deps.configDir,
+        store: target.store,
         host: target.host,
-        plan,
-        record,
-        revision: req.revision,
-        signer: config.signing.identity,
-        replace: req.replace,
-        promote: req.promote,
-        allowUnscanned: req.allowUnscanned,
+        project: target.project,
+        trust,
+        now: deps.now,
+        logger: deps.logger,
       },
-    );
+      plan.variants.map((p) => p.name),
+    ).catch((e: unknown) => {
+      record.failure = {
+        variant: '(all)',
+        step: 'resolve-base',
+        reason: `could not read the security floors from ${target.host}: ${describeError(e)}`,
+        ...(isAiboxError(e) ? { code: e.code } : {}),
+      };
+      record.result = 'failed';
+      record.finishedAt = deps.now().toISOString();
+      return undefined;
+    });
+    result = !floors
+      ? record
+      : await rebuild(
+          {
+            engine: meter.wrap(deps.engine),
+            store: meter.wrap(target.store),
+            scanner: scanner ? meter.wrap(scanner) : undefined,
+            key,
+            trust,
+            logger: deps.logger,
+            progress: deps.progress(() => record),
+            now: deps.now,
+            save: (r) => saveRecord(runsDir, r),
+            channelState: deps.channelState,
+          },
+          {
+            config,
+            configDir: deps.configDir,
+            host: target.host,
+            plan,
+            record,
+            revision: req.revision,
+            signer: config.signing.identity,
+            replace: req.replace,
+            promote: req.promote,
+            allowUnscanned: req.allowUnscanned,
+            floors,
+          },
+        );
   } finally {
     await lock.release();
   }

@@ -17,6 +17,7 @@ import { verifyImage } from '../signing/workflows.js';
 import { repositoryFor } from '../tags/tags.js';
 import { LABELS } from './inputs.js';
 import { PENDING_TAG } from './promote.js';
+import { belowFloor, floorFromChannel, imageCreated } from '../cve/floor.js';
 
 export interface VariantStatus {
   variant: string;
@@ -29,6 +30,11 @@ export interface VariantStatus {
   scanSummary?: Record<string, number>;
   scanBlocking?: string[];
   floor: { mandatoryUpdate: boolean; minImageDate: string | null } | null;
+  /**
+   * latest was created before the channel's precise floor (`minImageCreated`, issue 9 §4): e.g. a same-day weekly
+   * image built before the CVE fix. Compared with the one `created` of the image (`imageCreated`).
+   */
+  belowFloor: boolean;
   /** latest is the digest the trusted channel names for this variant. */
   inChannel: boolean;
   ok: boolean;
@@ -129,6 +135,7 @@ async function variantStatus(
     signature: { ok: false },
     scan: 'unknown',
     floor: null,
+    belowFloor: false,
     inChannel: false,
     ok: false,
   };
@@ -181,8 +188,15 @@ async function variantStatus(
       }
     }
     st.floor = cv ? { mandatoryUpdate: cv.mandatoryUpdate, minImageDate: cv.minImageDate } : null;
+    const floor = floorFromChannel(cv);
+    st.belowFloor = floor !== undefined && belowFloor(imageCreated(desc) ?? '', floor);
     st.inChannel = cv ? cv.digest === desc.digest : false;
-    st.ok = st.signature.ok && scanOk && (st.ageDays === null || st.ageDays <= d.maxAgeDays) && st.inChannel;
+    st.ok =
+      st.signature.ok &&
+      scanOk &&
+      (st.ageDays === null || st.ageDays <= d.maxAgeDays) &&
+      st.inChannel &&
+      !(st.belowFloor && floor?.mandatoryUpdate === true);
     if (!st.inChannel)
       st.signature.detail = `${st.signature.detail ? `${st.signature.detail}; ` : ''}${
         channel ? "latest is not the channel's digest" : 'no trusted channel to compare with'

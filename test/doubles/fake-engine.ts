@@ -23,6 +23,8 @@ import type { ImageStore } from '../../src/oci/store.js';
 
 interface LocalImage {
   readonly config: Uint8Array;
+  /** Manifest annotations (`podman build --annotation`, kept by an OCI push). */
+  readonly annotations?: Readonly<Record<string, string>>;
   readonly layers: readonly Uint8Array[];
   /** The digest of the manifest this image was pulled by or pushed as (registry digest), when known. */
   readonly digest: string;
@@ -65,7 +67,9 @@ export class FakeEngine implements Engine {
         message: `podman build of ${opts.tags[0] ?? '?'} failed: RUN exited with 1 (fake)`,
       });
     }
-    const text = await readFile(opts.containerfile ?? `${opts.contextDir}/Containerfile`, 'utf8');
+    const text =
+      opts.containerfileText ??
+      (await readFile(opts.containerfile ?? `${opts.contextDir}/Containerfile`, 'utf8'));
     const from = resolveFrom(text, opts.buildArgs ?? {});
     const base = this.#local(from);
     if (!base) {
@@ -75,7 +79,7 @@ export class FakeEngine implements Engine {
       });
     }
     const layer = te.encode(JSON.stringify([text, opts.buildArgs ?? {}, from]));
-    const img = makeImage(base.layers, layer, { ...(opts.labels ?? {}) });
+    const img = makeImage(base.layers, layer, { ...(opts.labels ?? {}) }, opts.created, opts.annotations);
     for (const t of opts.tags) this.#images.set(t, img);
     return { imageId: img.digest.slice('sha256:'.length) };
   }
@@ -191,22 +195,25 @@ function makeImage(
   baseLayers: readonly Uint8Array[],
   layer: Uint8Array,
   labels: Record<string, string>,
+  created?: string,
+  annotations?: Readonly<Record<string, string>>,
 ): LocalImage {
   const layers = [...baseLayers, layer];
   const config = te.encode(
     JSON.stringify({
       architecture: 'amd64',
       os: 'linux',
-      created: labels['org.opencontainers.image.created'] ?? '2026-01-01T00:00:00Z',
+      // As podman: --timestamp sets the config's created; without it, the (fake) commit time.
+      created: created ?? '2026-01-01T00:00:00Z',
       config: { Labels: labels },
       rootfs: { type: 'layers', diff_ids: layers.map((l) => sha256Digest(l)) },
     }),
   );
-  const img = { config, layers, digest: '', labels };
+  const img = { config, layers, digest: '', labels, ...(annotations ? { annotations } : {}) };
   return { ...img, digest: sha256Digest(manifestOf(img)) };
 }
 
-function manifestOf(img: Pick<LocalImage, 'config' | 'layers'>): Uint8Array {
+function manifestOf(img: Pick<LocalImage, 'config' | 'layers' | 'annotations'>): Uint8Array {
   return te.encode(
     JSON.stringify({
       schemaVersion: 2,
@@ -217,6 +224,7 @@ function manifestOf(img: Pick<LocalImage, 'config' | 'layers'>): Uint8Array {
         size: img.config.byteLength,
       },
       layers: img.layers.map((l) => ({ mediaType: LAYER, digest: sha256Digest(l), size: l.byteLength })),
+      ...(img.annotations && Object.keys(img.annotations).length > 0 ? { annotations: img.annotations } : {}),
     }),
   );
 }

@@ -126,7 +126,7 @@ const WORKFLOW_FILES = [
 const WORKFLOW_ALLOWLIST: readonly string[] = [];
 
 /** Pure cores of the future folders: checked as soon as they exist. */
-const PURE_WHEN_PRESENT = ['cve/triage.ts', 'retention/plan.ts'];
+const PURE_WHEN_PRESENT = ['cve/triage.ts', 'retention/plan.ts', 'cve/floor.ts', 'cve/request.ts'];
 
 /** The composition roots: the only places that construct adapters. */
 const COMPOSITION_ROOTS = ['cli/', 'service/'];

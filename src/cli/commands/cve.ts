@@ -7,6 +7,7 @@ import { renderRecords, renderTriage } from '../../cve/render.js';
 import { runAccept, runTriage, triagePolicy } from '../../cve/triage-run.js';
 import type { Context, RegisterCommands } from '../command.js';
 import { cveDeps, parseNowFlag, readReportFiles, scanForTriage } from '../cve-deps.js';
+import { registerCveRebuild } from './cve-rebuild.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -141,6 +142,6 @@ Examples:
         acceptCommand(ctx, flags),
       ),
     );
-  // Slice `emergency` registers `cve rebuild` on this group here, once src/cli/commands/cve-rebuild.ts is merged:
-  // TODO(emergency): import { registerCveRebuild } from './cve-rebuild.js'; registerCveRebuild(cve, run);
+  // Slice `emergency`'s `cve rebuild` (src/cli/commands/cve-rebuild.ts).
+  registerCveRebuild(cve, run);
 };

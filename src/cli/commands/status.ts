@@ -48,7 +48,7 @@ function renderStatus(r: StatusReport): string {
           ? `valid (${v.signature.signer ?? '?'})`
           : `INVALID${v.signature.detail ? `: ${v.signature.detail}` : ''}`,
         v.scan,
-        v.floor?.mandatoryUpdate ? `mandatory ≥ ${v.floor.minImageDate}` : 'none',
+        `${v.floor?.mandatoryUpdate ? `mandatory ≥ ${v.floor.minImageDate}` : 'none'}${v.belowFloor ? ' BELOW THE FLOOR (created before min-image-created)' : ''}`,
         v.ok ? 'yes' : 'NO',
       ]),
     ),

@@ -1,0 +1,365 @@
+/**
+ * The emergency rebuild on the in-memory world (MemoryImageStore + fake engine + advisory-driven fake scanner):
+ * targeted patches, the re-scan gate, the floor (precise, per variant, carried into the next weekly build),
+ * bad input and faults — each asserting what users trust (latest, channel) moved or did not.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AiboxError, isAiboxError } from '../../core/errors.js';
+import { LABELS, parseSecurityFixes } from '../../core/labels.js';
+import { describeImage } from '../../inspect/describe.js';
+import type { Notice, Notifier } from '../../notify/notifier.js';
+import {
+  forks,
+  HOST,
+  newWorld,
+  OLD,
+  PROJECT,
+  published,
+  rebuild,
+  type World,
+} from '../../pipeline/__tests__/world.js';
+import { runEmergency, type EmergencyRequest } from '../emergency.js';
+import { imageCreated } from '../floor.js';
+
+const CVE = 'CVE-2026-12345';
+let fork: () => Promise<World>;
+let worlds: World[] = [];
+
+/** One world with a promoted weekly build of OLD; each test forks it. */
+let root: World | undefined;
+async function world(): Promise<World> {
+  if (!root) {
+    root = await newWorld();
+    const r = await rebuild(root, OLD);
+    expect(r.record.result).toBe('success');
+    fork = forks(root);
+  }
+  const w = await fork();
+  w.scanner.store = w.store;
+  worlds.push(w);
+  return w;
+}
+
+beforeEach(() => {
+  worlds = [];
+});
+afterEach(() => {
+  for (const w of worlds) w.store.setHooks({ beforeCall: undefined, afterCall: undefined });
+});
+
+function req(over: Partial<EmergencyRequest> = {}): EmergencyRequest {
+  return { cves: [CVE], packages: [], variants: [], full: false, revision: 'test', ...over };
+}
+
+const repo = (v: string) => ({ registry: HOST, repository: `${PROJECT}/${v}` });
+
+async function image(w: World, v: string, tag: string) {
+  return describeImage(w.store, { ...repo(v), tag });
+}
+
+function failure(p: Promise<unknown>): Promise<unknown> {
+  return p.then(
+    () => {
+      throw new Error('expected a failure');
+    },
+    (e: unknown) => e,
+  );
+}
+
+describe('cve rebuild (targeted)', () => {
+  it('patches base, rebuilds its children FROM it, re-scans, promotes and sets the precise floor on all', async () => {
+    const w = await world();
+    w.scanner.advisories = [{ id: CVE, pkg: 'openssl', severity: 'CRITICAL', cvss: 9.8 }];
+    const before = await published(w);
+    const r = await runEmergency(w.deps, req());
+    expect(r.outcome).toBe('published');
+    expect(r.cves).toEqual([{ id: CVE, cvss: 9.8 }]);
+    expect(Object.fromEntries(Object.entries(r.variants).map(([v, x]) => [v, [x.build, x.tag]]))).toEqual({
+      base: ['patch', '24.04-20260108-cve-2026-12345'],
+      app: ['rebuild', '1-24.04-20260108-cve-2026-12345'],
+      tool: ['rebuild', '2-24.04-20260108-cve-2026-12345'],
+    });
+    const after = await published(w);
+    for (const v of ['base', 'app', 'tool']) {
+      expect(after.latest[v]).toBe(r.variants[v]?.digest);
+      expect(after.latest[v]).not.toBe(before.latest[v]);
+    }
+    expect(after.current?.channel.sequence).toBe((before.current?.channel.sequence ?? 0) + 1);
+    // The floor is the created of the first fixed image (base), precise, one value with the image's config.
+    const base = await image(w, 'base', '24.04-20260108-cve-2026-12345');
+    const created = imageCreated(base);
+    expect(created).toBeDefined();
+    expect(base.labels[LABELS.created]).toBe(created);
+    expect(base.created).toBe(created);
+    expect(r.floor).toEqual({
+      minImageCreated: created,
+      mandatoryUpdate: true,
+      variants: ['app', 'base', 'tool'],
+    });
+    for (const v of ['base', 'app', 'tool']) {
+      const entry = after.current?.channel.variants[v];
+      expect(entry).toMatchObject({
+        mandatoryUpdate: true,
+        minImageCreated: created,
+        minImageDate: '2026-01-08',
+        cve: { id: CVE, cvss: 9.8 },
+      });
+    }
+    for (const src of [base.labels, base.annotations]) {
+      expect(src[LABELS.mandatoryUpdate]).toBe('true');
+      expect(src[LABELS.minImageCreated]).toBe(created);
+      expect(src[LABELS.minImageDate]).toBe('2026-01-08');
+      expect(parseSecurityFixes(src[LABELS.securityFixes])).toEqual([{ id: CVE, cvss: 9.8 }]);
+    }
+    expect(base.labels[LABELS.patchedFrom]).toBe(before.latest.base);
+    // Re-scan on the real patched images: every rebuilt image was scanned after the build.
+    for (const v of ['base', 'app', 'tool'])
+      expect(w.scanner.scanned.some((s) => s.digest === r.variants[v]?.digest)).toBe(true);
+  });
+
+  it('a CVE only in one child raises only that child', async () => {
+    const w = await world();
+    w.scanner.advisories = [{ id: CVE, pkg: 'libicu', severity: 'HIGH', cvss: 7.5, in: ['/tool'] }];
+    const before = await published(w);
+    const r = await runEmergency(w.deps, req());
+    expect(Object.keys(r.variants)).toEqual(['tool']);
+    const after = await published(w);
+    expect(after.latest.base).toBe(before.latest.base);
+    expect(after.latest.app).toBe(before.latest.app);
+    expect(after.current?.channel.variants.tool).toMatchObject({ mandatoryUpdate: true, cve: { id: CVE } });
+    expect(after.current?.channel.variants.base?.minImageCreated).toBeNull();
+    expect(after.current?.channel.variants.app?.minImageCreated).toBeNull();
+  });
+
+  it('below cve.mandatoryMinCvss: published with the -cve- tag, no floor', async () => {
+    const w = await world();
+    w.scanner.advisories = [{ id: CVE, pkg: 'openssl', severity: 'MEDIUM', cvss: 5.3, in: ['/app'] }];
+    const r = await runEmergency(w.deps, req());
+    expect(r.floor).toBeUndefined();
+    const after = await published(w);
+    expect(after.current?.channel.variants.app).toMatchObject({
+      tag: '1-24.04-20260108-cve-2026-12345',
+      mandatoryUpdate: false,
+      minImageCreated: null,
+    });
+  });
+
+  it('several CVEs: the highest-scored names the tag, all are recorded', async () => {
+    const w = await world();
+    w.scanner.advisories = [
+      { id: 'CVE-2026-1111', pkg: 'openssl', severity: 'HIGH', cvss: 7.5, in: ['/app'] },
+      { id: 'CVE-2026-2222', pkg: 'zlib1g', severity: 'CRITICAL', cvss: 9.1, in: ['/app'] },
+    ];
+    const r = await runEmergency(w.deps, req({ cves: ['cve-2026-1111', 'CVE-2026-2222'] }));
+    expect(r.variants.app?.tag).toBe('1-24.04-20260108-cve-2026-2222');
+    const app = await image(w, 'app', '1-24.04-20260108-cve-2026-2222');
+    expect(parseSecurityFixes(app.labels[LABELS.securityFixes])).toEqual([
+      { id: 'CVE-2026-2222', cvss: 9.1 },
+      { id: 'CVE-2026-1111', cvss: 7.5 },
+    ]);
+  });
+
+  it('the floor is carried into the next weekly build, recomputed from the registry', async () => {
+    const w = await world();
+    w.scanner.advisories = [{ id: CVE, pkg: 'openssl', severity: 'CRITICAL', cvss: 9.8 }];
+    const r = await runEmergency(w.deps, req());
+    // From now on the archive has the fix: the weekly build installs it.
+    w.scanner.advisories = [
+      {
+        id: CVE,
+        pkg: 'openssl',
+        severity: 'CRITICAL',
+        cvss: 9.8,
+        fixedFrom: new Date(w.clock()).toISOString(),
+      },
+    ];
+    // This machine forgets everything it published: the floor comes from the registry alone.
+    Reflect.deleteProperty(w.channelState.data, `${HOST}/${PROJECT}`);
+    expect(w.channelState.data).toEqual({});
+    const weekly = await rebuild(w, '2026-01-15');
+    expect(weekly.record.result).toBe('success');
+    const after = await published(w);
+    for (const v of ['base', 'app', 'tool']) {
+      const img = await image(
+        w,
+        v,
+        `${v === 'base' ? '24.04' : v === 'app' ? '1-24.04' : '2-24.04'}-20260115`,
+      );
+      expect(img.labels[LABELS.minImageCreated]).toBe(r.floor?.minImageCreated);
+      expect(img.annotations[LABELS.mandatoryUpdate]).toBe('true');
+      expect(after.current?.channel.variants[v]?.minImageCreated).toBe(r.floor?.minImageCreated);
+    }
+  });
+});
+
+describe('cve rebuild faults: nothing published, floor unchanged', () => {
+  async function unchanged(w: World, before: Awaited<ReturnType<typeof published>>) {
+    const after = await published(w);
+    expect(after.latest).toEqual(before.latest);
+    expect(after.current?.digest).toBe(before.current?.digest);
+    for (const v of ['base', 'app', 'tool']) {
+      const tags = await w.store.listTags(repo(v));
+      expect(tags.filter((t) => t.includes('-cve-'))).toEqual([]);
+    }
+  }
+
+  it('the patch does not remove the CVE: refused, nothing published', async () => {
+    const w = await world();
+    w.scanner.advisories = [{ id: CVE, pkg: 'openssl', severity: 'HIGH', cvss: 8.1, patchable: false }];
+    const before = await published(w);
+    const e = await failure(runEmergency(w.deps, req()));
+    expect(isAiboxError(e, 'POLICY_REFUSED')).toBe(true);
+    expect((e as Error).message).toMatch(/still has CVE-2026-12345 in openssl/);
+    await unchanged(w, before);
+  });
+
+  it('the scanner fails mid-way: the error names the image, nothing published', async () => {
+    const w = await world();
+    w.scanner.advisories = [{ id: CVE, pkg: 'openssl', severity: 'CRITICAL', cvss: 9.8 }];
+    w.scanner.failOnCall = 2;
+    const before = await published(w);
+    const e = await failure(runEmergency(w.deps, req()));
+    expect(isAiboxError(e, 'SCAN_FAILED')).toBe(true);
+    await unchanged(w, before);
+    // …and during the re-scan of the patched image
+    const w2 = await world();
+    w2.scanner.advisories = [{ id: CVE, pkg: 'openssl', severity: 'CRITICAL', cvss: 9.8 }];
+    w2.scanner.failOnCall = 4;
+    const e2 = await failure(runEmergency(w2.deps, req()));
+    expect(isAiboxError(e2)).toBe(true);
+    await unchanged(w2, before);
+  });
+
+  it('the registry goes down during promotion: the re-run converges', async () => {
+    let failedFirst = 0;
+    for (const k of [1, 2, 3, 4, 5, 6]) {
+      const w = await world();
+      w.scanner.advisories = [{ id: CVE, pkg: 'openssl', severity: 'CRITICAL', cvss: 9.8, in: ['/tool'] }];
+      // The k-th write of the promotion (channel by digest, pending, latest, current, history) fails.
+      let n = 0;
+      w.store.setHooks({
+        beforeCall: (op, ref) => {
+          if (op === 'putManifest' && /\/channel[:@]|:latest$/.test(ref) && ++n === k) {
+            throw new AiboxError({
+              code: 'REGISTRY_UNREACHABLE',
+              message: `${op} ${ref}: injected (connection refused)`,
+            });
+          }
+        },
+      });
+      const first = await runEmergency(w.deps, req()).catch((e: unknown) => e);
+      failedFirst += first instanceof Error ? 1 : 0;
+      w.store.setHooks({ beforeCall: undefined });
+      const again = await runEmergency(w.deps, req()).catch((e: unknown) => e);
+      expect(again, `k=${k}: ${String(again)} (first: ${String(first)})`).not.toBeInstanceOf(Error);
+      const after = await published(w);
+      expect(after.current?.channel.variants.tool?.tag).toBe('2-24.04-20260108-cve-2026-12345');
+      expect(after.latest.tool).toBe(after.current?.channel.variants.tool?.digest);
+      expect(after.current?.channel.variants.tool?.mandatoryUpdate).toBe(true);
+    }
+    // The fault really interrupted the first run (for most k); the re-run converged every time.
+    expect(failedFirst).toBeGreaterThan(0);
+  });
+});
+
+describe('cve rebuild bad input: a clear error naming the input, nothing published', () => {
+  const cases: [string, Partial<EmergencyRequest>, RegExp][] = [
+    ['malformed CVE id', { cves: ['CVE-26-1'] }, /invalid --cve "CVE-26-1"/],
+    ['CVSS above 10', { cvss: '10.5' }, /invalid --cvss "10.5"/],
+    ['CVSS below 0', { cvss: '-1' }, /invalid --cvss "-1"/],
+    ['CVSS not a number', { cvss: 'high' }, /invalid --cvss "high"/],
+    ['unknown variant', { variants: ['rust'] }, /unknown variant "rust"/],
+    ['bad package name', { packages: ['Open SSL'] }, /invalid --package "Open SSL"/],
+  ];
+  it.each(cases)('%s', async (_name, over, message) => {
+    const w = await world();
+    const writes = w.writes.length;
+    const e = await failure(runEmergency(w.deps, req(over)));
+    expect(isAiboxError(e, 'USAGE')).toBe(true);
+    expect((e as Error).message).toMatch(message);
+    expect(w.writes.length).toBe(writes);
+  });
+
+  it('--cve not in the current scan: nothing to patch (refused), unless --full', async () => {
+    const w = await world();
+    w.scanner.advisories = [{ id: 'CVE-2026-9999', pkg: 'openssl', severity: 'HIGH', cvss: 7.5 }];
+    const before = await published(w);
+    const e = await failure(runEmergency(w.deps, req()));
+    expect(isAiboxError(e, 'POLICY_REFUSED')).toBe(true);
+    expect((e as Error).message).toMatch(/nothing to patch: CVE-2026-12345 is not in the current scan/);
+    expect((await published(w)).current?.digest).toBe(before.current?.digest);
+    // --variant naming a variant whose scan does not list it
+    w.scanner.advisories = [{ id: CVE, pkg: 'openssl', severity: 'HIGH', cvss: 7.5, in: ['/tool'] }];
+    const e2 = await failure(runEmergency(w.deps, req({ variants: ['app'] })));
+    expect((e2 as Error).message).toMatch(/nothing to patch.* app$/);
+    // --full rebuilds anyway (the archive now has the fix)
+    w.scanner.advisories = [
+      {
+        id: CVE,
+        pkg: 'openssl',
+        severity: 'HIGH',
+        cvss: 7.5,
+        in: ['/tool'],
+        fixedFrom: '2026-01-08T00:00:00Z',
+      },
+    ];
+    const r = await runEmergency(w.deps, req({ variants: ['app'], full: true, cvss: '7.5' }));
+    expect(r.variants.app).toMatchObject({ build: 'full', tag: '1-24.04-20260108-cve-2026-12345' });
+  });
+
+  it('scan.scanner none: refused before anything starts', async () => {
+    const w = await world();
+    const deps = {
+      ...w.deps,
+      config: { ...w.deps.config, scan: { ...w.deps.config.scan, scanner: 'none' as const } },
+    };
+    const e = await failure(runEmergency(deps, req()));
+    expect(isAiboxError(e, 'CONFIG_INVALID')).toBe(true);
+  });
+});
+
+describe('cve rebuild notices', () => {
+  it('start, complete and floor raised are posted; a failing webhook never fails the rebuild', async () => {
+    const w = await world();
+    w.scanner.advisories = [{ id: CVE, pkg: 'openssl', severity: 'CRITICAL', cvss: 9.8, in: ['/tool'] }];
+    const posted: Notice[] = [];
+    const ok: Notifier = { notify: async (n) => void posted.push(n) };
+    const r = await runEmergency({ ...w.deps, notifier: ok }, req());
+    expect(posted.map((n) => n.title)).toEqual([
+      'Emergency rebuild started',
+      'Emergency rebuild completed',
+      'Security floor raised: update required',
+    ]);
+    expect(posted[2]?.fields).toEqual(
+      expect.arrayContaining([
+        { label: 'CVE', value: `${CVE} (CVSS 9.8)` },
+        { label: 'New tags', value: 'tool: 2-24.04-20260108-cve-2026-12345' },
+      ]),
+    );
+    expect(r.notices.every((n) => n.delivered)).toBe(true);
+
+    const w2 = await world();
+    w2.scanner.advisories = w.scanner.advisories;
+    const down: Notifier = {
+      notify: async () => {
+        throw new Error('webhook answered 500 after 4 attempts');
+      },
+    };
+    const r2 = await runEmergency({ ...w2.deps, notifier: down }, req());
+    expect(r2.outcome).toBe('published');
+    expect(r2.notices.map((n) => [n.phase, n.delivered])).toEqual([
+      ['started', false],
+      ['completed', false],
+      ['floor-raised', false],
+    ]);
+  });
+
+  it('a failed rebuild posts the failure notice', async () => {
+    const w = await world();
+    w.scanner.advisories = [{ id: CVE, pkg: 'openssl', severity: 'CRITICAL', cvss: 9.8, patchable: false }];
+    const posted: Notice[] = [];
+    await failure(runEmergency({ ...w.deps, notifier: { notify: async (n) => void posted.push(n) } }, req()));
+    expect(posted.map((n) => n.title)).toEqual(['Emergency rebuild started', 'Emergency rebuild FAILED']);
+    expect(posted[1]?.text).toMatch(/Nothing was published; the floor is unchanged/);
+  });
+});
