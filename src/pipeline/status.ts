@@ -3,6 +3,7 @@
  * (verified with the trusted keys), scan (asked of the scanner, or recorded at signing) and security
  * floor, against the signed channel. Returns plain rows; the CLI renders them.
  */
+import { belowFloor, floorFromChannel, imageCreated } from '../cve/floor.js';
 import { describeError } from '../core/errors.js';
 import type { PlatformConfig } from '../config/schema.js';
 import { channelRepository, readChannel } from '../channel/store.js';
@@ -17,7 +18,6 @@ import { verifyImage } from '../signing/workflows.js';
 import { repositoryFor } from '../tags/tags.js';
 import { LABELS } from './inputs.js';
 import { PENDING_TAG } from './promote.js';
-import { belowFloor, floorFromChannel, imageCreated } from '../cve/floor.js';
 
 export interface VariantStatus {
   variant: string;
@@ -29,12 +29,14 @@ export interface VariantStatus {
   scan: string;
   scanSummary?: Record<string, number>;
   scanBlocking?: string[];
-  floor: { mandatoryUpdate: boolean; minImageDate: string | null } | null;
-  /**
-   * latest was created before the channel's precise floor (`minImageCreated`, issue 9 §4): e.g. a same-day weekly
-   * image built before the CVE fix. Compared with the one `created` of the image (`imageCreated`).
-   */
-  belowFloor: boolean;
+  floor: {
+    mandatoryUpdate: boolean;
+    minImageDate: string | null;
+    /** The precise floor (RFC 3339), when there is one. */
+    minImageCreated?: string | null;
+    /** latest was created before the floor (the one `created` of the image, `imageCreated`). */
+    below?: boolean;
+  } | null;
   /** latest is the digest the trusted channel names for this variant. */
   inChannel: boolean;
   ok: boolean;
@@ -135,7 +137,6 @@ async function variantStatus(
     signature: { ok: false },
     scan: 'unknown',
     floor: null,
-    belowFloor: false,
     inChannel: false,
     ok: false,
   };
@@ -143,7 +144,7 @@ async function variantStatus(
     const desc = await describeImage(d.store, { ...repo, tag: 'latest' });
     st.digest = desc.digest;
     st.tag = desc.labels[LABELS.version] ?? null;
-    st.created = desc.labels[LABELS.created] || desc.created || null;
+    st.created = imageCreated(desc) ?? null;
     st.ageDays = st.created ? Math.floor((d.now.getTime() - Date.parse(st.created)) / 86_400_000) : null;
     const v = await verifyImage({
       client: d.store,
@@ -187,16 +188,23 @@ async function variantStatus(
         scanOk = false;
       }
     }
-    st.floor = cv ? { mandatoryUpdate: cv.mandatoryUpdate, minImageDate: cv.minImageDate } : null;
     const floor = floorFromChannel(cv);
-    st.belowFloor = floor !== undefined && belowFloor(imageCreated(desc) ?? '', floor);
+    const below = floor !== undefined && st.created !== null && belowFloor(st.created, floor);
+    st.floor = cv
+      ? {
+          mandatoryUpdate: cv.mandatoryUpdate,
+          minImageDate: cv.minImageDate,
+          minImageCreated: cv.minImageCreated,
+          below,
+        }
+      : null;
     st.inChannel = cv ? cv.digest === desc.digest : false;
     st.ok =
       st.signature.ok &&
       scanOk &&
       (st.ageDays === null || st.ageDays <= d.maxAgeDays) &&
       st.inChannel &&
-      !(st.belowFloor && floor?.mandatoryUpdate === true);
+      !below;
     if (!st.inChannel)
       st.signature.detail = `${st.signature.detail ? `${st.signature.detail}; ` : ''}${
         channel ? "latest is not the channel's digest" : 'no trusted channel to compare with'

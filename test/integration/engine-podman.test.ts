@@ -111,6 +111,47 @@ describe('Podman adapter (real podman)', () => {
     expect(pulled.imageId).toBe(imageId);
   });
 
+  it('one created per image: --timestamp makes the config created equal the label; annotations reach the manifest', async () => {
+    // Issue 9 §4: podman's commit time and the org.opencontainers.image.created label used to differ by seconds.
+    const created = '2026-02-21T09:14:03Z';
+    const t = `localhost/aibox-test/${runId}:created`;
+    images.push(t);
+    const ctx = await mkdtemp(join(tmpdir(), 'aibox-created-'));
+    const floor = { 'dev.aibox.mandatory-update': 'true', 'dev.aibox.min-image-created': created };
+    try {
+      await podman.build({
+        contextDir: ctx,
+        containerfileText: `ARG BASE_IMAGE\nFROM \${BASE_IMAGE}\nLABEL org.example.step=patched\n`,
+        buildArgs: { BASE_IMAGE: tag },
+        created,
+        tags: [t],
+        labels: { 'org.opencontainers.image.created': created, ...floor },
+        annotations: floor,
+        pull: 'never',
+        runId,
+      });
+    } finally {
+      await rm(ctx, { recursive: true, force: true });
+    }
+    const info = await podman.inspectImage(t);
+    expect(Date.parse(info.created)).toBe(Date.parse(created));
+    expect(info.labels['org.opencontainers.image.created']).toBe(created);
+    expect(info.labels['org.example.step']).toBe('patched');
+    const { digest } = await podman.push(t, `${registry.host}/aibox/created:${runId}`, { format: 'oci' });
+    const m = (await (
+      await fetch(`${registry.url}/v2/aibox/created/manifests/${digest}`, {
+        headers: { Accept: MANIFEST_ACCEPT },
+      })
+    ).json()) as { annotations?: Record<string, string>; config: { digest: string } };
+    expect(m.annotations).toMatchObject(floor);
+    const cfg = (await (await fetch(`${registry.url}/v2/aibox/created/blobs/${m.config.digest}`)).json()) as {
+      created: string;
+      config: { Labels: Record<string, string> };
+    };
+    expect(cfg.created).toBe(created);
+    expect(cfg.config.Labels['org.opencontainers.image.created']).toBe(created);
+  });
+
   it('runs, execs and removes containers', async () => {
     const once = await podman.run({ image: tag, rm: true, args: ['cat', '/etc/aibox-test'], runId });
     expect(once.stdout).toBe('hello from the image\n');

@@ -48,7 +48,9 @@ function renderStatus(r: StatusReport): string {
           ? `valid (${v.signature.signer ?? '?'})`
           : `INVALID${v.signature.detail ? `: ${v.signature.detail}` : ''}`,
         v.scan,
-        `${v.floor?.mandatoryUpdate ? `mandatory ≥ ${v.floor.minImageDate}` : 'none'}${v.belowFloor ? ' BELOW THE FLOOR (created before min-image-created)' : ''}`,
+        v.floor?.mandatoryUpdate
+          ? `mandatory ≥ ${v.floor.minImageCreated ?? v.floor.minImageDate}${v.floor.below ? ' (BELOW FLOOR)' : ''}`
+          : 'none',
         v.ok ? 'yes' : 'NO',
       ]),
     ),
