@@ -176,7 +176,8 @@ describe('emergency templates: a real emergency rebuild through each CI system',
 
   /** `aiboxctl` as a CI job runs it: the rendered CI config, the robot login, the key in Vault. */
   const ctl = async (args: readonly string[], xdg: string) => {
-    const config = join(w.work, 'seed.aibox.yaml');
+    // In the checkout, as the jobs render it: the Containerfile paths are relative to the project.
+    const config = join(w.project, '.aibox-seed.yaml');
     const render = await runAsync('sh', ['deploy/ci/render-config.sh', config], {
       cwd: w.project,
       env: { ...w.env, HARBOR_HOST: w.vars.HARBOR_HOST!, SLACK_WEBHOOK_URL: w.secrets.SLACK_WEBHOOK_URL! },
