@@ -114,7 +114,22 @@ async function round(i) {
       if (s?.packages['aibox-canary'] !== '1.1' || s.found.length !== 0)
         throw new Error(`re-scan of ${v}@${x.digest}: ${JSON.stringify(s)}`);
     }
+    // Where the time went: per variant, the steps of both run records (durations in seconds).
+    const steps = (rec) =>
+      Object.fromEntries(
+        Object.entries(rec?.variants ?? {}).map(([v, x]) => [
+          v,
+          Object.fromEntries(
+            (x.steps ?? [])
+              .filter((st) => st.durationMs !== undefined)
+              .map((st) => [st.name, Math.round(st.durationMs / 100) / 10]),
+          ),
+        ]),
+      );
+    const eRecord = e.recordPath ? JSON.parse(await readFile(e.recordPath, 'utf8')) : null;
     return {
+      weeklySteps: steps(w),
+      emergencySteps: steps(eRecord),
       weeklyMs: weekly.ms,
       emergencyMs: emergency.ms,
       weeklyTimings: w.timings ?? null,
