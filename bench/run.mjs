@@ -7,6 +7,7 @@ const benches = [
   ['tags', ['bench/tags.mjs']],
   ['signing', ['--import', 'tsx', 'bench/signing.mjs']],
   ['pipeline', ['--import', 'tsx', 'bench/pipeline.mjs']],
+  ['triage', ['--import', 'tsx', 'bench/triage.mjs']],
   ['emergency', ['--import', 'tsx', 'bench/emergency.mjs']],
 ];
 let failed = 0;

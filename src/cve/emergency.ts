@@ -21,11 +21,12 @@ import { planRun, utcDate, type RunPlan, type VariantPlan } from '../pipeline/pl
 import { completePendingPromotion, type PromotionDeps } from '../pipeline/promote.js';
 import { rebuild, type PatchBuild } from '../pipeline/rebuild.js';
 import { newRunRecord, failureLine, type RunRecord } from '../pipeline/record.js';
-import { newRunId, recordPath, saveRecord } from '../pipeline/records.js';
+import { newRunId, recordPath, saveCveRecordsCopy, saveRecord } from '../pipeline/records.js';
 import { openPublisher, type RunDeps, type RunTarget } from '../pipeline/run.js';
 import { registryFloors } from './floor-source.js';
+import { updateCveRecords } from './record-store.js';
+import { markFixed } from './records.js';
 import {
-  DEFAULT_MANDATORY_MIN_CVSS,
   floorTime,
   mergeFixes,
   newFloor,
@@ -36,25 +37,8 @@ import {
 } from './floor.js';
 import { parseEmergencyInput, type EmergencyInput } from './request.js';
 
-/**
- * CVE records (slice triage, `src/cve/record-store.ts`): the CLI wires `markFixed` to
- * `updateCveRecords(deps, prev => markFixed(prev, fix, now))` and `deadline` to the record's deadline.
- */
-export interface CveRecordsPort {
-  markFixed(fix: {
-    readonly ids: readonly string[];
-    readonly cvss?: number;
-    readonly tags: Record<string, string>;
-    readonly at: string;
-    readonly variants: readonly string[];
-  }): Promise<void>;
-  /** The triage deadline (RFC 3339) of a CVE, or undefined when it was never triaged. */
-  deadline(id: string): Promise<string | undefined>;
-}
-
-export interface EmergencyDeps extends RunDeps {
-  readonly cveRecords?: CveRecordsPort | undefined;
-}
+/** The ports of an emergency rebuild: those of the weekly run. */
+export type EmergencyDeps = RunDeps;
 
 export interface EmergencyRequest {
   readonly cves: readonly string[];
@@ -87,10 +71,9 @@ export interface EmergencyRun {
   readonly warnings: readonly string[];
 }
 
-/** `cve.mandatoryMinCvss` (slice triage adds the key), else the runbook table's 7.0. */
+/** `cve.mandatoryMinCvss` (default 7.0, the runbook table): the one place the emergency reads the threshold. */
 export function mandatoryMinCvss(config: PlatformConfig): number {
-  const v = (config as { readonly cve?: { readonly mandatoryMinCvss?: unknown } }).cve?.mandatoryMinCvss;
-  return typeof v === 'number' ? v : DEFAULT_MANDATORY_MIN_CVSS;
+  return config.cve.mandatoryMinCvss;
 }
 
 /** Score of a finding when the scanner gives none: the lower bound of its severity's band (runbook §2 table). */
@@ -168,21 +151,7 @@ export async function runEmergency(deps: EmergencyDeps, req: EmergencyRequest): 
       affected = Object.keys(out.variants);
       const tags = Object.fromEntries(Object.entries(out.variants).map(([v, x]) => [v, x.tag]));
       const at = deps.now().toISOString();
-      const deadline = await topDeadline(deps, out.cves, at, warnings);
-      if (deps.cveRecords) {
-        try {
-          await deps.cveRecords.markFixed({
-            ids: out.cves.map((c) => c.id),
-            ...(out.cves[0] ? { cvss: out.cves[0].cvss } : {}),
-            tags,
-            at,
-            variants: affected,
-          });
-        } catch (e: unknown) {
-          warnings.push(`could not update the CVE records: ${describeError(e)}`);
-          deps.logger.warn(warnings[warnings.length - 1] ?? '');
-        }
-      }
+      const deadline = await recordFix(deps, { key, trust, target }, out, { tags, at }, warnings);
       await notify({ phase: 'completed', cves: out.cves, variants: affected, tags, deadline });
       if (out.floor) {
         await notify({
@@ -204,21 +173,53 @@ export async function runEmergency(deps: EmergencyDeps, req: EmergencyRequest): 
   }
 }
 
-async function topDeadline(
+/**
+ * Mark the CVEs fixed in the signed CVE records (registry, `cve-records:current`) and their local copy; returns
+ * the top CVE's triage deadline and whether it was met. The images are published by then: a records failure is
+ * a warning, never a failed rebuild (`aiboxctl cve list` shows the CVE still open; a re-run records it).
+ */
+async function recordFix(
   deps: EmergencyDeps,
-  cves: readonly SecurityFix[],
-  at: string,
+  o: Pick<Opened, 'key' | 'trust' | 'target'>,
+  out: { readonly cves: readonly SecurityFix[]; readonly variants: Record<string, unknown> },
+  fix: { readonly tags: Record<string, string>; readonly at: string },
   warnings: string[],
 ): Promise<{ at: string; met: boolean } | undefined> {
-  const top = cves[0];
-  if (!top || !deps.cveRecords) return undefined;
+  const top = out.cves[0];
+  let deadline: string | undefined;
   try {
-    const d = await deps.cveRecords.deadline(top.id);
-    return d ? { at: d, met: Date.parse(at) <= Date.parse(d) } : undefined;
+    const doc = await updateCveRecords(
+      {
+        store: o.target.store,
+        host: o.target.host,
+        project: o.target.project,
+        trust: o.trust,
+        key: o.key,
+        signer: deps.config.signing.identity,
+        now: deps.now,
+        logger: deps.logger,
+      },
+      (prev) => {
+        deadline = prev?.records.find((r) => r.id === top?.id)?.deadline;
+        // One call per CVE, so each keeps its own score.
+        let doc = prev;
+        for (const c of out.cves) {
+          doc = markFixed(
+            doc,
+            { ids: [c.id], cvss: c.cvss, tags: fix.tags, at: fix.at, variants: Object.keys(out.variants) },
+            deps.now(),
+          );
+        }
+        return doc ?? markFixed(prev, { ids: [], tags: fix.tags, at: fix.at, variants: [] }, deps.now());
+      },
+    );
+    await saveCveRecordsCopy(join(deps.dataDir, 'runs'), doc);
   } catch (e: unknown) {
-    warnings.push(`could not read the deadline of ${top.id}: ${describeError(e)}`);
-    return undefined;
+    const w = `could not update the CVE records: ${describeError(e)}`;
+    warnings.push(w);
+    deps.logger.warn(w);
   }
+  return deadline ? { at: deadline, met: Date.parse(fix.at) <= Date.parse(deadline) } : undefined;
 }
 
 interface Opened {

@@ -45,6 +45,7 @@ const RFC3339_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}
 const isTime = (s: string) => RFC3339_RE.test(s) && Number.isFinite(Date.parse(s));
 const VARIANT_RE = /^[a-z][a-z0-9-]{0,63}$/;
 const TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+// eslint-disable-next-line no-control-regex -- refusing control characters is this regex's job
 const PKG_RE = /^[^\s\u0000-\u001f\u007f]{1,214}$/;
 
 const time = z.string().check(z.refine(isTime, 'must be an RFC 3339 date-time, e.g. 2026-02-22T02:00:00Z'));
@@ -118,7 +119,7 @@ export function validateCveRecords(value: unknown, where = '(value)'): CveRecord
     if (seen.has(rec.id)) throw invalidRecords(where, `record ${rec.id} appears twice`);
     seen.add(rec.id);
   }
-  return r.data as CveRecords;
+  return r.data;
 }
 
 /** Parse stored bytes (size-bounded, UTF-8 JSON, strict schema). */

@@ -8,7 +8,7 @@ import { AiboxError } from '../core/errors.js';
 import {
   HARBOR_REPORT_MIME_TYPES,
   parseHarborReport,
-  parseTrivyReport,
+  parseTrivyValue,
   type ScanReport,
 } from '../scan/report.js';
 
@@ -34,7 +34,7 @@ export function parseReportText(text: string, source: string): ScanReport {
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) fail(source, 'expected a JSON object');
   const obj = raw as Record<string, unknown>;
-  if (Object.hasOwn(obj, 'SchemaVersion')) return parseTrivyReport(text, source);
+  if (Object.hasOwn(obj, 'SchemaVersion')) return parseTrivyValue(obj, source);
   if (HARBOR_REPORT_MIME_TYPES.some((m) => Object.hasOwn(obj, m)))
     return parseHarborReport(obj, { reference: source, digest: '' }, source);
   fail(

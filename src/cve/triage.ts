@@ -292,7 +292,11 @@ interface Acc {
   id: string;
   scored: Scored;
   title?: string;
-  packages: Map<string, { name: string; installed: string; fixed: string | null; variants: Set<string> }>;
+  /** Each package carries the labels it was seen in, and `known`: the real variant names (for the command). */
+  packages: Map<
+    string,
+    { name: string; installed: string; fixed: string | null; variants: string[]; known: string[] }
+  >;
   variants: Set<string>;
 }
 
@@ -314,7 +318,7 @@ export function triage(input: TriageInput): TriageRow[] {
     const source = r.source ?? `#${i + 1}`;
     const variant = r.variant ?? (r.report.image || source);
     for (const f of r.report.findings) {
-      const problem = vulnIdProblem(f.id);
+      const problem = byId.has(f.id) ? undefined : vulnIdProblem(f.id);
       if (problem) invalidReport(source, `finding id ${JSON.stringify(f.id.slice(0, 80))}: ${problem}`);
       const s = scoreFinding(f);
       let a = byId.get(f.id);
@@ -332,23 +336,35 @@ export function triage(input: TriageInput): TriageRow[] {
           name: pkgName,
           installed: f.installedVersion,
           fixed: f.fixedVersion ?? null,
-          variants: new Set(),
+          variants: [],
+          known: [],
         };
         a.packages.set(key, p);
       } else if (p.fixed === null && f.fixedVersion) p.fixed = f.fixedVersion;
-      p.variants.add(variant);
+      addOnce(p.variants, variant);
+      if (r.variant !== undefined) addOnce(p.known, r.variant);
     }
   });
 
   const known = input.firstSeen ?? {};
   const rows: TriageRow[] = [];
+  // Most rows share a first-seen (this triage's `now`): compute each deadline and time string once.
+  const deadlines = new Map<string, number>();
+  const iso = new Map<number, string>();
+  const isoOf = (t: number) => {
+    let s = iso.get(t);
+    if (s === undefined) iso.set(t, (s = isoSeconds(t)));
+    return s;
+  };
   for (const a of byId.values()) {
     const prior = known[a.id];
     const priorMs = prior === undefined ? NaN : Date.parse(prior);
     const seen = Number.isFinite(priorMs) && priorMs < now ? priorMs : now;
     const cvss = Math.round(a.scored.score * 10) / 10;
     const severity = cvssBand(cvss);
-    const deadline = deadlineFor(severity, seen, input.policy);
+    const dkey = `${severity}@${seen}`;
+    let deadline = deadlines.get(dkey);
+    if (deadline === undefined) deadlines.set(dkey, (deadline = deadlineFor(severity, seen, input.policy)));
     const action: TriageAction =
       severity === 'Critical' || severity === 'High' ? 'emergency-rebuild' : 'weekly-rebuild';
     const details = [...a.packages.values()]
@@ -356,7 +372,7 @@ export function triage(input: TriageInput): TriageRow[] {
         name: p.name,
         installed: p.installed,
         fixed: p.fixed,
-        variants: [...p.variants].sort(),
+        variants: p.variants.length > 1 ? [...p.variants].sort() : p.variants,
       }))
       .sort((x, y) => cmp(x.name, y.name) || cmp(x.installed, y.installed));
     const fixable = [...new Set(details.filter((p) => p.fixed !== null).map((p) => p.name))].sort();
@@ -369,9 +385,11 @@ export function triage(input: TriageInput): TriageRow[] {
     else if (unfixed.length > 0) notes.push(`no fix available yet for ${unfixed.join(', ')}`);
     if (a.scored.source === 'severity')
       notes.push('no CVSS score in the report: mapped from the scanner severity');
-    const fixVariants = [
-      ...new Set(details.filter((p) => p.fixed !== null).flatMap((p) => p.variants)),
-    ].sort();
+    // Only real variant names go into the command (a report of an unknown image is listed, not rebuilt by name).
+    const fixVariants: string[] = [];
+    for (const p of a.packages.values())
+      if (p.fixed !== null) for (const v of p.known) addOnce(fixVariants, v);
+    fixVariants.sort();
     rows.push({
       id: a.id,
       cvss,
@@ -380,8 +398,8 @@ export function triage(input: TriageInput): TriageRow[] {
       variants,
       packages: [...new Set(details.map((p) => p.name))].sort(),
       details,
-      firstSeen: isoSeconds(seen),
-      deadline: isoSeconds(deadline),
+      firstSeen: isoOf(seen),
+      deadline: isoOf(deadline),
       action,
       mandatory: cvss >= input.policy.mandatoryMinCvss && cvss > 0,
       fixAvailable: fixable.length > 0,
@@ -394,6 +412,11 @@ export function triage(input: TriageInput): TriageRow[] {
     });
   }
   return rows.sort((x, y) => cmp(x.deadline, y.deadline) || y.cvss - x.cvss || cmp(x.id, y.id));
+}
+
+/** Append unless present (the lists are a handful of variants: cheaper than a Set per package). */
+function addOnce(xs: string[], x: string): void {
+  if (!xs.includes(x)) xs.push(x);
 }
 
 function cmp(a: string, b: string): number {

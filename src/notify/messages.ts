@@ -57,6 +57,8 @@ export interface PipelineFailure {
   readonly reason: string;
   /** CI run id, to find the log. */
   readonly runId: string;
+  /** What to do next, e.g. the escalation's exact `aiboxctl cve rebuild …` command (issue 9 §6). */
+  readonly next?: string;
 }
 
 /** Text of the failed-pipeline alert (runbook §1 "Failure Handling": on-call investigates). */
@@ -66,9 +68,12 @@ export function renderPipelineFailedText(f: PipelineFailure): string {
   const runId = required('run id', f.runId, '20260222-0200');
   const reason = required('reason', f.reason, '"trivy exited with code 1"');
   const shown = reason.length > 500 ? `${reason.slice(0, 499)}…` : reason;
+  const next = f.next === undefined ? '' : oneLine(f.next);
+  const nextShown = next.length > 1500 ? `${next.slice(0, 1499)}…` : next;
   return (
     `Image pipeline failed: aibox-${variant} at step "${step}" (run ${runId}).\n` +
     `Reason: ${shown}\n` +
+    (nextShown ? `Next: ${nextShown}\n` : '') +
     `Platform on-call: investigate within 4 hours (runbook §1).`
   );
 }

@@ -17,6 +17,7 @@ import { describeImage } from '../inspect/describe.js';
 import type { ImageStore } from '../oci/store.js';
 import { copyByDigest } from '../oci/copy.js';
 import { parseReference } from '../oci/reference.js';
+import { escalate } from '../cve/escalation.js';
 import { runScanGate } from '../scan/gate.js';
 import type { Scanner } from '../scan/scanner.js';
 import type { ScanReport } from '../scan/report.js';
@@ -389,7 +390,14 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
               throw new AiboxError({
                 code: 'POLICY_REFUSED',
                 message: `${g.error.message}: critical findings in the base image`,
-                hint: `Start CVE triage (runbook §2): aiboxctl cve triage ${p.repository}@${staged.digest}`,
+                // Escalation (issue 9 §6): triage this report and name the exact emergency command.
+                hint: escalate(
+                  g.report,
+                  p.name,
+                  opts.config.cve,
+                  deps.now(),
+                  `${p.repository}@${staged.digest}`,
+                ).hint,
                 cause: g.error,
               });
             }
@@ -471,6 +479,7 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
         variant: p.name,
         step: f.step,
         reason: v.error.message,
+        ...(v.error.hint ? { hint: v.error.hint } : {}),
         ...(isAiboxError(f.error) ? { code: f.error.code } : {}),
       };
     } finally {

@@ -45,8 +45,11 @@ export interface RunRecord {
   promotion?: { variants: Record<string, { tag: string; digest: string }> };
   channel?: { sequence: number; digest: string };
   variants: Record<string, VariantRecord>;
-  /** The first failure; `code` is the error's code (what an emergency run exits with). */
-  failure?: { variant: string; step: string; reason: string; code?: string };
+  /**
+   * `hint`: what to do next (the escalation's exact `aiboxctl cve rebuild …`), carried into the on-call notice;
+   * `code`: the error's code (what an emergency run exits with).
+   */
+  failure?: { variant: string; step: string; reason: string; hint?: string; code?: string };
   timings?: { wallMs: number; externalMs: number; overheadMs: number; overheadPercent: number };
 }
 

@@ -148,7 +148,7 @@ export async function openPublisher(
 /** Post the failed-pipeline notice; a notice that cannot be posted is logged, never fatal. */
 async function notifyFailure(
   deps: Pick<RunDeps, 'notifier' | 'logger'>,
-  f: { variant: string; step: string; reason: string; runId: string },
+  f: { variant: string; step: string; reason: string; runId: string; next?: string },
 ): Promise<void> {
   if (!deps.notifier) return;
   try {
@@ -279,6 +279,7 @@ async function runRebuildInner(deps: RunDeps, req: RebuildRequest, now: Date, ru
       step: result.failure.step,
       reason: result.failure.reason,
       runId,
+      ...(result.failure.hint ? { next: result.failure.hint } : {}),
     });
   const hints = Object.values(result.variants).flatMap((v) =>
     v.error?.hint ? [{ variant: v.variant, hint: v.error.hint }] : [],

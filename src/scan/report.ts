@@ -209,8 +209,12 @@ const TRIVY_HINT =
 
 /** Parse a Trivy JSON report (SchemaVersion 2) into a ScanReport; `source` names the input in errors. */
 export function parseTrivyReport(text: string, source = 'trivy'): ScanReport {
+  return parseTrivyValue(parseJson(text, source, 'Trivy report', TRIVY_HINT), source);
+}
+
+/** Like parseTrivyReport, for a value already parsed from JSON (callers that sniffed the format first). */
+export function parseTrivyValue(raw: unknown, source = 'trivy'): ScanReport {
   const what = 'Trivy report';
-  const raw = parseJson(text, source, what, TRIVY_HINT);
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     fail(source, what, 'expected a JSON object', TRIVY_HINT);
   }

@@ -250,11 +250,13 @@ describe('scan gate', RUNS, () => {
     expect(lastLine(r.stdout)).toMatch(
       /^FAILED: base: step scan: .*CVE-2026-31337.*critical findings in the base image/,
     );
-    expect(r.stdout).toMatch(/hint \(base\): Start CVE triage .*aiboxctl cve triage aibox\/base@sha256:/);
+    expect(r.stdout).toMatch(
+      /hint \(base\): Emergency rebuild \(runbook §2\): aiboxctl cve rebuild --cve CVE-2026-31337 --cvss 9\.0 --package openssl --variant base; full triage: aiboxctl cve triage aibox\/base@sha256:/,
+    );
     const rec = await recordOf(r.stdout);
     expect(rec.variants.base?.error).toMatchObject({
       step: 'scan',
-      hint: expect.stringContaining('CVE triage'),
+      hint: expect.stringContaining('aiboxctl cve rebuild --cve CVE-2026-31337'),
     });
     expect(rec.variants.app).toMatchObject({
       status: 'failed',

@@ -6,7 +6,14 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AiboxError } from '../../src/core/errors.js';
 import { streamLogger } from '../../src/core/log.js';
 import { registerSecret } from '../../src/core/redact.js';
-import { pipelineFailedNotice, renderRollbackText, rollbackNotice } from '../../src/notify/messages.js';
+import {
+  emergencyNotice,
+  pipelineFailedNotice,
+  renderRollbackText,
+  rollbackNotice,
+} from '../../src/notify/messages.js';
+import { runEmergency } from '../../src/cve/emergency.js';
+import { newWorld, OLD, rebuild } from '../../src/pipeline/__tests__/world.js';
 import { SlackNotifier } from '../../src/notify/slack.js';
 import { startSlackDouble, type SlackDouble } from '../doubles/slack.js';
 
@@ -150,5 +157,65 @@ describe('SlackNotifier against the webhook double', () => {
     for (const s of ['vault-token-in-a-reason-42', 'pw-in-url-7', 's3cretW3bhookT0ken'])
       expect(body).not.toContain(s);
     expect(body).not.toMatch(/\\u001b/);
+  });
+});
+
+describe('emergency rebuild notices through the Slack webhook (issue 9 §5)', () => {
+  it('the floor-raised notice is Block Kit JSON carrying CVE, CVSS, variants, new tags and the deadline', async () => {
+    slack.script([{ status: 503 }]);
+    const before = slack.posts.length;
+    await notifier().notify(
+      emergencyNotice({
+        phase: 'floor-raised',
+        cves: [{ id: 'CVE-2026-12345', cvss: 9.8 }],
+        variants: ['base', 'java'],
+        tags: { base: '24.04-20260221-cve-2026-12345', java: '21-24.04-20260221-cve-2026-12345' },
+        runId: '20260221T091403-abc123',
+        floor: '2026-02-21T09:14:03Z',
+        deadline: { at: '2026-02-21T12:00:00Z', met: true },
+      }),
+    );
+    expect(waits.length).toBe(1); // the 503 was retried
+    const body = slack.posts[before]!.body as { text: string; blocks: Record<string, unknown>[] };
+    expect(body.text).toMatch(
+      /Security floor raised for base, java to 2026-02-21T09:14:03Z because of CVE-2026-12345 \(CVSS 9\.8\)/,
+    );
+    const all = JSON.stringify(body.blocks);
+    for (const s of [
+      'CVE-2026-12345 (CVSS 9.8)',
+      'base: 24.04-20260221-cve-2026-12345',
+      '2026-02-21T12:00:00Z (met)',
+    ])
+      expect(all).toContain(s);
+    expect(body.blocks.every((b) => typeof b.type === 'string')).toBe(true);
+    expect(logs.join('')).not.toContain('s3cretW3bhookT0ken');
+  });
+
+  it('a webhook that keeps failing never fails the emergency rebuild: reported, the URL never logged', async () => {
+    const w = await newWorld();
+    try {
+      expect((await rebuild(w, OLD)).record.result).toBe('success');
+      w.scanner.store = w.store;
+      w.scanner.advisories = [
+        { id: 'CVE-2026-12345', pkg: 'openssl', severity: 'CRITICAL', cvss: 9.8, in: ['/tool'] },
+      ];
+      slack.script(Array.from({ length: 12 }, () => ({ status: 500 })));
+      const r = await runEmergency(
+        { ...w.deps, notifier: notifier() },
+        { cves: ['CVE-2026-12345'], packages: [], variants: [], full: false, revision: 't' },
+      );
+      expect(r.outcome).toBe('published');
+      expect(r.notices.map((n) => [n.phase, n.delivered])).toEqual([
+        ['started', false],
+        ['completed', false],
+        ['floor-raised', false],
+      ]);
+      const out = JSON.stringify(r) + logs.join('') + w.warnings.join('');
+      expect(out).not.toContain('s3cretW3bhookT0ken');
+      expect(out).not.toContain('B0AIBOX00');
+    } finally {
+      slack.script([]);
+      await w.dispose();
+    }
   });
 });

@@ -6,8 +6,8 @@ import { readCveRecords } from '../../cve/record-store.js';
 import { renderRecords, renderTriage } from '../../cve/render.js';
 import { runAccept, runTriage, triagePolicy } from '../../cve/triage-run.js';
 import type { Context, RegisterCommands } from '../command.js';
-import { cveDeps, parseNowFlag, readReportFiles, scanForTriage } from '../cve-deps.js';
 import { registerCveRebuild } from './cve-rebuild.js';
+import { cveDeps, parseNowFlag, readReportFiles, scanForTriage } from '../cve-deps.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -38,7 +38,8 @@ async function triageCommand(ctx: Context, images: string[], flags: TriageFlags)
       recorded: r.records !== null,
       localCopy: r.localCopy ?? null,
     },
-    text: renderTriage(r.rows),
+    // The table of a large triage costs as much as the triage itself: not built when --json discards it.
+    text: ctx.global.json ? '' : renderTriage(r.rows),
   };
 }
 
@@ -142,6 +143,5 @@ Examples:
         acceptCommand(ctx, flags),
       ),
     );
-  // Slice `emergency`'s `cve rebuild` (src/cli/commands/cve-rebuild.ts).
   registerCveRebuild(cve, run);
 };

@@ -20,6 +20,8 @@ import {
 } from '../../pipeline/__tests__/world.js';
 import { runEmergency, type EmergencyRequest } from '../emergency.js';
 import { imageCreated } from '../floor.js';
+import { readCveRecords, writeCveRecords, type CveRecordDeps } from '../record-store.js';
+import { trustOf } from '../../pipeline/__tests__/world.js';
 
 const CVE = 'CVE-2026-12345';
 let fork: () => Promise<World>;
@@ -361,5 +363,55 @@ describe('cve rebuild notices', () => {
     await failure(runEmergency({ ...w.deps, notifier: { notify: async (n) => void posted.push(n) } }, req()));
     expect(posted.map((n) => n.title)).toEqual(['Emergency rebuild started', 'Emergency rebuild FAILED']);
     expect(posted[1]?.text).toMatch(/Nothing was published; the floor is unchanged/);
+  });
+});
+
+describe('cve rebuild records the fix (CVE records, signed, in the registry)', () => {
+  const rdeps = (w: World): CveRecordDeps => ({
+    store: w.store,
+    host: HOST,
+    project: PROJECT,
+    trust: trustOf(w.key),
+    key: w.key,
+    signer: 'test',
+    now: () => new Date(w.clock()),
+  });
+
+  it('marks every CVE fixed by the new tags, and the notice says whether the triage deadline was met', async () => {
+    const w = await world();
+    w.scanner.advisories = [{ id: CVE, pkg: 'openssl', severity: 'CRITICAL', cvss: 9.8, in: ['/tool'] }];
+    // Triaged 10 hours ago with a 4-hour deadline: missed.
+    const t = w.clock();
+    await writeCveRecords(rdeps(w), {
+      schemaVersion: 1,
+      updatedAt: new Date(t).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      records: [
+        {
+          id: CVE,
+          cvss: 9.8,
+          severity: 'Critical',
+          firstSeen: new Date(t - 10 * 3600_000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+          deadline: new Date(t - 6 * 3600_000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+          variants: ['tool'],
+          packages: ['openssl'],
+          state: { kind: 'open' },
+        },
+      ],
+    });
+    const posted: Notice[] = [];
+    const r = await runEmergency(
+      { ...w.deps, notifier: { notify: async (n) => void posted.push(n) } },
+      req(),
+    );
+    expect(r.warnings).toEqual([]);
+    const doc = await readCveRecords(rdeps(w));
+    expect(doc?.records.find((x) => x.id === CVE)?.state).toMatchObject({
+      kind: 'fixed',
+      tags: { tool: '2-24.04-20260108-cve-2026-12345' },
+    });
+    expect(posted[1]?.fields).toContainEqual({
+      label: 'Deadline',
+      value: expect.stringMatching(/MISSED/) as string,
+    });
   });
 });

@@ -62,6 +62,22 @@ describe('pipeline failure notice', () => {
   });
 });
 
+describe('pipeline failure notice with a next step (issue 9 §6 escalation)', () => {
+  it('carries the exact command on one line (golden)', async () => {
+    const text = renderPipelineFailedText({
+      variant: 'base',
+      step: 'scan',
+      reason: 'scan gate refused …: critical findings in the base image',
+      runId: '20260222T020000-a1b2c3',
+      next: 'Emergency rebuild (runbook §2): aiboxctl cve rebuild --cve CVE-2026-12345 --cvss 9.8 --package openssl --variant base;\n full triage: aiboxctl cve triage aibox/base@sha256:0000',
+    });
+    await expect(`${text}\n`).toMatchFileSnapshot('./__golden__/pipeline-failed-next.txt');
+    expect(text.split('\n')[2]).toBe(
+      'Next: Emergency rebuild (runbook §2): aiboxctl cve rebuild --cve CVE-2026-12345 --cvss 9.8 --package openssl --variant base; full triage: aiboxctl cve triage aibox/base@sha256:0000',
+    );
+  });
+});
+
 describe('toSlackPayload', () => {
   it('puts the exact text in `text` and a header/section/fields layout in `blocks` (golden)', async () => {
     const payload = toSlackPayload(rollbackNotice('24.04-20260214', 'a broken apt mirror'));
