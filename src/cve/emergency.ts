@@ -289,7 +289,13 @@ async function emergencyInner(
     // Converged: an earlier run already published this fix (its -cve- tag is in the channel).
     const done = [...latest].filter(([, l]) => l.tag && isCveTag(config, l.tag, named));
     if (done.length > 0 && absent.length === input.cves.length) {
-      return converged(o, fixes, done, completed, threshold);
+      // The scan no longer lists them: their scores come from the channel entries that recorded the fix.
+      const recorded = Object.values(channel?.variants ?? {}).flatMap((e) => (e.cve ? [e.cve] : []));
+      const scored = input.cves.map((id) => ({
+        id,
+        cvss: input.cvss ?? Math.max(0, ...recorded.filter((c) => c.id === id).map((c) => c.cvss)),
+      }));
+      return converged(o, mergeFixes(scored), done, completed, threshold);
     }
     throw refused(
       `nothing to patch: ${absent.join(', ')} ${absent.length > 1 ? 'are' : 'is'} not in the current scan of ${candidates.join(', ')}`,

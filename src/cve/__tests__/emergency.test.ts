@@ -20,6 +20,8 @@ import {
 } from '../../pipeline/__tests__/world.js';
 import { runEmergency, type EmergencyRequest } from '../emergency.js';
 import { imageCreated } from '../floor.js';
+import { pipelineStatus } from '../../pipeline/status.js';
+import { promote as promoteDate } from '../../pipeline/__tests__/world.js';
 import { readCveRecords, writeCveRecords, type CveRecordDeps } from '../record-store.js';
 import { trustOf } from '../../pipeline/__tests__/world.js';
 
@@ -194,6 +196,40 @@ describe('cve rebuild (targeted)', () => {
   });
 });
 
+describe('a same-day weekly image below min-image-created', () => {
+  it('cannot be promoted again, and status reports latest below the floor', async () => {
+    const w = await world();
+    // The OLD weekly images were built at 02:00 on 2026-01-08, the day of the emergency: same day, earlier.
+    const before = await published(w);
+    w.scanner.advisories = [{ id: CVE, pkg: 'openssl', severity: 'CRITICAL', cvss: 9.8 }];
+    const r = await runEmergency(w.deps, req());
+    const floor = r.floor?.minImageCreated ?? '';
+    expect(floor.slice(0, 10)).toBe('2026-01-08');
+    const old = await describeImage(w.store, { ...repo('base'), digest: before.latest.base ?? '' });
+    expect(Date.parse(imageCreated(old) ?? '')).toBeLessThan(Date.parse(floor));
+    expect(imageCreated(old)?.slice(0, 10)).toBe('2026-01-08');
+    w.scanner.advisories = [];
+    const e = await failure(promoteDate(w, OLD));
+    expect((e as Error).message).toMatch(/before the security floor/);
+    // Someone moves latest back by hand: status says it is below the floor.
+    const m = await w.store.getManifest({ ...repo('base'), digest: before.latest.base ?? '' });
+    await w.store.putManifest({ ...repo('base'), tag: 'latest' }, m.bytes, m.descriptor.mediaType);
+    const st = await pipelineStatus({
+      store: w.store,
+      host: HOST,
+      project: PROJECT,
+      config: w.config,
+      trust: trustOf(w.key),
+      scanner: undefined,
+      now: new Date('2026-01-09T00:00:00Z'),
+      maxAgeDays: 30,
+    });
+    const base = st.variants.find((v) => v.variant === 'base');
+    expect(base?.floor).toMatchObject({ minImageCreated: floor, below: true });
+    expect(base?.ok).toBe(false);
+  });
+});
+
 describe('cve rebuild faults: nothing published, floor unchanged', () => {
   async function unchanged(w: World, before: Awaited<ReturnType<typeof published>>) {
     const after = await published(w);
@@ -258,6 +294,11 @@ describe('cve rebuild faults: nothing published, floor unchanged', () => {
       expect(after.current?.channel.variants.tool?.tag).toBe('2-24.04-20260108-cve-2026-12345');
       expect(after.latest.tool).toBe(after.current?.channel.variants.tool?.digest);
       expect(after.current?.channel.variants.tool?.mandatoryUpdate).toBe(true);
+      if (again instanceof Error || again === undefined) continue;
+      // A re-run that found the fix already published says so, with the recorded score.
+      const r = again as Awaited<ReturnType<typeof runEmergency>>;
+      expect(r.cves).toEqual([{ id: CVE, cvss: 9.8 }]);
+      if (!(first instanceof Error)) expect(r.outcome).toBe('converged');
     }
     // The fault really interrupted the first run (for most k); the re-run converged every time.
     expect(failedFirst).toBeGreaterThan(0);
