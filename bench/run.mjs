@@ -12,6 +12,7 @@ const benches = [
   ['triage', ['--import', 'tsx', 'bench/triage.mjs']],
   ['dev-cli', ['--import', 'tsx', 'bench/dev-cli.mjs']],
   ['dev-start', ['--import', 'tsx', 'bench/dev-start.mjs']],
+  ['emergency', ['--import', 'tsx', 'bench/emergency.mjs']],
 ];
 let failed = 0;
 for (const [name, args] of benches) {

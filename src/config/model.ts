@@ -24,6 +24,8 @@ export interface EngineSettings {
   buildConcurrency: number;
   /** TLS verification on push/pull; null = auto (off for loopback and `registry.insecure` hosts) */
   tlsVerify: boolean | null;
+  /** `podman build --network` (e.g. `host`, so RUN steps reach a loopback apt mirror); null = podman's default */
+  buildNetwork: string | null;
 }
 
 export interface VariantConfig {
@@ -128,6 +130,7 @@ function defaultEngine(): EngineSettings {
     runroot: null,
     buildConcurrency: 2,
     tlsVerify: null,
+    buildNetwork: null,
   };
 }
 

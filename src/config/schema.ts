@@ -97,6 +97,16 @@ export const engineSchema = z.prefault(
       orNull(z.boolean()),
       'TLS verification for push/pull; null = auto (off for loopback and insecure hosts)',
     ),
+    buildNetwork: described(
+      orNull(
+        z
+          .string()
+          .check(
+            z.regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/, 'must be a podman network mode or name, e.g. host'),
+          ),
+      ),
+      'podman build --network for RUN steps (host: reach a loopback apt mirror); null = podman default',
+    ),
   }),
   {},
 );

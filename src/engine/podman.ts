@@ -292,6 +292,7 @@ export class Podman implements Engine, SandboxEngine {
       ...(opts.pull ? [`--pull=${opts.pull}`] : []),
       ...(opts.tlsVerify !== undefined ? [`--tls-verify=${opts.tlsVerify}`] : []),
       ...(opts.layers === false ? ['--layers=false'] : []),
+      ...(this.#settings.buildNetwork ? ['--network', this.#settings.buildNetwork] : []),
       opts.contextDir,
     ];
     const progress = opts.onProgress ? lineSplitter(opts.onProgress) : undefined;

@@ -86,8 +86,18 @@ async function checkout(dest: string): Promise<void> {
   sh('git', ['-c', 'user.email=ci@aibox.test', '-c', 'user.name=ci', 'commit', '-qm', 'ci checkout'], dest);
 }
 
+/** Options of a CI world beyond the weekly tests' defaults (the CVE tests use them). */
+export interface CiWorldOptions {
+  /** Change the CI config template after the local profile's engine/base/variants are in (e.g. fewer variants). */
+  readonly configure?: (doc: Record<string, any>) => void;
+  /** The executable that is `trivy` on the runner's PATH (default: the clean-report stub). */
+  readonly trivy?: string;
+  /** Extra runner environment (e.g. the scanner double's settings). */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
 /** The CI config template: deploy/ci/aibox.ci.yaml with this host's engine, base and variants. */
-async function configTemplate(path: string): Promise<void> {
+async function configTemplate(path: string, configure?: CiWorldOptions['configure']): Promise<void> {
   const ci = parse(await readFile(join(ROOT, 'deploy/ci/aibox.ci.yaml'), 'utf8')) as Record<string, unknown>;
   const local = parse(await readFile(LOCAL_PROFILE, 'utf8')) as {
     engine: unknown;
@@ -98,11 +108,12 @@ async function configTemplate(path: string): Promise<void> {
   for (const v of Object.values(local.variants))
     v.containerfile = relative(ROOT, resolve(dirname(LOCAL_PROFILE), v.containerfile));
   const doc = { ...ci, engine: local.engine, baseImage: local.baseImage, variants: local.variants };
+  configure?.(doc);
   await writeFile(path, stringify(doc));
 }
 
 /** Start everything a CI run needs; `stop()` removes it all (registry, doubles, images, files). */
-export async function startCiWorld(name: string): Promise<CiWorld> {
+export async function startCiWorld(name: string, opts: CiWorldOptions = {}): Promise<CiWorld> {
   await ensureLocalBase({ engine: new Podman(testEngineSettings(), createExec()), exec: createExec() });
   const work = await mkdtemp(join(tmpdir(), `aibox-${name}-`));
   const password = `robot-${Math.random().toString(36).slice(2)}`;
@@ -131,7 +142,7 @@ export async function startCiWorld(name: string): Promise<CiWorld> {
     await checkout(project);
     await symlink(join(ROOT, 'node_modules'), join(project, 'node_modules'));
     const template = join(work, 'aibox.ci.test.yaml');
-    await configTemplate(template);
+    await configTemplate(template, opts.configure);
 
     const bin = join(work, 'bin');
     await mkdir(bin);
@@ -152,7 +163,7 @@ export async function startCiWorld(name: string): Promise<CiWorld> {
     );
     await writeFile(
       join(bin, 'trivy'),
-      `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(TRIVY_STUB)} "$@"\n`,
+      `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(opts.trivy ?? TRIVY_STUB)} "$@"\n`,
     );
     await chmod(join(bin, 'npm'), 0o755);
     await chmod(join(bin, 'trivy'), 0o755);
@@ -182,6 +193,7 @@ export async function startCiWorld(name: string): Promise<CiWorld> {
       TRIVY_STUB_REPORT: report,
       AIBOX_CI_CONFIG_TEMPLATE: template,
       AIBOX_TEST_NODE_MODULES: join(ROOT, 'node_modules'),
+      ...opts.env,
     };
     const date = new Date().toISOString().slice(0, 10);
     return {

@@ -4,7 +4,7 @@
  * valid platform config once rendered.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -140,6 +140,104 @@ describe('deploy/ci/gitlab/weekly-rebuild.gitlab-ci.yml', () => {
     expect(ci['.aibox-setup'].before_script.join('\n')).toMatch(
       /podman login --username "\$HARBOR_ROBOT_USER" --password-stdin/,
     );
+  });
+});
+
+describe('the emergency CVE rebuild templates (issue 9 §7)', () => {
+  const gh = load('deploy/ci/github-actions/emergency-rebuild.yml');
+  const weekly = load('deploy/ci/github-actions/weekly-rebuild.yml');
+  const gl = load('deploy/ci/gitlab/emergency-rebuild.gitlab-ci.yml');
+  const glWeekly = load('deploy/ci/gitlab/weekly-rebuild.gitlab-ci.yml');
+  const INPUTS = ['AIBOX_CVE', 'AIBOX_CVSS', 'AIBOX_PACKAGES', 'AIBOX_VARIANTS'];
+
+  it('GitHub: workflow_dispatch with cve, cvss, packages, variants, in the weekly run’s concurrency group', () => {
+    expect(Object.keys(gh.on)).toEqual(['workflow_dispatch']);
+    expect(Object.keys(gh.on.workflow_dispatch.inputs)).toEqual(['cve', 'cvss', 'packages', 'variants']);
+    expect(gh.on.workflow_dispatch.inputs.cve.required).toBe(true);
+    expect(gh.concurrency).toEqual(weekly.concurrency);
+    expect(gh.permissions).toEqual({ contents: 'read' });
+    expect(gh.jobs.rebuild.needs).toEqual(['validate']);
+    expect(gh.jobs['notify-failure'].if).toMatch(/failure\(\)/);
+    expect(gh.jobs['notify-failure'].needs).toEqual(['validate', 'rebuild']);
+  });
+
+  it('GitHub: inputs reach steps only as environment variables, never ${{ inputs.* }} inside run:', () => {
+    for (const [name, job] of Object.entries(gh.jobs as Record<string, any>))
+      for (const step of job.steps ?? []) {
+        expect(String(step.run ?? ''), name).not.toMatch(/\$\{\{\s*(inputs|github\.event)\./);
+        for (const [k, v] of Object.entries((step.env ?? {}) as Record<string, string>))
+          if (/inputs\./.test(v)) expect(INPUTS, `${name}: ${k}`).toContain(k);
+      }
+    const text = readFileSync(join(ROOT, 'deploy/ci/github-actions/emergency-rebuild.yml'), 'utf8');
+    const uses = [...text.matchAll(/^\s*-?\s*uses:\s*(.*)$/gm)].map((m) => m[1]!.trim());
+    for (const u of uses) expect(u).toMatch(/^[\w.-]+\/[\w.-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$/);
+  });
+
+  it('GitLab: a manual (web/api) pipeline with the four variables, in the weekly run’s resource group', () => {
+    const rules = gl.workflow.rules.map((r: any) => r.if).join('\n');
+    expect(rules).toMatch(/AIBOX_PIPELINE == "emergency-rebuild"/);
+    expect(rules).not.toMatch(/schedule/);
+    for (const v of INPUTS) expect(gl.variables[v], v).toMatchObject({ value: '' });
+    expect(gl['cve:rebuild'].resource_group).toBe(glWeekly['rebuild:base'].resource_group);
+    // The untrusted variables are checked before anything else runs, and never interpolated into a command.
+    expect(gl['cve:rebuild'].before_script[0]).toBe('sh deploy/ci/cve-rebuild.sh --check');
+    for (const [name, job] of Object.entries(gl))
+      if (job?.stage) for (const v of INPUTS) expect(runs(job), name).not.toContain(`$${v}`);
+    expect(gl['cve:notify:failure'].when).toBe('on_failure');
+  });
+
+  describe('deploy/ci/cve-rebuild.sh --check', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'aibox-cve-rebuild-sh-'));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+    const check = (env: Record<string, string>) =>
+      spawnSync('sh', [join(ROOT, 'deploy/ci/cve-rebuild.sh'), '--check'], {
+        env: { PATH: process.env.PATH, ...env },
+        cwd: dir,
+        encoding: 'utf8',
+      });
+
+    it('turns valid inputs into one argv element each', () => {
+      const r = check({
+        AIBOX_CVE: 'CVE-2026-12345, CVE-2026-0001',
+        AIBOX_CVSS: ' 9.8 ',
+        AIBOX_PACKAGES: 'aibox-canary libstdc++6',
+        AIBOX_VARIANTS: 'base,dotnet',
+      });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expect(r.stdout.trim()).toBe(
+        'cve-rebuild.sh: inputs valid; will run: aiboxctl cve rebuild --cve CVE-2026-12345 --cve CVE-2026-0001 --cvss 9.8 --package aibox-canary --package libstdc++6 --variant base --variant dotnet',
+      );
+    });
+
+    const marker = join(dir, 'pwned');
+    it.each([
+      [{ AIBOX_CVE: '' }, /AIBOX_CVE is empty/],
+      [{ AIBOX_CVE: 'CVE-26-1' }, /AIBOX_CVE: "CVE-26-1" is not a CVE id/],
+      [{ AIBOX_CVE: `CVE-2026-1234;touch ${marker}` }, /AIBOX_CVE contains a character outside/],
+      [{ AIBOX_CVE: `$(touch ${marker})` }, /AIBOX_CVE contains a character outside/],
+      [{ AIBOX_CVE: 'CVE-2026-1234\ntouch x' }, /AIBOX_CVE contains a character outside/],
+      [{ AIBOX_CVE: 'CVE-2026-*' }, /AIBOX_CVE contains a character outside/],
+      [{ AIBOX_CVE: 'CVE-2026-1234', AIBOX_CVSS: '10.1' }, /AIBOX_CVSS: "10.1" is not a CVSS score/],
+      [{ AIBOX_CVE: 'CVE-2026-1234', AIBOX_CVSS: '1,0' }, /AIBOX_CVSS: "1\?0" is not a CVSS score/],
+      [{ AIBOX_CVE: 'CVE-2026-1234', AIBOX_CVSS: 'nine' }, /AIBOX_CVSS: "\?\?\?\?" is not a CVSS score/],
+      [
+        { AIBOX_CVE: 'CVE-2026-1234', AIBOX_PACKAGES: '-oAPT' },
+        /AIBOX_PACKAGES: "-oAPT" is not a Debian package/,
+      ],
+      [{ AIBOX_CVE: 'CVE-2026-1234', AIBOX_PACKAGES: '`id`' }, /AIBOX_PACKAGES contains a character outside/],
+      [
+        { AIBOX_CVE: 'CVE-2026-1234', AIBOX_VARIANTS: 'Base' },
+        /AIBOX_VARIANTS: "Base" is not a variant name/,
+      ],
+      [{ AIBOX_CVE: 'CVE-2026-1234', AIBOX_VARIANTS: 'a|b' }, /AIBOX_VARIANTS contains a character outside/],
+    ])('%j → exit 2 naming the input', (env, message) => {
+      const r = check(env);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stdout).toBe('');
+      expect(existsSync(marker)).toBe(false);
+    });
   });
 });
 

@@ -47,3 +47,31 @@ describe('Podman.globalArgs', () => {
     ).toEqual(['--runtime', 'runc', '--cgroup-manager', 'cgroupfs', '--root', '/r', '--runroot', '/rr']);
   });
 });
+
+describe('Podman.build: engine.buildNetwork', () => {
+  // A recording Exec: podman is never run; the iidfile is written so build() completes.
+  const recording = () => {
+    const calls: string[][] = [];
+    const exec = (async (_cmd: string, args: readonly string[]) => {
+      calls.push([...args]);
+      const iid = args[args.indexOf('--iidfile') + 1];
+      if (iid) await (await import('node:fs/promises')).writeFile(iid, 'sha256:abc');
+      return { stdout: '', stderr: '', code: 0 };
+    }) as unknown as ReturnType<typeof createExec>;
+    return { calls, exec };
+  };
+  it('passes --network only when set (host: RUN steps reach a loopback apt mirror)', async () => {
+    const engine = defaultPlatformConfig().engine;
+    const off = recording();
+    await new Podman(engine, off.exec).build({ contextDir: '/ctx', tags: ['t:1'] });
+    expect(off.calls[0]).not.toContain('--network');
+    const on = recording();
+    await new Podman({ ...engine, buildNetwork: 'host' }, on.exec).build({
+      contextDir: '/ctx',
+      tags: ['t:1'],
+    });
+    const args = on.calls[0]!;
+    expect(args[args.indexOf('--network') + 1]).toBe('host');
+    expect(args[args.length - 1]).toBe('/ctx');
+  });
+});
