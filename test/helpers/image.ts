@@ -22,11 +22,26 @@ export function buildTestImage(podman: Podman, tag: string, opts: TestImageOptio
   const key = JSON.stringify([tag, opts.labels ?? {}, opts.files ?? {}, opts.runId ?? '']);
   let p = cache.get(key);
   if (!p) {
-    p = build(podman, tag, opts);
+    p = buildRetryingLayerRace(podman, tag, opts);
     p.catch(() => cache.delete(key));
     cache.set(key, p);
   }
   return p;
+}
+
+/**
+ * podman 4.3 races when an image is removed while a sibling builds from shared layers (another test file
+ * cleaning up): the build fails with "layer not known" from its cache lookup. A host quirk of the test
+ * machine, not of the image: try again, at most twice.
+ */
+async function buildRetryingLayerRace(podman: Podman, tag: string, opts: TestImageOptions): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await build(podman, tag, opts);
+    } catch (e: unknown) {
+      if (attempt >= 3 || !(e instanceof Error) || !e.message.includes('layer not known')) throw e;
+    }
+  }
 }
 
 async function build(podman: Podman, tag: string, opts: TestImageOptions): Promise<string> {

@@ -118,7 +118,8 @@ function gitlab(variables: Record<string, string>, home: string) {
   );
 }
 
-describe('emergency templates: untrusted inputs', () => {
+// Real podman builds and scans: minutes on a loaded 2-core machine, not the default 60 s.
+describe('emergency templates: untrusted inputs', { timeout: 600_000 }, () => {
   it('GitHub: a cve input with shell metacharacters fails validate; nothing runs it, nothing is published, on-call is paged', async () => {
     const marker = join(w.work, 'pwned-github');
     const before = await registryState();
@@ -169,7 +170,8 @@ describe('emergency templates: untrusted inputs', () => {
   });
 });
 
-describe('emergency templates: a real emergency rebuild through each CI system', () => {
+// Real podman builds and scans: minutes on a loaded 2-core machine, not the default 60 s.
+describe('emergency templates: a real emergency rebuild through each CI system', { timeout: 600_000 }, () => {
   const ymd = () => w.date.replaceAll('-', '');
   const PREFIX = { base: '24.04', java: '21-24.04' } as const;
   let seeded: Record<string, string | null>;
