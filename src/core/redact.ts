@@ -138,7 +138,12 @@ export function sanitizeRemote(text: string, maxLength = 300): string {
   return one.length > maxLength ? `${one.slice(0, maxLength)}… (${one.length - maxLength} more chars)` : one;
 }
 
-/** `sanitize` applied to every string inside a JSON-like value (objects, arrays), keys included. */
+/**
+ * `sanitize` applied to every string inside a JSON-like value (objects, arrays), keys included. Copy on write: a
+ * plain object or array none of whose strings changes is returned as it is (a large `--json` document is mostly
+ * clean, and copying it was most of the cost); any other object (a class instance, a Map) is copied into a plain
+ * object of its own enumerable properties, as before. An object met a second time is "[circular]".
+ */
 export function sanitizeDeep<T>(value: T): T {
   // One answer per distinct string: a large document repeats its keys and most of its values.
   const memo = new Map<string, string>();
@@ -147,17 +152,41 @@ export function sanitizeDeep<T>(value: T): T {
     if (out === undefined) memo.set(s, (out = sanitize(s)));
     return out;
   };
-  return deep(value, new WeakSet(), clean) as T;
+  return deep(value, new Set(), clean) as T;
 }
 
-function deep(v: unknown, seen: WeakSet<object>, clean: (s: string) => string): unknown {
+function deep(v: unknown, seen: Set<object>, clean: (s: string) => string): unknown {
   if (typeof v === 'string') return clean(v);
   if (v === null || typeof v !== 'object') return v;
   if (seen.has(v)) return '[circular]';
   seen.add(v);
-  if (Array.isArray(v)) return v.map((x) => deep(x, seen, clean));
+  if (Array.isArray(v)) {
+    const xs = v as unknown[];
+    let out: unknown[] | undefined;
+    for (let i = 0; i < xs.length; i++) {
+      const x = xs[i];
+      const y = deep(x, seen, clean);
+      if (out === undefined && y !== x) out = xs.slice(0, i);
+      if (out !== undefined) out.push(y);
+    }
+    return out ?? xs;
+  }
   if (v instanceof Date) return v;
+  const proto = Object.getPrototypeOf(v) as unknown;
+  const plain = proto === Object.prototype || proto === null;
+  const obj = v as Record<string, unknown>;
+  const keys = Object.keys(obj);
+  const values = new Array<unknown>(keys.length);
+  let changed = !plain;
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as string;
+    const x = obj[k];
+    const y = deep(x, seen, clean);
+    values[i] = y;
+    if (y !== x || clean(k) !== k) changed = true;
+  }
+  if (!changed) return v;
   const out: Record<string, unknown> = {};
-  for (const [k, x] of Object.entries(v)) out[clean(k)] = deep(x, seen, clean);
+  for (let i = 0; i < keys.length; i++) out[clean(keys[i] as string)] = values[i];
   return out;
 }

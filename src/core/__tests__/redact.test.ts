@@ -82,6 +82,71 @@ describe('sanitizeRemote / sanitizeDeep', () => {
   });
 });
 
+/** The copying walk sanitizeDeep had before copy-on-write: its output is the contract. */
+function copyingSanitizeDeep(value: unknown): unknown {
+  const seen = new WeakSet<object>();
+  const deep = (v: unknown): unknown => {
+    if (typeof v === 'string') return sanitize(v);
+    if (v === null || typeof v !== 'object') return v;
+    if (seen.has(v)) return '[circular]';
+    seen.add(v);
+    if (Array.isArray(v)) return v.map(deep);
+    if (v instanceof Date) return v;
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[sanitize(k)] = deep(x);
+    return out;
+  };
+  return deep(value);
+}
+
+describe('sanitizeDeep: copy on write', () => {
+  const dirty = fc.constantFrom(
+    'hunter22',
+    'http://u:p@h',
+    '\u001b[31mred',
+    'token=abc123',
+    'Bearer abcdefghij',
+  );
+  const str = fc.oneof(fc.string(), dirty);
+  const json = fc.letrec((tie) => ({
+    v: fc.oneof(
+      { depthSize: 'small' },
+      str,
+      fc.integer(),
+      fc.boolean(),
+      fc.constant(null),
+      fc.array(tie('v')),
+      fc.dictionary(str, tie('v')),
+    ),
+  })).v;
+  it('prints the same JSON as the copying walk, for any JSON value with or without secrets', () => {
+    registerSecret('hunter22');
+    fc.assert(
+      fc.property(json, (v) => {
+        expect(JSON.stringify(sanitizeDeep(v))).toBe(JSON.stringify(copyingSanitizeDeep(v)));
+      }),
+      { numRuns: 300 },
+    );
+  });
+  it('returns a clean plain value as it is, and copies only the path to a changed string', () => {
+    registerSecret('hunter22');
+    const clean = { a: [1, 'x', { b: 'y' }], c: { d: 'z' } };
+    expect(sanitizeDeep(clean)).toBe(clean);
+    const mixed = { keep: { b: 'y' }, change: ['ok', 'hunter22'] };
+    const out = sanitizeDeep(mixed);
+    expect(out).not.toBe(mixed);
+    expect(out.keep).toBe(mixed.keep);
+    expect(out.change).toEqual(['ok', '***']);
+    expect(mixed.change[1]).toBe('hunter22');
+  });
+  it('still copies a class instance into its own properties (its toJSON is not trusted)', () => {
+    const url = new URL('http://u:p@h/');
+    expect(sanitizeDeep({ url })).toEqual({ url: {} });
+    const shared = { s: 'x' };
+    expect(sanitizeDeep([shared, shared])).toEqual([{ s: 'x' }, '[circular]']);
+  });
+});
+
 describe('registerUrlCredentials', () => {
   it('registers the password and the user:password pair (and its base64, as a Basic header has it)', () => {
     registerUrlCredentials('http://vaultuser:p%40ss-w0rd-9@vault.internal:8200');
