@@ -90,6 +90,18 @@ const SLACK_WEBHOOK = /https:\/\/hooks\.slack\.com\/(services|workflows|triggers
 // Vault tokens (hvs./hvb./hvr. service, batch and recovery tokens; legacy s. tokens are 26+ chars).
 const VAULT_TOKEN = /\bhv[sbr]\.[A-Za-z0-9_-]{20,}/g;
 
+/**
+ * The pattern rules, each with the literal parts one of which must occur for it to match (a necessary condition):
+ * a rule runs only where its literal occurs, and `jsonTextMaySanitize` reads the same literals.
+ */
+const RULES: readonly { readonly when: readonly string[]; readonly apply: (s: string) => string }[] = [
+  { when: ['://'], apply: (s) => s.replace(URL_USERINFO, `$1${MASK}@`) },
+  { when: ['hooks.slack.com'], apply: (s) => s.replace(SLACK_WEBHOOK, `https://hooks.slack.com/$1/${MASK}`) },
+  { when: ['Basic', 'Bearer'], apply: (s) => s.replace(AUTH_VALUE, `$1 ${MASK}`) },
+  { when: ['='], apply: (s) => s.replace(TOKEN_PARAMS, `$1=${MASK}`) },
+  { when: ['hv'], apply: (s) => s.replace(VAULT_TOKEN, MASK) },
+];
+
 /** Remove every registered secret, URL user-info and credential-looking value from a string. */
 export function redact(text: string): string {
   let out = text;
@@ -98,13 +110,9 @@ export function redact(text: string): string {
   for (const s of longestFirst) {
     if (out.includes(s)) out = out.split(s).join(MASK);
   }
-  // Each rule runs only where its literal part occurs (a necessary condition): the same result, without five
-  // regex scans of every string of a large --json document.
-  if (out.includes('://')) out = out.replace(URL_USERINFO, `$1${MASK}@`);
-  if (out.includes('hooks.slack.com')) out = out.replace(SLACK_WEBHOOK, `https://hooks.slack.com/$1/${MASK}`);
-  if (out.includes('Basic') || out.includes('Bearer')) out = out.replace(AUTH_VALUE, `$1 ${MASK}`);
-  if (out.includes('=')) out = out.replace(TOKEN_PARAMS, `$1=${MASK}`);
-  if (out.includes('hv')) out = out.replace(VAULT_TOKEN, MASK);
+  // Each rule runs only where its literal part occurs: the same result, without five regex scans of every string
+  // of a large --json document.
+  for (const rule of RULES) if (rule.when.some((w) => out.includes(w))) out = rule.apply(out);
   return out;
 }
 
@@ -189,4 +197,63 @@ function deep(v: unknown, seen: Set<object>, clean: (s: string) => string): unkn
   const out: Record<string, unknown> = {};
   for (let i = 0; i < keys.length; i++) out[clean(keys[i] as string)] = values[i];
   return out;
+}
+
+// What JSON.stringify writes for a string that `stripControl` would change: C0 controls other than \t and \n are
+// escaped (\b, \f, \r, \u00XX); DEL, C1 and the bidi controls are written as they are.
+const JSON_CONTROL = /\\[bfr]|\\u00[01][0-9a-fA-F]|[\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+// Characters JSON.stringify writes escaped (or may: lone surrogates): a secret holding one is not searched as text.
+// eslint-disable-next-line no-control-regex
+const JSON_ESCAPED = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/**
+ * False only when no string (value or key) of the JSON document `json` (as JSON.stringify wrote it) would be changed
+ * by `sanitize`: no registered secret, no literal of a redaction rule and no control character occurs in the text.
+ * Each is a necessary condition for a change (JSON escapes a string character by character, and none of the
+ * literals holds a character it escapes), so a false answer is exact; a true answer may be a false alarm.
+ */
+export function jsonTextMaySanitize(json: string): boolean {
+  for (const s of secrets) if (JSON_ESCAPED.test(s) || json.includes(s)) return true;
+  for (const rule of RULES) for (const w of rule.when) if (json.includes(w)) return true;
+  return JSON_CONTROL.test(json);
+}
+
+/**
+ * `JSON.stringify(sanitizeDeep(value), null, space)`, without the walk when nothing in it needs sanitising: for a tree
+ * of plain objects, arrays, Dates and primitives, each object met once, whose JSON text `jsonTextMaySanitize` clears,
+ * the text of the value itself is the same text.
+ */
+export function sanitizedJson(value: unknown, space?: number): string {
+  if (isPlainTree(value)) {
+    let text: string | undefined;
+    try {
+      text = JSON.stringify(value, null, space);
+    } catch {
+      text = undefined;
+    }
+    if (typeof text === 'string' && !jsonTextMaySanitize(text)) return text;
+  }
+  return JSON.stringify(sanitizeDeep(value), null, space);
+}
+
+/** Plain objects, arrays, Dates and JSON primitives only, no object twice (sanitizeDeep's "[circular]"). */
+function isPlainTree(value: unknown): boolean {
+  const seen = new Set<object>();
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v === 'function' || typeof v === 'bigint') return false;
+    if (v === null || typeof v !== 'object') continue;
+    if (seen.has(v)) return false;
+    seen.add(v);
+    const proto = Object.getPrototypeOf(v) as unknown;
+    if (Array.isArray(v)) {
+      if (proto !== Array.prototype) return false;
+      for (let i = 0; i < v.length; i++) stack.push((v as unknown[])[i]);
+    } else if (proto === Object.prototype || proto === null) {
+      const o = v as Record<string, unknown>;
+      for (const k in o) stack.push(o[k]);
+    } else if (proto !== Date.prototype || Object.hasOwn(v, 'toJSON')) return false;
+  }
+  return true;
 }

@@ -7,6 +7,8 @@ import {
   registerSecret,
   sanitize,
   sanitizeDeep,
+  sanitizedJson,
+  jsonTextMaySanitize,
   sanitizeRemote,
   stripControl,
 } from '../redact.js';
@@ -144,6 +146,70 @@ describe('sanitizeDeep: copy on write', () => {
     expect(sanitizeDeep({ url })).toEqual({ url: {} });
     const shared = { s: 'x' };
     expect(sanitizeDeep([shared, shared])).toEqual([{ s: 'x' }, '[circular]']);
+  });
+});
+
+describe('sanitizedJson: the JSON text of sanitizeDeep, without the walk when the text is clean', () => {
+  const tricky = fc.constantFrom(
+    'plain',
+    'hunter22',
+    'pa"ss\\word-9',
+    'x=1',
+    'http://u:p@h/',
+    'https://hooks.slack.com/services/T0/B0/abc',
+    'Bearer abcdefghijk',
+    'hvs.abcdefghijklmnopqrstuv',
+    '\u001b[31mred',
+    'a\u0007b',
+    'tab\tand\nnewline',
+    'cr\r',
+    'del\u007f',
+    'c1\u0085',
+    'bidi\u202e',
+    'lone\ud800',
+    'emoji \u{1f600}',
+    'back\\slash u0001',
+  );
+  const str = fc.oneof(fc.string(), fc.string({ unit: 'binary' }), tricky);
+  const leaf = fc.oneof(
+    str,
+    fc.integer(),
+    fc.double(),
+    fc.boolean(),
+    fc.constant(null),
+    fc.constant(undefined),
+  );
+  const tree = fc.letrec((tie) => ({
+    v: fc.oneof(
+      { depthSize: 'small' },
+      leaf,
+      fc.array(tie('v')),
+      fc.dictionary(str, tie('v')),
+      fc.date({ noInvalidDate: true }),
+    ),
+  })).v;
+  it('equals JSON.stringify(sanitizeDeep(v), null, 2) for any value, secrets registered or not', () => {
+    registerSecret('hunter22');
+    registerSecret('pa"ss\\word-9');
+    fc.assert(
+      fc.property(tree, fc.boolean(), (v, share) => {
+        // Shared objects, class instances and URLs (toJSON) take the walk and keep its answers.
+        const value =
+          share && v !== null && typeof v === 'object' ? { a: v, b: v, u: new URL('http://h/') } : v;
+        expect(sanitizedJson(value, 2)).toBe(JSON.stringify(sanitizeDeep(value), null, 2));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+  it('clears a clean text and flags every kind of change', () => {
+    registerSecret('hunter22');
+    expect(
+      jsonTextMaySanitize(JSON.stringify({ id: 'CVE-2026-1', cmd: 'aiboxctl cve rebuild --cve x' })),
+    ).toBe(false);
+    for (const s of ['hunter22', 'a=b', 'http://x', '\u001b[2J', 'x\u202ey', 'Basic abc']) {
+      expect(jsonTextMaySanitize(JSON.stringify({ s }))).toBe(true);
+      expect(jsonTextMaySanitize(JSON.stringify({ [s]: 1 }))).toBe(true);
+    }
   });
 });
 
