@@ -283,4 +283,43 @@ describe('checkTrivyFast against the zod schema', () => {
       checkTrivyFast({ ...raw, Results: [{ Vulnerabilities: [{ VulnerabilityID: '' }] }] }),
     ).toBeUndefined();
   });
+  it('a finding keeps its key order (the scan --json document does not change shape)', () => {
+    const r = parseTrivyValue({
+      SchemaVersion: 2,
+      Results: [
+        {
+          Target: 't',
+          Vulnerabilities: [
+            {
+              CVSS: { nvd: { V3Vector: 'v', V40Score: 1, V3Score: 2, V2Score: 3 } },
+              PrimaryURL: 'u',
+              Title: 'x',
+              Status: 's',
+              Severity: 'LOW',
+              PkgPath: 'p',
+              FixedVersion: '2',
+              InstalledVersion: '1',
+              PkgName: 'n',
+              VulnerabilityID: 'CVE-2026-1234',
+            },
+          ],
+        },
+      ],
+    });
+    const [f] = r.findings;
+    expect(Object.keys(f ?? {})).toEqual([
+      'id',
+      'pkg',
+      'installedVersion',
+      'fixedVersion',
+      'pkgPath',
+      'severity',
+      'status',
+      'title',
+      'target',
+      'url',
+      'cvss',
+    ]);
+    expect(Object.keys(f?.cvss['nvd'] ?? {})).toEqual(['v2Score', 'v3Score', 'v40Score', 'v3Vector']);
+  });
 });
