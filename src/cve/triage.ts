@@ -371,7 +371,7 @@ export function triage(input: TriageInput): TriageRow[] {
   const rows: TriageRow[] = [];
   const deadlineAt: number[] = [];
   // Most rows share a first-seen (this triage's `now`): compute each deadline and time string once.
-  const deadlines = new Map<string, number>();
+  const deadlines = new Map<number, Map<CvssBand, number>>();
   const iso = new Map<number, string>();
   const isoOf = (t: number) => {
     let s = iso.get(t);
@@ -384,9 +384,10 @@ export function triage(input: TriageInput): TriageRow[] {
     const seen = Number.isFinite(priorMs) && priorMs < now ? priorMs : now;
     const cvss = Math.round(a.scored.score * 10) / 10;
     const severity = cvssBand(cvss);
-    const dkey = `${severity}@${seen}`;
-    let deadline = deadlines.get(dkey);
-    if (deadline === undefined) deadlines.set(dkey, (deadline = deadlineFor(severity, seen, input.policy)));
+    let bands = deadlines.get(seen);
+    if (bands === undefined) deadlines.set(seen, (bands = new Map<CvssBand, number>()));
+    let deadline = bands.get(severity);
+    if (deadline === undefined) bands.set(severity, (deadline = deadlineFor(severity, seen, input.policy)));
     const action: TriageAction =
       severity === 'Critical' || severity === 'High' ? 'emergency-rebuild' : 'weekly-rebuild';
     const details: TriagePackage[] = [];
