@@ -150,7 +150,8 @@ export function sanitizeRemote(text: string, maxLength = 300): string {
  * `sanitize` applied to every string inside a JSON-like value (objects, arrays), keys included. Copy on write: a
  * plain object or array none of whose strings changes is returned as it is (a large `--json` document is mostly
  * clean, and copying it was most of the cost); any other object (a class instance, a Map) is copied into a plain
- * object of its own enumerable properties, as before. An object met a second time is "[circular]".
+ * object of its own enumerable properties, as before. An object inside itself (a cycle) is "[circular]"; one
+ * reached twice without a cycle is written twice, as JSON.stringify writes it.
  */
 export function sanitizeDeep<T>(value: T): T {
   // One answer per distinct string: a large document repeats its keys and most of its values.
@@ -163,11 +164,18 @@ export function sanitizeDeep<T>(value: T): T {
   return deep(value, new Set(), clean) as T;
 }
 
+/** `seen` holds the objects on the path from the root: a cycle, not a second visit, is "[circular]". */
 function deep(v: unknown, seen: Set<object>, clean: (s: string) => string): unknown {
   if (typeof v === 'string') return clean(v);
   if (v === null || typeof v !== 'object') return v;
   if (seen.has(v)) return '[circular]';
   seen.add(v);
+  const out = deepObject(v, seen, clean);
+  seen.delete(v);
+  return out;
+}
+
+function deepObject(v: object, seen: Set<object>, clean: (s: string) => string): unknown {
   if (Array.isArray(v)) {
     const xs = v as unknown[];
     let out: unknown[] | undefined;
@@ -220,39 +228,43 @@ export function jsonTextMaySanitize(json: string): boolean {
 
 /**
  * `JSON.stringify(sanitizeDeep(value), null, space)`, without the walk when nothing in it needs sanitising: for a tree
- * of plain objects, arrays, Dates and primitives, each object met once, whose JSON text `jsonTextMaySanitize` clears,
- * the text of the value itself is the same text.
+ * of plain objects, arrays, Dates and primitives (JSON.stringify refuses a cycle) whose JSON text
+ * `jsonTextMaySanitize` clears, the text of the value itself is the same text.
  */
 export function sanitizedJson(value: unknown, space?: number): string {
-  if (isPlainTree(value)) {
-    let text: string | undefined;
-    try {
-      text = JSON.stringify(value, null, space);
-    } catch {
-      text = undefined;
-    }
-    if (typeof text === 'string' && !jsonTextMaySanitize(text)) return text;
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value, null, space);
+  } catch {
+    text = undefined; // a cycle (or a BigInt): the walk decides
   }
+  if (typeof text === 'string' && isPlainTree(value) && !jsonTextMaySanitize(text)) return text;
   return JSON.stringify(sanitizeDeep(value), null, space);
 }
 
-/** Plain objects, arrays, Dates and JSON primitives only, no object twice (sanitizeDeep's "[circular]"). */
+/** Past this many values the tree is left to the walk (a getter that builds a new object on every read). */
+const PLAIN_TREE_LIMIT = 50_000_000;
+
+/**
+ * Plain objects, arrays, Dates and JSON primitives only, read as JSON.stringify reads them (own enumerable keys,
+ * indices). Called after JSON.stringify accepted the value, so it has no cycle.
+ */
 function isPlainTree(value: unknown): boolean {
-  const seen = new Set<object>();
   const stack: unknown[] = [value];
+  let budget = PLAIN_TREE_LIMIT;
   while (stack.length > 0) {
+    if (--budget < 0) return false;
     const v = stack.pop();
     if (typeof v === 'function' || typeof v === 'bigint') return false;
     if (v === null || typeof v !== 'object') continue;
-    if (seen.has(v)) return false;
-    seen.add(v);
     const proto = Object.getPrototypeOf(v) as unknown;
     if (Array.isArray(v)) {
       if (proto !== Array.prototype) return false;
       for (let i = 0; i < v.length; i++) stack.push((v as unknown[])[i]);
     } else if (proto === Object.prototype || proto === null) {
       const o = v as Record<string, unknown>;
-      for (const k in o) stack.push(o[k]);
+      const keys = Object.keys(o);
+      for (let i = 0; i < keys.length; i++) stack.push(o[keys[i] as string]);
     } else if (proto !== Date.prototype || Object.hasOwn(v, 'toJSON')) return false;
   }
   return true;

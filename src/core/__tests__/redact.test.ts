@@ -84,18 +84,23 @@ describe('sanitizeRemote / sanitizeDeep', () => {
   });
 });
 
-/** The copying walk sanitizeDeep had before copy-on-write: its output is the contract. */
+/** The copying walk sanitizeDeep had before copy-on-write (a cycle is "[circular]"): its output is the contract. */
 function copyingSanitizeDeep(value: unknown): unknown {
-  const seen = new WeakSet<object>();
+  const path = new Set<object>();
   const deep = (v: unknown): unknown => {
     if (typeof v === 'string') return sanitize(v);
     if (v === null || typeof v !== 'object') return v;
-    if (seen.has(v)) return '[circular]';
-    seen.add(v);
-    if (Array.isArray(v)) return v.map(deep);
-    if (v instanceof Date) return v;
-    const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) out[sanitize(k)] = deep(x);
+    if (path.has(v)) return '[circular]';
+    path.add(v);
+    let out: unknown;
+    if (Array.isArray(v)) out = v.map(deep);
+    else if (v instanceof Date) out = v;
+    else {
+      const o: Record<string, unknown> = {};
+      for (const [k, x] of Object.entries(v)) o[sanitize(k)] = deep(x);
+      out = o;
+    }
+    path.delete(v);
     return out;
   };
   return deep(value);
@@ -144,8 +149,14 @@ describe('sanitizeDeep: copy on write', () => {
   it('still copies a class instance into its own properties (its toJSON is not trusted)', () => {
     const url = new URL('http://u:p@h/');
     expect(sanitizeDeep({ url })).toEqual({ url: {} });
+  });
+  it('writes an object reached twice twice (as JSON.stringify does); only a cycle is "[circular]"', () => {
     const shared = { s: 'x' };
-    expect(sanitizeDeep([shared, shared])).toEqual([{ s: 'x' }, '[circular]']);
+    expect(sanitizeDeep([shared, shared])).toEqual([{ s: 'x' }, { s: 'x' }]);
+    const loop: Record<string, unknown> = { name: 'a' };
+    loop['self'] = loop;
+    expect(sanitizeDeep({ loop })).toEqual({ loop: { name: 'a', self: '[circular]' } });
+    expect(sanitizedJson({ loop })).toBe(JSON.stringify({ loop: { name: 'a', self: '[circular]' } }));
   });
 });
 
@@ -193,9 +204,11 @@ describe('sanitizedJson: the JSON text of sanitizeDeep, without the walk when th
     registerSecret('pa"ss\\word-9');
     fc.assert(
       fc.property(tree, fc.boolean(), (v, share) => {
-        // Shared objects, class instances and URLs (toJSON) take the walk and keep its answers.
+        // Shared objects are written twice on both paths; class instances and URLs (toJSON) take the walk.
         const value =
-          share && v !== null && typeof v === 'object' ? { a: v, b: v, u: new URL('http://h/') } : v;
+          share && v !== null && typeof v === 'object'
+            ? { a: v, b: [v], c: { u: new URL('http://h/') }, d: { a: v } }
+            : { v, w: [v, v] };
         expect(sanitizedJson(value, 2)).toBe(JSON.stringify(sanitizeDeep(value), null, 2));
       }),
       { numRuns: 1000 },
