@@ -10,7 +10,7 @@
  * hostile remote cannot paint lines with escape codes.
  */
 import { AiboxError, describeError } from '../core/errors.js';
-import { redact, sanitize, sanitizeDeep } from '../core/redact.js';
+import { redact, sanitize, sanitizeDeep, sanitizedJson } from '../core/redact.js';
 import { EXIT, exitCodeFor, outcomeFor, type OutcomeKind } from './exit.js';
 
 export interface Outcome<T = unknown> {
@@ -70,10 +70,19 @@ function printJson(doc: Envelope, io: Streams): void {
   io.out(`${JSON.stringify(doc, null, 2)}\n`);
 }
 
+/**
+ * The `--json` text of a command's result: `outcomeEnvelope`'s, serialised. A large result (a triage of 25,000
+ * findings is 15 MB) is sanitised on its JSON text when that text shows nothing to sanitise, not copied first.
+ */
+export function outcomeJson(o: Outcome): string {
+  const exitCode = o.exitCode ?? EXIT.OK;
+  return sanitizedJson({ outcome: outcomeFor(exitCode), exitCode, data: o.data ?? null }, 2);
+}
+
 /** Print an outcome in the chosen format. */
 export function printOutcome(o: Outcome, json: boolean, io: Streams): void {
   if (json) {
-    printJson(outcomeEnvelope(o), io);
+    io.out(`${outcomeJson(o)}\n`);
     return;
   }
   const text = sanitize(o.text);

@@ -288,16 +288,39 @@ export function rebuildCommand(
   ].join(' ');
 }
 
+/** One affected package of an id: the labels it was seen in, and `known`: the real variant names (for the command). */
+interface Pkg {
+  readonly name: string;
+  readonly installed: string;
+  fixed: string | null;
+  readonly variants: string[];
+  readonly known: string[];
+}
+
 interface Acc {
-  id: string;
+  readonly id: string;
   scored: Scored;
   title?: string;
-  /** Each package carries the labels it was seen in, and `known`: the real variant names (for the command). */
-  packages: Map<
-    string,
-    { name: string; installed: string; fixed: string | null; variants: string[]; known: string[] }
-  >;
-  variants: Set<string>;
+  /** In first-seen order. Most ids have one or two packages: a scan finds them; an index only past a few. */
+  readonly packages: Pkg[];
+  index?: Map<string, Pkg>;
+  readonly variants: string[];
+}
+
+const PACKAGE_SCAN_LIMIT = 8;
+const pkgKey = (name: string, installed: string) => `${name}\u0000${installed}`;
+
+function findPackage(a: Acc, name: string, installed: string): Pkg | undefined {
+  if (a.index) return a.index.get(pkgKey(name, installed));
+  for (const p of a.packages) if (p.name === name && p.installed === installed) return p;
+  return undefined;
+}
+
+function addPackage(a: Acc, p: Pkg): void {
+  a.packages.push(p);
+  if (a.index) a.index.set(pkgKey(p.name, p.installed), p);
+  else if (a.packages.length > PACKAGE_SCAN_LIMIT)
+    a.index = new Map(a.packages.map((x) => [pkgKey(x.name, x.installed), x]));
 }
 
 function invalidReport(source: string, rule: string): never {
@@ -323,23 +346,21 @@ export function triage(input: TriageInput): TriageRow[] {
       const s = scoreFinding(f);
       let a = byId.get(f.id);
       if (!a) {
-        a = { id: f.id, scored: s, packages: new Map(), variants: new Set() };
+        a = { id: f.id, scored: s, packages: [], variants: [] };
         byId.set(f.id, a);
       } else a.scored = better(a.scored, s);
       if (a.title === undefined && f.title) a.title = f.title;
-      a.variants.add(variant);
-      const pkgName = f.pkg;
-      const key = `${pkgName}\u0000${f.installedVersion}`;
-      let p = a.packages.get(key);
+      addOnce(a.variants, variant);
+      let p = findPackage(a, f.pkg, f.installedVersion);
       if (!p) {
         p = {
-          name: pkgName,
+          name: f.pkg,
           installed: f.installedVersion,
           fixed: f.fixedVersion ?? null,
           variants: [],
           known: [],
         };
-        a.packages.set(key, p);
+        addPackage(a, p);
       } else if (p.fixed === null && f.fixedVersion) p.fixed = f.fixedVersion;
       addOnce(p.variants, variant);
       if (r.variant !== undefined) addOnce(p.known, r.variant);
@@ -348,8 +369,9 @@ export function triage(input: TriageInput): TriageRow[] {
 
   const known = input.firstSeen ?? {};
   const rows: TriageRow[] = [];
+  const deadlineAt: number[] = [];
   // Most rows share a first-seen (this triage's `now`): compute each deadline and time string once.
-  const deadlines = new Map<string, number>();
+  const deadlines = new Map<number, Map<CvssBand, number>>();
   const iso = new Map<number, string>();
   const isoOf = (t: number) => {
     let s = iso.get(t);
@@ -362,24 +384,32 @@ export function triage(input: TriageInput): TriageRow[] {
     const seen = Number.isFinite(priorMs) && priorMs < now ? priorMs : now;
     const cvss = Math.round(a.scored.score * 10) / 10;
     const severity = cvssBand(cvss);
-    const dkey = `${severity}@${seen}`;
-    let deadline = deadlines.get(dkey);
-    if (deadline === undefined) deadlines.set(dkey, (deadline = deadlineFor(severity, seen, input.policy)));
+    let bands = deadlines.get(seen);
+    if (bands === undefined) deadlines.set(seen, (bands = new Map<CvssBand, number>()));
+    let deadline = bands.get(severity);
+    if (deadline === undefined) bands.set(severity, (deadline = deadlineFor(severity, seen, input.policy)));
     const action: TriageAction =
       severity === 'Critical' || severity === 'High' ? 'emergency-rebuild' : 'weekly-rebuild';
-    const details = [...a.packages.values()]
-      .map((p) => ({
+    const details: TriagePackage[] = [];
+    for (const p of a.packages)
+      details.push({
         name: p.name,
         installed: p.installed,
         fixed: p.fixed,
         variants: p.variants.length > 1 ? [...p.variants].sort() : p.variants,
-      }))
-      .sort((x, y) => cmp(x.name, y.name) || cmp(x.installed, y.installed));
-    const fixable = [...new Set(details.filter((p) => p.fixed !== null).map((p) => p.name))].sort();
-    const unfixed = [...new Set(details.filter((p) => p.fixed === null).map((p) => p.name))].filter(
-      (n) => !fixable.includes(n),
-    );
-    const variants = [...a.variants].sort();
+      });
+    if (details.length > 1) details.sort((x, y) => cmp(x.name, y.name) || cmp(x.installed, y.installed));
+    // details is sorted by name: the unique, sorted name lists fall out of one pass (no Set, no sort).
+    const packages: string[] = [];
+    const fixable: string[] = [];
+    const unfixedAll: string[] = [];
+    for (const d of details) {
+      if (packages[packages.length - 1] !== d.name) packages.push(d.name);
+      const list = d.fixed !== null ? fixable : unfixedAll;
+      if (list[list.length - 1] !== d.name) list.push(d.name);
+    }
+    const unfixed = fixable.length === 0 ? unfixedAll : unfixedAll.filter((n) => !fixable.includes(n));
+    const variants = a.variants.length > 1 ? a.variants.sort() : a.variants;
     const notes: string[] = [];
     if (fixable.length === 0) notes.push('no fix available yet');
     else if (unfixed.length > 0) notes.push(`no fix available yet for ${unfixed.join(', ')}`);
@@ -387,16 +417,16 @@ export function triage(input: TriageInput): TriageRow[] {
       notes.push('no CVSS score in the report: mapped from the scanner severity');
     // Only real variant names go into the command (a report of an unknown image is listed, not rebuilt by name).
     const fixVariants: string[] = [];
-    for (const p of a.packages.values())
-      if (p.fixed !== null) for (const v of p.known) addOnce(fixVariants, v);
+    for (const p of a.packages) if (p.fixed !== null) for (const v of p.known) addOnce(fixVariants, v);
     fixVariants.sort();
+    deadlineAt.push(deadline);
     rows.push({
       id: a.id,
       cvss,
       cvssSource: a.scored.source,
       severity,
       variants,
-      packages: [...new Set(details.map((p) => p.name))].sort(),
+      packages,
       details,
       firstSeen: isoOf(seen),
       deadline: isoOf(deadline),
@@ -411,7 +441,10 @@ export function triage(input: TriageInput): TriageRow[] {
       notes,
     });
   }
-  return rows.sort((x, y) => cmp(x.deadline, y.deadline) || y.cvss - x.cvss || cmp(x.id, y.id));
+  // The deadline strings are RFC 3339 UTC at second precision (years 0000-9999): they sort as their whole seconds.
+  const order = rows.map((row, i) => ({ row, at: Math.floor((deadlineAt[i] as number) / 1000) }));
+  order.sort((x, y) => x.at - y.at || y.row.cvss - x.row.cvss || cmp(x.row.id, y.row.id));
+  return order.map((o) => o.row);
 }
 
 /** Append unless present (the lists are a handful of variants: cheaper than a Set per package). */

@@ -52,6 +52,8 @@ export interface ScanReport {
   readonly findings: readonly Finding[];
 }
 
+type Mutable<T> = { -readonly [K in keyof T]?: T[K] };
+
 const SEVERITY_RANK: Record<Severity, number> = { CRITICAL: 4, HIGH: 3, MEDIUM: 2, LOW: 1, UNKNOWN: 0 };
 const DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
 
@@ -118,12 +120,13 @@ const cvssMap = z.optional(
 function toCvss(m: z.infer<typeof cvssMap>): Record<string, CvssEntry> {
   const out: Record<string, CvssEntry> = {};
   for (const [source, c] of Object.entries(m ?? {})) {
-    out[source] = {
-      ...(c.V2Score !== undefined ? { v2Score: c.V2Score } : {}),
-      ...(c.V3Score !== undefined ? { v3Score: c.V3Score } : {}),
-      ...(c.V40Score !== undefined ? { v40Score: c.V40Score } : {}),
-      ...(c.V3Vector ? { v3Vector: c.V3Vector } : {}),
-    };
+    // Assigned in order rather than spread: the same keys in the same order, without a scratch object per field.
+    const e: Mutable<CvssEntry> = {};
+    if (c.V2Score !== undefined) e.v2Score = c.V2Score;
+    if (c.V3Score !== undefined) e.v3Score = c.V3Score;
+    if (c.V40Score !== undefined) e.v40Score = c.V40Score;
+    if (c.V3Vector) e.v3Vector = c.V3Vector;
+    out[source] = e;
   }
   return out;
 }
@@ -214,6 +217,19 @@ export function parseTrivyReport(text: string, source = 'trivy'): ScanReport {
 
 /** Like parseTrivyReport, for a value already parsed from JSON (callers that sniffed the format first). */
 export function parseTrivyValue(raw: unknown, source = 'trivy'): ScanReport {
+  checkTrivyVersion(raw, source);
+  // The hand-written check of the common, valid shape answers first (zod's walk of every finding was the largest
+  // cost of a large triage); anything it does not accept goes through zod, which names the first broken rule.
+  return trivyScanReport(checkTrivyFast(raw) ?? zodTrivy(raw, source));
+}
+
+/** parseTrivyValue through the zod schema alone (no fast check): the reference the property test compares with. */
+export function parseTrivyValueByZod(raw: unknown, source = 'trivy'): ScanReport {
+  checkTrivyVersion(raw, source);
+  return trivyScanReport(zodTrivy(raw, source));
+}
+
+function checkTrivyVersion(raw: unknown, source: string): void {
   const what = 'Trivy report';
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     fail(source, what, 'expected a JSON object', TRIVY_HINT);
@@ -229,27 +245,12 @@ export function parseTrivyValue(raw: unknown, source = 'trivy'): ScanReport {
       'Use a Trivy release that writes SchemaVersion 2 (0.20 or later), or upgrade aibox',
     );
   }
-  const parsed = safeParseEn(trivyReportSchema, raw);
-  if (!parsed.success) fail(source, what, firstIssue(parsed.error), TRIVY_HINT);
-  const r = parsed.data;
+}
 
+function trivyScanReport(r: TrivyReport): ScanReport {
   const findings: Finding[] = [];
   for (const result of r.Results ?? []) {
-    for (const v of result.Vulnerabilities ?? []) {
-      findings.push({
-        id: v.VulnerabilityID,
-        pkg: v.PkgName,
-        installedVersion: v.InstalledVersion,
-        ...(v.FixedVersion ? { fixedVersion: v.FixedVersion } : {}),
-        ...(v.PkgPath ? { pkgPath: v.PkgPath } : {}),
-        severity: v.Severity ?? 'UNKNOWN',
-        ...(v.Status ? { status: v.Status } : {}),
-        ...(v.Title ? { title: v.Title } : {}),
-        ...(result.Target ? { target: result.Target } : {}),
-        ...(v.PrimaryURL ? { url: v.PrimaryURL } : {}),
-        cvss: toCvss(v.CVSS),
-      });
-    }
+    for (const v of result.Vulnerabilities ?? []) findings.push(trivyFinding(v, result.Target));
   }
   // RepoDigests is "<registry>/<repo>@sha256:<manifest digest>", filled for registry scans only.
   const repoDigest = r.Metadata?.RepoDigests?.map((d) => d.slice(d.lastIndexOf('@') + 1)).find((d) =>
@@ -263,6 +264,93 @@ export function parseTrivyValue(raw: unknown, source = 'trivy'): ScanReport {
     },
     findings,
   );
+}
+
+type TrivyReport = z.infer<typeof trivyReportSchema>;
+type TrivyVulnerability = z.infer<typeof trivyVulnerability>;
+
+function zodTrivy(raw: unknown, source: string): TrivyReport {
+  const parsed = safeParseEn(trivyReportSchema, raw);
+  if (!parsed.success) fail(source, 'Trivy report', firstIssue(parsed.error), TRIVY_HINT);
+  return parsed.data;
+}
+
+/** One finding, its keys assigned in the Finding order (no scratch object per optional field: 25,000 in a triage). */
+function trivyFinding(v: TrivyVulnerability, target: string | undefined): Finding {
+  const f: Mutable<Finding> = { id: v.VulnerabilityID, pkg: v.PkgName, installedVersion: v.InstalledVersion };
+  if (v.FixedVersion) f.fixedVersion = v.FixedVersion;
+  if (v.PkgPath) f.pkgPath = v.PkgPath;
+  f.severity = v.Severity ?? 'UNKNOWN';
+  if (v.Status) f.status = v.Status;
+  if (v.Title) f.title = v.Title;
+  if (target) f.target = target;
+  if (v.PrimaryURL) f.url = v.PrimaryURL;
+  f.cvss = toCvss(v.CVSS);
+  return f as Finding;
+}
+
+// The fast check: the rules of trivyReportSchema (a property test proves it accepts nothing zod refuses and yields
+// the same findings), on the shape JSON.parse produces. It accepts a subset of what zod accepts (severities only as
+// Trivy spells them, so no mapping is needed and the value read is the value zod would return: only the schema's
+// keys are ever read from it); anything else goes to zod, so every refusal keeps zod's message.
+
+const isObj = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+const optStr = (v: unknown): boolean => v === undefined || typeof v === 'string';
+const optScore = (v: unknown): boolean =>
+  v === undefined || (typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= 10);
+
+function checkCvssMap(m: unknown): boolean {
+  if (m === undefined) return true;
+  if (!isObj(m)) return false;
+  for (const k in m) {
+    if (!Object.hasOwn(m, k)) continue;
+    // zod's record writes each key into a fresh object: leave that key's meaning to zod.
+    if (k === '__proto__') return false;
+    const c = m[k];
+    if (!isObj(c) || !optScore(c['V2Score']) || !optScore(c['V3Score']) || !optScore(c['V40Score']))
+      return false;
+    if (!optStr(c['V3Vector'])) return false;
+  }
+  return true;
+}
+
+/** The spellings Trivy writes; any other (lower case, empty) is left to the zod schema's mapping. */
+const TRIVY_SEVERITY_SPELLINGS: ReadonlySet<unknown> = new Set(SEVERITIES);
+
+function checkVulnerability(v: unknown): boolean {
+  if (!isObj(v)) return false;
+  const id = v['VulnerabilityID'];
+  if (typeof id !== 'string' || id.length < 1) return false;
+  if (typeof v['PkgName'] !== 'string' || typeof v['InstalledVersion'] !== 'string') return false;
+  if (!optStr(v['PkgPath']) || !optStr(v['FixedVersion']) || !optStr(v['Status'])) return false;
+  if (!optStr(v['Title']) || !optStr(v['PrimaryURL']) || !checkCvssMap(v['CVSS'])) return false;
+  const sev = v['Severity'];
+  return sev === undefined || TRIVY_SEVERITY_SPELLINGS.has(sev);
+}
+
+/** trivyReportSchema's answer for `raw` when `raw` is valid in the common shape, else undefined (ask zod). */
+export function checkTrivyFast(raw: unknown): TrivyReport | undefined {
+  if (!isObj(raw) || raw['SchemaVersion'] !== 2 || !optStr(raw['ArtifactName'])) return undefined;
+  const meta = raw['Metadata'];
+  if (meta !== undefined) {
+    if (!isObj(meta) || !optStr(meta['ImageID'])) return undefined;
+    const digests = meta['RepoDigests'];
+    if (digests !== undefined && (!Array.isArray(digests) || !digests.every((d) => typeof d === 'string')))
+      return undefined;
+  }
+  const results = raw['Results'];
+  if (results !== undefined && results !== null) {
+    if (!Array.isArray(results)) return undefined;
+    for (const res of results as unknown[]) {
+      if (!isObj(res) || !optStr(res['Target']) || !optStr(res['Class'])) return undefined;
+      const vulns = res['Vulnerabilities'];
+      if (vulns === undefined || vulns === null) continue;
+      if (!Array.isArray(vulns)) return undefined;
+      for (const v of vulns as unknown[]) if (!checkVulnerability(v)) return undefined;
+    }
+  }
+  return raw as unknown as TrivyReport;
 }
 
 // ------------------------------------------------------------------------------------ Harbor

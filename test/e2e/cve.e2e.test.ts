@@ -215,6 +215,44 @@ describe('aiboxctl cve, bad input', () => {
     expect(r.code).toBe(1);
     expect(jsonError(r)).toMatchObject({ code: 'IO_FAILED', message: expect.stringContaining('nope.json') });
   });
+
+  it('many reports, read ahead while parsing: the first bad file in argument order is the one named', async () => {
+    const good = await Promise.all(
+      Array.from({ length: 11 }, (_, i) =>
+        file(
+          `ok-${i}.json`,
+          trivy('x', [{ VulnerabilityID: `CVE-2026-${1000 + i}`, PkgName: 'p', InstalledVersion: '1' }]),
+        ),
+      ),
+    );
+    const bad = await file('bad-in-order.json', JSON.stringify({ SchemaVersion: 3 }));
+    const missing = join(work, 'missing-later.json');
+    const args = (files: string[]) => [
+      'cve',
+      'triage',
+      '--no-record',
+      '--now',
+      NOW,
+      '--json',
+      ...files.flatMap((f) => ['--report', f]),
+    ];
+    const r1 = await cli(args([...good.slice(0, 9), bad, ...good.slice(9), missing]));
+    expect(r1.code).toBe(1);
+    expect(jsonError(r1)).toMatchObject({
+      code: 'SCAN_FAILED',
+      message: expect.stringContaining('bad-in-order.json'),
+    });
+    const r2 = await cli(args([...good.slice(0, 10), missing, bad]));
+    expect(jsonError(r2)).toMatchObject({
+      code: 'IO_FAILED',
+      message: expect.stringContaining('missing-later.json'),
+    });
+    const ok = await cli(args(good));
+    expect(ok.code).toBe(0);
+    expect(jsonOf<{ rows: Row[] }>(ok).rows.map((x) => x.id)).toEqual(
+      Array.from({ length: 11 }, (_, i) => `CVE-2026-${1000 + i}`),
+    );
+  });
 });
 
 describe('aiboxctl cve triage, list, accept', () => {

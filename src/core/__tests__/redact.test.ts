@@ -7,6 +7,8 @@ import {
   registerSecret,
   sanitize,
   sanitizeDeep,
+  sanitizedJson,
+  jsonTextMaySanitize,
   sanitizeRemote,
   stripControl,
 } from '../redact.js';
@@ -79,6 +81,148 @@ describe('sanitizeRemote / sanitizeDeep', () => {
       n: 1,
     });
     expect(sanitize('\u001b[31mred')).toBe('red');
+  });
+});
+
+/** The copying walk sanitizeDeep had before copy-on-write (a cycle is "[circular]"): its output is the contract. */
+function copyingSanitizeDeep(value: unknown): unknown {
+  const path = new Set<object>();
+  const deep = (v: unknown): unknown => {
+    if (typeof v === 'string') return sanitize(v);
+    if (v === null || typeof v !== 'object') return v;
+    if (path.has(v)) return '[circular]';
+    path.add(v);
+    let out: unknown;
+    if (Array.isArray(v)) out = v.map(deep);
+    else if (v instanceof Date) out = v;
+    else {
+      const o: Record<string, unknown> = {};
+      for (const [k, x] of Object.entries(v)) o[sanitize(k)] = deep(x);
+      out = o;
+    }
+    path.delete(v);
+    return out;
+  };
+  return deep(value);
+}
+
+describe('sanitizeDeep: copy on write', () => {
+  const dirty = fc.constantFrom(
+    'hunter22',
+    'http://u:p@h',
+    '\u001b[31mred',
+    'token=abc123',
+    'Bearer abcdefghij',
+  );
+  const str = fc.oneof(fc.string(), dirty);
+  const json = fc.letrec((tie) => ({
+    v: fc.oneof(
+      { depthSize: 'small' },
+      str,
+      fc.integer(),
+      fc.boolean(),
+      fc.constant(null),
+      fc.array(tie('v')),
+      fc.dictionary(str, tie('v')),
+    ),
+  })).v;
+  it('prints the same JSON as the copying walk, for any JSON value with or without secrets', () => {
+    registerSecret('hunter22');
+    fc.assert(
+      fc.property(json, (v) => {
+        expect(JSON.stringify(sanitizeDeep(v))).toBe(JSON.stringify(copyingSanitizeDeep(v)));
+      }),
+      { numRuns: 300 },
+    );
+  });
+  it('returns a clean plain value as it is, and copies only the path to a changed string', () => {
+    registerSecret('hunter22');
+    const clean = { a: [1, 'x', { b: 'y' }], c: { d: 'z' } };
+    expect(sanitizeDeep(clean)).toBe(clean);
+    const mixed = { keep: { b: 'y' }, change: ['ok', 'hunter22'] };
+    const out = sanitizeDeep(mixed);
+    expect(out).not.toBe(mixed);
+    expect(out.keep).toBe(mixed.keep);
+    expect(out.change).toEqual(['ok', '***']);
+    expect(mixed.change[1]).toBe('hunter22');
+  });
+  it('still copies a class instance into its own properties (its toJSON is not trusted)', () => {
+    const url = new URL('http://u:p@h/');
+    expect(sanitizeDeep({ url })).toEqual({ url: {} });
+  });
+  it('writes an object reached twice twice (as JSON.stringify does); only a cycle is "[circular]"', () => {
+    const shared = { s: 'x' };
+    expect(sanitizeDeep([shared, shared])).toEqual([{ s: 'x' }, { s: 'x' }]);
+    const loop: Record<string, unknown> = { name: 'a' };
+    loop['self'] = loop;
+    expect(sanitizeDeep({ loop })).toEqual({ loop: { name: 'a', self: '[circular]' } });
+    expect(sanitizedJson({ loop })).toBe(JSON.stringify({ loop: { name: 'a', self: '[circular]' } }));
+  });
+});
+
+describe('sanitizedJson: the JSON text of sanitizeDeep, without the walk when the text is clean', () => {
+  const tricky = fc.constantFrom(
+    'plain',
+    'hunter22',
+    'pa"ss\\word-9',
+    'x=1',
+    'http://u:p@h/',
+    'https://hooks.slack.com/services/T0/B0/abc',
+    'Bearer abcdefghijk',
+    'hvs.abcdefghijklmnopqrstuv',
+    '\u001b[31mred',
+    'a\u0007b',
+    'tab\tand\nnewline',
+    'cr\r',
+    'del\u007f',
+    'c1\u0085',
+    'bidi\u202e',
+    'lone\ud800',
+    'emoji \u{1f600}',
+    'back\\slash u0001',
+  );
+  const str = fc.oneof(fc.string(), fc.string({ unit: 'binary' }), tricky);
+  const leaf = fc.oneof(
+    str,
+    fc.integer(),
+    fc.double(),
+    fc.boolean(),
+    fc.constant(null),
+    fc.constant(undefined),
+  );
+  const tree = fc.letrec((tie) => ({
+    v: fc.oneof(
+      { depthSize: 'small' },
+      leaf,
+      fc.array(tie('v')),
+      fc.dictionary(str, tie('v')),
+      fc.date({ noInvalidDate: true }),
+    ),
+  })).v;
+  it('equals JSON.stringify(sanitizeDeep(v), null, 2) for any value, secrets registered or not', () => {
+    registerSecret('hunter22');
+    registerSecret('pa"ss\\word-9');
+    fc.assert(
+      fc.property(tree, fc.boolean(), (v, share) => {
+        // Shared objects are written twice on both paths; class instances and URLs (toJSON) take the walk.
+        const value =
+          share && v !== null && typeof v === 'object'
+            ? { a: v, b: [v], c: { u: new URL('http://h/') }, d: { a: v } }
+            : { v, w: [v, v] };
+        expect(sanitizedJson(value, 2)).toBe(JSON.stringify(sanitizeDeep(value), null, 2));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+  it('clears a clean text and flags every kind of change', () => {
+    registerSecret('hunter22');
+    expect(
+      jsonTextMaySanitize(JSON.stringify({ id: 'CVE-2026-1', cmd: 'aiboxctl cve rebuild --cve x' })),
+    ).toBe(false);
+    for (const s of ['hunter22', 'a=b', 'http://x', '\u001b[2J', 'x\u202ey', 'Basic abc']) {
+      expect(jsonTextMaySanitize(JSON.stringify({ s }))).toBe(true);
+      expect(jsonTextMaySanitize(JSON.stringify({ [s]: 1 }))).toBe(true);
+    }
   });
 });
 

@@ -291,3 +291,32 @@ describe('triage', () => {
     });
   });
 });
+
+describe('triage: one id in many packages (past the package index threshold)', () => {
+  it('merges each (package, installed) once across variants, keeps a later fix, sorts details and names', () => {
+    const many = (fixedFrom: number): Vuln[] =>
+      Array.from({ length: 20 }, (_, k) => ({
+        id: 'CVE-2026-7777',
+        pkg: `pkg-${String(19 - k).padStart(2, '0')}`,
+        installed: k % 2 === 0 ? '1.0' : '2.0',
+        ...(k >= fixedFrom ? { fixed: '3.0' } : {}),
+        nvd: 9.8,
+        severity: 'CRITICAL',
+      }));
+    const [row] = rows([
+      { variant: 'base', vulns: many(20) },
+      { variant: 'java', vulns: many(10) },
+      { variant: 'node', vulns: many(0) },
+    ]);
+    expect(row?.details).toHaveLength(20);
+    expect(row?.details.map((d) => d.name)).toEqual(
+      Array.from({ length: 20 }, (_, k) => `pkg-${String(k).padStart(2, '0')}`),
+    );
+    expect(row?.details.every((d) => d.fixed === '3.0')).toBe(true);
+    expect(row?.details.every((d) => d.variants.join(',') === 'base,java,node')).toBe(true);
+    expect(row?.packages).toEqual(row?.details.map((d) => d.name));
+    expect(row?.variants).toEqual(['base', 'java', 'node']);
+    expect(row?.command).toContain('--package pkg-00 --package pkg-01');
+    expect(row?.notes).toEqual([]);
+  });
+});
