@@ -36,8 +36,9 @@ let ws: string;
 let carolWs: string;
 let background: Promise<CliResult> | undefined;
 // Tags of this file only (other e2e files use 2026 dates): the local names `aibox update` tags are shared storage.
-const LOCAL_V1 = 'localhost/aibox-base:24.04-20250614';
-const LOCAL_V2 = 'localhost/aibox-base:24.04-20250621';
+// `aibox update` names the local image by the registry's name for the tag (src/sandbox/update.ts localRef).
+const LOCAL_V1 = (): string => `${w.host}/aibox/base:24.04-20250614`;
+const LOCAL_V2 = (): string => `${w.host}/aibox/base:24.04-20250621`;
 
 const SIG_LINE = new RegExp(
   `^Verifying image signature\\.\\.\\. valid \\(signed by ${SIGNER.replace(/\./g, '\\.')}, \\d{4}-\\d{2}-\\d{2}\\)$`,
@@ -71,7 +72,7 @@ afterAll(async () => {
       for (const c of await sandboxes(d).catch(() => []))
         await world.podman.rm(c.name, { force: true, time: 0 }).catch(() => undefined);
     await background?.catch(() => undefined);
-    await world.podman.rmi([LOCAL_V1, LOCAL_V2], { force: true }).catch(() => undefined);
+    await world.podman.rmi([LOCAL_V1(), LOCAL_V2()], { force: true }).catch(() => undefined);
   }
   await world?.dispose();
 });
@@ -193,7 +194,7 @@ describe('aibox start', () => {
   it("a local image that is not the signed one starts nothing: the runbook's three lines, exit 12", async () => {
     // Tamper: the local name carol's sandbox starts from now names another (unsigned) image.
     expect((await carol.aibox(['update'])).code).toBe(0);
-    await buildTestImage(w.podman, LOCAL_V2, { runId: w.runId, files: { '/etc/evil': 'x' } });
+    await buildTestImage(w.podman, LOCAL_V2(), { runId: w.runId, files: { '/etc/evil': 'x' } });
     const r = await carol.aibox(['start', '--workspace', carolWs, '--', 'touch', '/workspace/started']);
     expect(r.code).toBe(12);
     expect(r.stderr).toContain(
