@@ -550,6 +550,19 @@ export class Podman implements Engine, SandboxEngine {
     await this.#run(['rmi', ...(opts.force ? ['--force'] : []), ...refs]);
   }
 
+  /** Where podman keeps its images (`podman info`: graph root and storage driver). */
+  async storageLocation(): Promise<{ graphRoot: string; driver: string }> {
+    const r = await this.#run(['info', '--format', 'json']);
+    const store = ((parseJson(r.stdout, 'info') as Record<string, unknown>).store ?? {}) as Record<
+      string,
+      unknown
+    >;
+    return {
+      graphRoot: str(store.graphRoot, 'store.graphRoot'),
+      driver: str(store.graphDriverName, 'store.graphDriverName'),
+    };
+  }
+
   /** Podman's client version (also a cheap "is podman installed" check). */
   async version(): Promise<PodmanVersion> {
     const r = await this.#run(['version', '--format', 'json']);
