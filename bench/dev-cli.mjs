@@ -60,6 +60,13 @@ try {
     'aibox check --offline': () => timed(node, [aibox, 'check', '--offline'], env),
     'aibox update (up to date)': () => timed(node, [aibox, 'update'], env),
   };
+  // AIBOX_BASELINE=/path/to/older/checkout (built): the aibox cases with that build too, interleaved.
+  if (process.env.AIBOX_BASELINE) {
+    const old = join(process.env.AIBOX_BASELINE, 'dist/aibox.cjs');
+    cases['baseline: aibox check (online)'] = () => timed(node, [old, 'check'], env);
+    cases['baseline: aibox check --offline'] = () => timed(node, [old, 'check', '--offline'], env);
+    cases['baseline: aibox update (up to date)'] = () => timed(node, [old, 'update'], env);
+  }
   const cosign = await getCosign();
   if (cosign) {
     cases['cosign verify --key'] = () =>

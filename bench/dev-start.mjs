@@ -58,7 +58,7 @@ try {
   const settings = testEngineSettings();
   const g = new Podman(settings, createExec()).globalArgs();
   const ulimits = settings.ulimits.flatMap((u) => ['--ulimit', u]);
-  const local = `localhost/aibox-base:${tag}`;
+  const local = `${w.host}/aibox/base:${tag}`; // the name aibox update installs (src/sandbox/update.ts localRef)
   const ws = mkdtempSync(join(tmpdir(), 'aibox-bench-ws-'));
   const cases = {
     'node -e 0': () => timed(node, ['-e', '0'], env),
@@ -66,6 +66,13 @@ try {
       timed(settings.podman, [...g, 'run', '--rm', ...ulimits, local, 'true'], env),
     'aibox start -- true': () => timed(node, [aibox, 'start', '--workspace', ws, '--', 'true'], env),
   };
+  // AIBOX_BASELINE=/path/to/older/checkout (built): the same case with that build, interleaved (before/after).
+  const baseline = process.env.AIBOX_BASELINE;
+  if (baseline) {
+    const old = join(baseline, 'dist/aibox.cjs');
+    cases['aibox start -- true (baseline)'] = () =>
+      timed(node, [old, 'start', '--workspace', ws, '--', 'true'], env);
+  }
   if (process.env.BENCH_DEBUG) {
     const c = spawn(node, [aibox, '--debug', 'start', '--workspace', ws, '--', 'true'], {
       env,
@@ -81,6 +88,10 @@ try {
   console.log('medians (ms):');
   for (const [k, v] of Object.entries(m)) console.log(`  ${k.padEnd(30)} ${v}`);
   console.log(`  start overhead over podman run: ${overhead} ms (target ≤ 80)`);
+  if (baseline)
+    console.log(
+      `  baseline overhead over podman run: ${round(m['aibox start -- true (baseline)'] - m['podman run --rm IMAGE true'])} ms`,
+    );
   writeResults('dev-start', { runs: RUNS, mediansMs: m, overheadMs: overhead, target: '≤ +80 ms' });
   await w.podman.rmi([local], { force: true }).catch(() => undefined);
 } finally {

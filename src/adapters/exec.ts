@@ -31,6 +31,11 @@ export interface ExecOptions {
    * `input`/`inputStream`/`onStdout`/`onStderr` are ignored.
    */
   readonly inheritStdio?: boolean;
+  /**
+   * With `inheritStdio`: stdin and stdout stay this process's, but stderr is a pipe whose raw chunks go to
+   * `onStderrBytes` (the caller forwards them; e.g. podman's own "name already in use" line held back).
+   */
+  readonly onStderrBytes?: (chunk: Buffer) => void;
 }
 
 export interface ExecResult {
@@ -98,7 +103,11 @@ export function createExec(logger: Logger = silentLogger): Exec {
         child = spawn(file, [...args], {
           cwd: opts.cwd,
           env: opts.env ? { ...process.env, ...opts.env } : process.env,
-          stdio: opts.inheritStdio ? 'inherit' : ['pipe', 'pipe', 'pipe'],
+          stdio: opts.inheritStdio
+            ? opts.onStderrBytes
+              ? ['inherit', 'inherit', 'pipe']
+              : 'inherit'
+            : ['pipe', 'pipe', 'pipe'],
         }) as ChildProcessWithoutNullStreams;
       } catch (e: unknown) {
         reject(toolError(file, e));
@@ -122,6 +131,10 @@ export function createExec(logger: Logger = silentLogger): Exec {
       const release = (): void => {
         if (opts.inheritStdio) process.off('SIGINT', ignoreSigint);
       };
+      if (opts.inheritStdio && opts.onStderrBytes) {
+        const onBytes = opts.onStderrBytes;
+        child.stderr.on('data', (c: Buffer) => onBytes(c));
+      }
       if (!opts.inheritStdio) {
         child.stdout.setEncoding('utf8');
         child.stderr.setEncoding('utf8');

@@ -4,8 +4,10 @@
  * check`, `update`, `status` and (slice `sandbox`) `start` all build their deps here.
  */
 import { readFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
-import { developerDataDir, fileDevState } from '../adapters/dev-files.js';
+import { createHash } from 'node:crypto';
+import { dirname, join, resolve } from 'node:path';
+import { atomicWrite, developerDataDir, fileDevState } from '../adapters/dev-files.js';
+import { storageConfigFingerprint, storageFirstInspect } from '../adapters/podman-storage.js';
 import { parseDateBound } from '../core/dates.js';
 import { AiboxError } from '../core/errors.js';
 import { Podman } from '../engine/podman.js';
@@ -22,6 +24,8 @@ export interface DevDepsBuilt extends PreflightDeps {
   readonly configPath: string | undefined;
   readonly dataDir: string;
 }
+
+const sha256Hex = (s: string): string => createHash('sha256').update(s).digest('hex');
 
 /** The developer config's trusted keys (paths relative to the config file). */
 async function configuredKeys(
@@ -70,6 +74,23 @@ export async function createDevDeps(ctx: DevContext): Promise<DevDepsBuilt> {
     });
   }
   const dataDir = developerDataDir(ctx.env);
+  const engine = new Podman(config.engine, ctx.exec, ctx.logger);
+  const localImage = storageFirstInspect({
+    inspect: (ref) => engine.inspectImage(ref),
+    location: () => engine.storageLocation(),
+    cachePath: join(dataDir, 'podman-storage.json'),
+    key: async () =>
+      sha256Hex(
+        JSON.stringify([
+          config.engine.podman,
+          engine.globalArgs(),
+          process.geteuid?.() ?? 0,
+          await storageConfigFingerprint(ctx.env),
+        ]),
+      ),
+    write: (path, text) => atomicWrite(path, text),
+    debug: (line) => ctx.logger.debug(line),
+  });
   return {
     registry: () => ctx.registry(),
     host: config.registry.host,
@@ -77,7 +98,8 @@ export async function createDevDeps(ctx: DevContext): Promise<DevDepsBuilt> {
     state: fileDevState(dataDir),
     trustedKeys: await configuredKeys(config, loaded.path, ctx.cwd),
     now: ctx.now(),
-    engine: new Podman(config.engine, ctx.exec, ctx.logger),
+    engine,
+    localImage,
     config,
     configPath: loaded.path,
     dataDir,

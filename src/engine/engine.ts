@@ -53,8 +53,11 @@ export interface SandboxEngine {
   rm(container: string, opts?: { readonly force?: boolean; readonly time?: number }): Promise<void>;
   /** Rootless or rootful, and the developer's uid/gid (decides the user mapping). */
   identity(): EngineIdentity;
-  /** Run a sandbox attached to this process's terminal/streams; the command's exit code. */
-  runAttached(opts: SandboxRunOptions): Promise<{ exitCode: number }>;
+  /**
+   * Run a sandbox attached to this process's terminal/streams; the command's exit code. With
+   * `reportNameInUse`, `nameInUse: true` when a container of that name exists (nothing ran, nothing printed).
+   */
+  runAttached(opts: SandboxRunOptions): Promise<{ exitCode: number; nameInUse?: boolean }>;
   /** A new process in a running sandbox (attach), on this process's terminal/streams. */
   execAttached(container: string, opts: SandboxExecOptions): Promise<{ exitCode: number }>;
   /** Containers carrying every given label (`key=value`, or `key` present). */

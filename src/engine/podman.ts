@@ -12,6 +12,7 @@ import type { Exec, ExecOptions, ExecResult } from '../adapters/exec.js';
 import type { EngineSettings } from '../config/schema.js';
 import { AiboxError, isAiboxError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/log.js';
+import { NameInUseWatch } from './name-in-use.js';
 import { referenceHost, tlsVerifyFor } from './tls.js';
 
 /** Every image and container aibox (or a test) creates carries this label, so one filter cleans up. */
@@ -121,6 +122,11 @@ export interface SandboxRunOptions {
   readonly user?: string | undefined;
   /** remove the container when its command ends */
   readonly rm: boolean;
+  /**
+   * When podman refuses the name (a container of that name exists), return `nameInUse` and print nothing of
+   * podman's refusal (the caller looks the container up and attaches); otherwise podman's message is shown.
+   */
+  readonly reportNameInUse?: boolean | undefined;
 }
 
 /** Attaching to a running sandbox: a new process inside it (`podman exec`). */
@@ -438,7 +444,7 @@ export class Podman implements Engine, SandboxEngine {
    * Run a sandbox on this process's terminal/streams and return the command's exit code (podman
    * run passes it through; 125–127 are podman's own: see podman-run(1) "Exit Status").
    */
-  async runAttached(opts: SandboxRunOptions): Promise<{ exitCode: number }> {
+  async runAttached(opts: SandboxRunOptions): Promise<{ exitCode: number; nameInUse?: boolean }> {
     const args = [
       'run',
       ...this.#ulimitArgs(),
@@ -455,8 +461,17 @@ export class Podman implements Engine, SandboxEngine {
       opts.image,
       ...opts.args,
     ];
-    const r = await this.#run(args, { inheritStdio: true, allowFailure: true });
-    return { exitCode: r.code };
+    if (!opts.reportNameInUse) {
+      const r = await this.#run(args, { inheritStdio: true, allowFailure: true });
+      return { exitCode: r.code };
+    }
+    const watch = new NameInUseWatch(opts.name, (c) => process.stderr.write(c));
+    const r = await this.#run(args, {
+      inheritStdio: true,
+      allowFailure: true,
+      onStderrBytes: (c) => watch.push(c),
+    });
+    return watch.finish(r.code) ? { exitCode: r.code, nameInUse: true } : { exitCode: r.code };
   }
 
   /** A new process in a running sandbox, on this process's terminal/streams; its exit code. */
@@ -534,6 +549,19 @@ export class Podman implements Engine, SandboxEngine {
   async rmi(refs: readonly string[], opts: { readonly force?: boolean } = {}): Promise<void> {
     if (refs.length === 0) return;
     await this.#run(['rmi', ...(opts.force ? ['--force'] : []), ...refs]);
+  }
+
+  /** Where podman keeps its images (`podman info`: graph root and storage driver). */
+  async storageLocation(): Promise<{ graphRoot: string; driver: string }> {
+    const r = await this.#run(['info', '--format', 'json']);
+    const store = ((parseJson(r.stdout, 'info') as Record<string, unknown>).store ?? {}) as Record<
+      string,
+      unknown
+    >;
+    return {
+      graphRoot: str(store.graphRoot, 'store.graphRoot'),
+      driver: str(store.graphDriverName, 'store.graphDriverName'),
+    };
   }
 
   /** Podman's client version (also a cheap "is podman installed" check). */

@@ -44,6 +44,17 @@ export type Preflight =
 /** The ports the preflight needs (the CLI builds them: `cli/dev-deps.ts` `createDevDeps`). */
 export interface PreflightDeps extends DevDeps {
   readonly engine: Pick<Engine, 'inspectImage'>;
+  /**
+   * The local image's manifest digest(s) and creation time, without a podman process when possible (the CLI
+   * reads containers-storage first: `adapters/podman-storage.ts`); NOT_FOUND like `inspectImage`. Default:
+   * `engine.inspectImage`.
+   */
+  readonly localImage?:
+    | ((
+        ref: string,
+        wanted: string,
+      ) => Promise<{ digest: string; repoDigests: readonly string[]; created: string }>)
+    | undefined;
 }
 
 /** `aibox-base` for variant `base` (the runbook's display names). */
@@ -117,7 +128,9 @@ export async function preflight(
     return failed('no-image', noImage(opts.variant, 'no image has been installed with `aibox update`'));
   // The local image and the channel are independent: podman and the registry answer at the same time.
   const [local, channelStep] = await Promise.allSettled([
-    deps.engine.inspectImage(installed.ref),
+    deps.localImage
+      ? deps.localImage(installed.ref, installed.digest)
+      : deps.engine.inspectImage(installed.ref),
     verifiedChannel(deps, state, { online: opts.online, refuseExpired: false }),
   ]);
   if (local.status === 'rejected') {

@@ -49,9 +49,6 @@ export function stopCommand(variant: string): string {
 /** Preflight, then run or attach; throws the preflight's error (exit 12 / 3) with nothing started. */
 export async function startSandbox(deps: StartDeps, opts: StartOptions): Promise<StartResult> {
   const name = sandboxName(opts.variant, opts.workspace);
-  // The container lookup runs beside the preflight (both only read); it is used only when the preflight passes.
-  const listing = deps.engine.listContainers({ [LABELS.sandbox]: name });
-  listing.catch(() => undefined);
   let pf: Preflight;
   try {
     pf = await deps.preflight();
@@ -64,38 +61,67 @@ export async function startSandbox(deps: StartDeps, opts: StartOptions): Promise
     if (!pf.ok) throw pf.error;
     deps.say(signatureValidLine({ signer: pf.signer, signedAt: new Date(pf.signedAt) }));
     for (const w of pf.warnings) deps.say(w);
-    const decision = decideLaunch(await listing, name, pf.image, pf.floor, stopCommand(opts.variant));
-    switch (decision.kind) {
-      case 'refuse':
-        throw decision.error;
-      case 'attach':
-      case 'attach-older': {
-        if (decision.kind === 'attach-older') deps.say(decision.notice);
-        const r = await deps.engine.execAttached(decision.container, attachOptions(opts.command, opts.tty));
-        return {
-          container: decision.container,
-          mode: 'attach',
-          olderImage: decision.kind === 'attach-older',
-          image: pf.image,
-          exitCode: r.exitCode,
-        };
-      }
-      case 'run': {
-        const run = runOptions({
-          name,
-          image: pf.image,
-          workspace: opts.workspace,
-          command: opts.command,
-          tty: opts.tty,
-          identity: deps.engine.identity(),
-        });
-        if (decision.removeFirst) await deps.engine.rm(decision.removeFirst, { force: true, time: 0 });
-        const r = await deps.engine.runAttached(run);
-        return { container: name, mode: 'run', olderImage: false, image: pf.image, exitCode: r.exitCode };
-      }
-    }
+    return await launch(deps, opts, name, pf);
   } finally {
     await reported;
+  }
+}
+
+/**
+ * Run the sandbox, or attach to the one already there. No `podman ps` before the common case: `podman run
+ * --name` is tried directly, and only when podman refuses the name is the container looked up (attach, older
+ * image, below the floor, stopped leftover) exactly as a lookup first would have decided.
+ */
+async function launch(
+  deps: StartDeps,
+  opts: StartOptions,
+  name: string,
+  pf: Extract<Preflight, { ok: true }>,
+): Promise<StartResult> {
+  const runWith = (): ReturnType<typeof runOptions> =>
+    runOptions({
+      name,
+      image: pf.image,
+      workspace: opts.workspace,
+      command: opts.command,
+      tty: opts.tty,
+      identity: deps.engine.identity(),
+    });
+  let run: ReturnType<typeof runOptions> | undefined;
+  try {
+    run = runWith();
+  } catch {
+    run = undefined; // an unmountable workspace: still attach to a running sandbox; a new run throws below
+  }
+  if (run) {
+    const r = await deps.engine.runAttached({ ...run, reportNameInUse: true });
+    if (!r.nameInUse)
+      return { container: name, mode: 'run', olderImage: false, image: pf.image, exitCode: r.exitCode };
+  }
+  const found = await deps.engine.listContainers({ [LABELS.sandbox]: name });
+  const decision = decideLaunch(found, name, pf.image, pf.floor, stopCommand(opts.variant));
+  switch (decision.kind) {
+    case 'refuse':
+      throw decision.error;
+    case 'attach':
+    case 'attach-older': {
+      if (decision.kind === 'attach-older') deps.say(decision.notice);
+      const r = await deps.engine.execAttached(decision.container, attachOptions(opts.command, opts.tty));
+      return {
+        container: decision.container,
+        mode: 'attach',
+        olderImage: decision.kind === 'attach-older',
+        image: pf.image,
+        exitCode: r.exitCode,
+      };
+    }
+    case 'run': {
+      const again = runWith();
+      if (decision.removeFirst) await deps.engine.rm(decision.removeFirst, { force: true, time: 0 });
+      // Podman's own message is shown this time (e.g. a foreign container holding the name).
+      const r = await deps.engine.runAttached(again);
+      return { container: name, mode: 'run', olderImage: false, image: pf.image, exitCode: r.exitCode };
+    }
   }
 }
 

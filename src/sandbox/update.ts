@@ -10,12 +10,14 @@ import { LABELS, parseSecurityFixes, type SecurityFix } from '../core/labels.js'
 import type { Engine } from '../engine/engine.js';
 import { signatureFailedMessage } from '../signing/messages.js';
 import { fetchSignatures, verifyCachedSignatures } from './material.js';
-import { displayBase, localDigestFor, normaliseTime } from './preflight.js';
+import { displayBase, localDigestFor, normaliseTime, type PreflightDeps } from './preflight.js';
 import type { CachedImage, CachedSignatures, DevState } from './state.js';
 import { verifiedChannel, type DevDeps } from './verified-channel.js';
 
 export interface UpdateDeps extends DevDeps {
   readonly engine: Pick<Engine, 'inspectImage' | 'pull' | 'tag'>;
+  /** The local image without a podman process when possible (as in the preflight); default `engine.inspectImage`. */
+  readonly localImage?: PreflightDeps['localImage'];
   /** Milliseconds, for the "done (45s)" of the pull line. */
   readonly clock: () => number;
 }
@@ -58,12 +60,15 @@ export function localRef(host: string, project: string, variant: string, tag: st
 }
 
 async function localDigest(
-  engine: UpdateDeps['engine'],
+  deps: Pick<UpdateDeps, 'engine' | 'localImage'>,
   ref: string,
   wanted: string,
 ): Promise<string | null> {
   try {
-    return localDigestFor(await engine.inspectImage(ref), wanted);
+    return localDigestFor(
+      await (deps.localImage ? deps.localImage(ref, wanted) : deps.engine.inspectImage(ref)),
+      wanted,
+    );
   } catch (e: unknown) {
     if (isAiboxError(e, 'NOT_FOUND')) return null;
     throw e;
@@ -96,7 +101,7 @@ export async function update(deps: UpdateDeps, opts: UpdateOptions): Promise<Upd
     });
   }
   const installed = state.images[variant];
-  const current = installed ? await localDigest(deps.engine, installed.ref, entry.digest) : null;
+  const current = installed ? await localDigest(deps, installed.ref, entry.digest) : null;
   const repoRef = { registry: deps.host, repository: `${deps.project}/${variant}` };
   const trust = step.trust;
 

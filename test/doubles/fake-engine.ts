@@ -198,10 +198,11 @@ export class FakeEngine implements Engine, SandboxEngine {
     return this.identityValue;
   }
 
-  async runAttached(opts: SandboxRunOptions): Promise<{ exitCode: number }> {
+  async runAttached(opts: SandboxRunOptions): Promise<{ exitCode: number; nameInUse?: boolean }> {
     this.calls.push({ op: 'runAttached', ref: opts.name });
     if (this.sandboxFailure) throw this.sandboxFailure;
-    if (this.containers.has(opts.name)) return { exitCode: 125 };
+    if (this.containers.has(opts.name))
+      return opts.reportNameInUse ? { exitCode: 125, nameInUse: true } : { exitCode: 125 };
     this.sandboxRuns.push(opts);
     const img = this.#local(opts.image);
     const info: ContainerInfo = {

@@ -206,6 +206,16 @@ describe('aibox check', () => {
     expect(w.proxy.requests).toEqual([]);
   });
 
+  it('steady state: the local image is read from containers-storage, no podman process', async () => {
+    // The first check learns podman's storage location (podman info, once per machine) beside its inspect.
+    expect((await dev.aibox(['check', '--offline'])).code).toBe(0);
+    const r = await dev.aibox(['--debug', 'check', '--offline']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('read from containers-storage');
+    expect(r.stderr).not.toMatch(/Run: \S*podman/);
+    expect(r.stdout).toContain('Verifying image signature... valid');
+  });
+
   it('registry unreachable: the cache, with one warning line', async () => {
     w.proxy.setDown(true);
     try {

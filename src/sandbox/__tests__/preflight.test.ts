@@ -177,6 +177,33 @@ describe('preflight', () => {
     expect(exitCodeFor(p.error)).toBe(3);
   });
 
+  it('the local image from the storage lookup (no podman process) when given; its digest still decides', async () => {
+    const w: World = { store: new MemoryImageStore(), channel: null, current: null };
+    const { deps, digest } = await installed(w, 'base', Date.now() - 48 * hour);
+    const asked: string[] = [];
+    const engine = {
+      ...deps.engine,
+      inspectImage: () => Promise.reject(new Error('podman must not run: storage answered')),
+    };
+    const localImage = (ref: string, wanted: string) => {
+      asked.push(`${ref} ${wanted}`);
+      return Promise.resolve({ digest, repoDigests: [], created: iso(Date.now() - 48 * hour) });
+    };
+    const p = await preflight({ ...deps, engine, localImage }, { variant: 'base', online: false });
+    expect(p.ok).toBe(true);
+    expect(asked).toEqual([`${HOST}/aibox/base:24.04-20260215 ${digest}`]);
+    // a lookup answering another digest (podman's answer for a replaced image): exit 12, as with inspect
+    const other = {
+      ...deps,
+      engine,
+      localImage: () =>
+        Promise.resolve({ digest: `sha256:${'e'.repeat(64)}`, repoDigests: [], created: iso(Date.now()) }),
+    };
+    const bad = await preflight(other, { variant: 'base', online: false });
+    expect(bad.ok).toBe(false);
+    if (!bad.ok) expect(bad.kind).toBe('signature');
+  });
+
   it('the highest floor ever seen is kept: a channel that lowers it does not let the old image pass', async () => {
     const w: World = { store: new MemoryImageStore(), channel: null, current: null };
     const { deps, digest } = await installed(w, 'base', Date.now() - 48 * hour);

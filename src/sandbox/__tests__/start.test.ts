@@ -144,6 +144,32 @@ describe('startSandbox', () => {
     expect(reports).toEqual([ok]);
   });
 
+  it('starts with one podman process: no container lookup before the run (only when podman refuses the name)', async () => {
+    const { engine, deps } = setup();
+    await startSandbox(deps, { variant: 'base', workspace: WS, command: ['true'], tty: false });
+    expect(engine.calls.map((c) => c.op)).toEqual(['runAttached']);
+    expect(engine.sandboxRuns[0]?.reportNameInUse).toBe(true);
+  });
+
+  it('a stopped leftover holding the name: looked up after the refusal, removed, then the run shows podman output', async () => {
+    const { engine, deps } = setup();
+    const name = running(engine, { [LABELS.sandboxDigest]: image.digest });
+    engine.containers.set(name, { ...engine.containers.get(name)!, state: 'exited', running: false });
+    const r = await startSandbox(deps, { variant: 'base', workspace: WS, command: ['true'], tty: false });
+    expect(r).toMatchObject({ mode: 'run', container: name });
+    expect(engine.calls.map((c) => c.op)).toEqual(['runAttached', 'listContainers', 'rm', 'runAttached']);
+    expect(engine.sandboxRuns.map((o) => o.reportNameInUse)).toEqual([undefined]);
+  });
+
+  it("a foreign container holding the name (no sandbox label): podman's own refusal is shown, exit 125", async () => {
+    const { engine, deps } = setup();
+    const name = running(engine, {});
+    engine.containers.set(name, { ...engine.containers.get(name)!, labels: {} });
+    const r = await startSandbox(deps, { variant: 'base', workspace: WS, command: ['true'], tty: false });
+    expect(r).toMatchObject({ mode: 'run', exitCode: 125 });
+    expect(engine.calls.map((c) => c.op)).toEqual(['runAttached', 'listContainers', 'runAttached']);
+  });
+
   it('attaches to the sandbox already running from the same image (exec CMD, or a login shell)', async () => {
     const { engine, deps } = setup();
     const name = running(engine, { [LABELS.sandboxDigest]: image.digest });
