@@ -303,7 +303,7 @@ devStep('aibox check: the floor is met again', dev('check'));
 devStep(
   `aibox start: the fixed image, ${PACKAGE} 1.1 inside`,
   dev('start', '--', 'cat', `/usr/share/${PACKAGE}/version`),
-  { capture: true, want: '1.1' },
+  { capture: true, want: '\n1.1\n' }, // the version file, on a line of its own
 );
 
 process.stdout.write(
