@@ -239,7 +239,7 @@ function devStep(title, argv, opts = {}) {
     encoding: 'utf8',
   });
   if (opts.capture) {
-    process.stderr.write(r.stderr);
+    process.stdout.write(r.stderr); // in order, also when the output goes to a file (CI logs)
     process.stdout.write(r.stdout);
     r.stdout = `${r.stderr}${r.stdout}`;
   }
