@@ -23,7 +23,7 @@ export interface StatusReport {
   readonly signature: { state: 'valid' | 'invalid' | 'unknown'; line: string };
   readonly channel: { sequence: number; expiresAt: string; offline: boolean } | null;
   readonly trustedKeys: readonly { name: string; fingerprint: string; notAfter: string | null }[];
-  /** Running sandboxes; null until the engine can list them (slice `sandbox`). */
+  /** Running sandboxes; null when the engine cannot list them. */
   readonly sandboxes: readonly { name: string; image: string }[] | null;
   readonly problem: { kind: string; code: string } | null;
   readonly warnings: readonly string[];

@@ -240,9 +240,10 @@ describe('aibox status', () => {
     expect(data.signature.state).toBe('valid');
     expect(data.channel.sequence).toBe(2);
     expect(data.trustedKeys).toHaveLength(1);
-    expect(data.sandboxes).toBeNull();
+    // No sandbox is running in this file: the engine lists none.
+    expect(data.sandboxes).toEqual([]);
     const text = await dev.aibox(['status']);
-    expect(text.stdout).toMatch(/Running sandboxes:\s+—/);
+    expect(text.stdout).toMatch(/Running sandboxes:\s+none/);
   });
 });
 
