@@ -39,6 +39,10 @@ const TARGET_RATIO = 0.5;
 const PW = 'bench-emergency-password';
 const CVE = 'CVE-2026-12345';
 const TODAY = new Date().toISOString().slice(0, 10);
+// BENCH_DEBUG=1: both commands run with --debug and their stderr (every `Run: podman …` with its time) is kept
+// in bench/results/emergency-<round>-<weekly|emergency>.log.
+const DEBUG = process.env.BENCH_DEBUG === '1';
+const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
 
 function run(args, env) {
   return new Promise((done, fail) => {
@@ -93,16 +97,36 @@ async function round(i) {
     const xdg = join(work, 'xdg');
     await mkdir(xdg, { recursive: true });
     const env = { COSIGN_PASSWORD: PW, XDG_DATA_HOME: xdg, ...trivy.env };
-    const ctl = (args) =>
-      run(['--config', config, '--registry', `${reg.host}/aibox`, ...args, '--json'], env);
+    const ctl = async (args, name) => {
+      const r = await run(
+        [
+          '--config',
+          config,
+          '--registry',
+          `${reg.host}/aibox`,
+          ...(DEBUG ? ['--debug'] : []),
+          ...args,
+          '--json',
+        ],
+        env,
+      );
+      if (DEBUG) {
+        await mkdir(RESULTS, { recursive: true });
+        await writeFile(join(RESULTS, `emergency-${i + 1}-${name}.log`), r.err);
+      }
+      return r;
+    };
 
-    const weekly = await ctl(['rebuild', '--date', TODAY, '--revision', 'bench-weekly']);
+    const weekly = await ctl(['rebuild', '--date', TODAY, '--revision', 'bench-weekly'], 'weekly');
     const w = dataOf(weekly, 'weekly rebuild');
     if (w.result !== 'success') throw new Error(`weekly rebuild: ${JSON.stringify(w.failure)}`);
 
     await trivy.setVulns([{ id: CVE, pkg: 'aibox-canary', fixed: '1.1', cvss: 9.8, severity: 'CRITICAL' }]);
     await repo.publish('1.1');
-    const emergency = await ctl(['cve', 'rebuild', '--cve', CVE, '--cvss', '9.8', '--revision', 'bench-cve']);
+    const emergency = await ctl(
+      ['cve', 'rebuild', '--cve', CVE, '--cvss', '9.8', '--revision', 'bench-cve'],
+      'emergency',
+    );
     const e = dataOf(emergency, 'cve rebuild');
     const rebuilt = Object.keys(e.variants ?? {}).sort();
     if (rebuilt.length !== Object.keys(doc.variants).length)

@@ -65,7 +65,14 @@ export interface PlatformConfig {
   baseImage: string;
   variants: Record<string, VariantConfig>;
   signing: { key: string | null; identity: string; trustedKeys: TrustedKeyConfig[]; rotationDays: number };
-  scan: { scanner: 'trivy' | 'harbor' | 'none'; trivyPath: string; failOn: string[]; ignore: ScanIgnore[] };
+  scan: {
+    scanner: 'trivy' | 'harbor' | 'none';
+    trivyPath: string;
+    failOn: string[];
+    ignore: ScanIgnore[];
+    /** how many image scans may run at once */
+    concurrency: number;
+  };
   notify: { slackWebhook: string | null };
   /** Retention of the registry's tags (runbook §4; src/retention/rules.ts). */
   retention: RetentionConfig;
@@ -144,7 +151,7 @@ export function defaultPlatformConfig(): PlatformConfig {
     baseImage: 'docker.io/library/ubuntu:24.04',
     variants: defaultVariants(),
     signing: { key: null, identity: 'platform-ci@aibox.internal', trustedKeys: [], rotationDays: 365 },
-    scan: { scanner: 'trivy', trivyPath: 'trivy', failOn: ['CRITICAL'], ignore: [] },
+    scan: { scanner: 'trivy', trivyPath: 'trivy', failOn: ['CRITICAL'], ignore: [], concurrency: 2 },
     notify: { slackWebhook: null },
     retention: defaultRetentionConfig(),
     cve: defaultCve(),

@@ -356,6 +356,10 @@ export const platformSchema = z.prefault(
       z.strictObject({
         scanner: z._default(z.enum(SCANNERS), 'trivy'),
         trivyPath: z._default(nonEmpty, 'trivy'),
+        concurrency: described(
+          z._default(int(1, 16), 2),
+          'Image scans run at once (the emergency scans and every re-scan)',
+        ),
         failOn: described(
           z._default(z.array(z.enum(SEVERITIES)), () => ['CRITICAL' as const]),
           'Severities that fail the build',

@@ -7,7 +7,8 @@
  * Receives its ports (RunDeps); constructs none. The floor arithmetic is `floor.ts`, the input rules `request.ts`.
  */
 import { join } from 'node:path';
-import { AiboxError, describeError, isAiboxError } from '../core/errors.js';
+import { AiboxError, describeError, internalError, isAiboxError } from '../core/errors.js';
+import { mapLimited } from '../core/limit.js';
 import type { SecurityFix } from '../core/labels.js';
 import type { PlatformConfig } from '../config/schema.js';
 import { resolveChannelBase } from '../channel/publisher.js';
@@ -261,20 +262,13 @@ async function emergencyInner(
   const parents = Object.fromEntries(Object.entries(config.variants).map(([n, v]) => [n, v.from]));
   const named = new Set(input.cves);
 
-  // 1. Scan each candidate's latest: which variants list which named CVE, with which packages.
+  // 1. Scan each candidate's latest: which variants list which named CVE, with which packages (with the floors
+  //    carried from the registry read at the same time).
   const candidates = input.variants.length ? input.variants : Object.keys(config.variants);
-  const latest = new Map<string, { digest: string; tag: string | undefined }>();
-  const hits = new Map<string, Finding[]>();
-  for (const v of candidates) {
-    const repo = { registry: target.host, repository: repositoryFor(target.project, v) };
-    const digest =
-      channel?.variants[v]?.digest ?? (await target.store.headManifest({ ...repo, tag: 'latest' }))?.digest;
-    if (!digest) continue;
-    latest.set(v, { digest, tag: channel?.variants[v]?.tag });
-    const report: ScanReport = await scanWith(scanner, `${target.host}/${repo.repository}`, digest);
-    const found = report.findings.filter((f) => named.has(f.id.toUpperCase()));
-    if (found.length) hits.set(v, found);
-  }
+  const [{ latest, hits, inherited }, carried] = await Promise.all([
+    scanLatest(deps, { target, channel, scanner, parents, named }, candidates),
+    registryFloors({ ...pdeps, logger: deps.logger }, Object.keys(config.variants)),
+  ]);
   const fixes = mergeFixes(
     input.cves.map((id) => {
       const fs = [...hits.values()].flat().filter((f) => f.id.toUpperCase() === id);
@@ -305,7 +299,7 @@ async function emergencyInner(
   }
   const affected = input.variants.length ? [...input.variants] : [...hits.keys()];
   if (!req.full) {
-    const clean = affected.filter((v) => !hits.has(v));
+    const clean = affected.filter((v) => !hits.has(v) && !inherited.has(v));
     if (clean.length > 0) {
       throw refused(
         `nothing to patch in ${clean.join(', ')}: ${input.cves.join(', ')} ${input.cves.length > 1 ? 'are' : 'is'} not in ${clean.length > 1 ? 'their' : 'its'} current scan`,
@@ -365,7 +359,6 @@ async function emergencyInner(
 
   // 4. Floors: the highest ever set (registry), raised for the affected variants and their children.
   const created = floorTime(o.now.toISOString()) ?? o.now.toISOString();
-  const carried = await registryFloors({ ...pdeps, logger: deps.logger }, Object.keys(config.variants));
   const floor: Floor | undefined = newFloor(created, fixes, threshold);
   const floors = raiseFloors(parents, carried, roots, floor);
 
@@ -462,6 +455,86 @@ async function emergencyInner(
     record: result,
     recordPath: recordPath(runsDir, o.runId),
   };
+}
+
+interface LatestScan {
+  /** variant → its `latest` digest (the channel's entry, else the registry's `latest` tag) and channel tag. */
+  readonly latest: Map<string, { digest: string; tag: string | undefined }>;
+  /** variant → the findings of its `latest` scan that name one of the CVEs. */
+  readonly hits: Map<string, Finding[]>;
+  /** Variants not scanned: an ancestor's scan lists every named CVE, so they carry them by inheritance. */
+  readonly inherited: Set<string>;
+}
+
+/**
+ * Scan the candidates' `latest` images, parents before children: a variant whose ancestor's scan lists EVERY named
+ * CVE inherits them and is rebuilt FROM the patched ancestor in any case, so it is not scanned first (its rebuilt
+ * image is re-scanned like every other). The scans of one generation run at once, at most `scan.concurrency`.
+ */
+async function scanLatest(
+  deps: EmergencyDeps,
+  s: {
+    readonly target: RunTarget;
+    readonly channel: { readonly variants: Readonly<Record<string, { digest: string; tag: string }>> } | null;
+    readonly scanner: Scanner;
+    readonly parents: Readonly<Record<string, string | null>>;
+    readonly named: ReadonlySet<string>;
+  },
+  candidates: readonly string[],
+): Promise<LatestScan> {
+  const { target, channel, parents, named } = s;
+  const latest = new Map<string, { digest: string; tag: string | undefined }>();
+  const hits = new Map<string, Finding[]>();
+  const inherited = new Set<string>();
+  const repoOf = (v: string) => ({ registry: target.host, repository: repositoryFor(target.project, v) });
+  // The registry is asked only for variants the channel does not name.
+  const digests = await Promise.all(
+    candidates.map(
+      async (v) =>
+        channel?.variants[v]?.digest ??
+        (await target.store.headManifest({ ...repoOf(v), tag: 'latest' }))?.digest,
+    ),
+  );
+  candidates.forEach((v, i) => {
+    const digest = digests[i];
+    if (digest) latest.set(v, { digest, tag: channel?.variants[v]?.tag });
+  });
+  const depth = (v: string): number => {
+    const p = parents[v] ?? null;
+    return p === null ? 0 : 1 + depth(p);
+  };
+  const listsAll = (v: string) => {
+    const ids = new Set((hits.get(v) ?? []).map((f) => f.id.toUpperCase()));
+    return [...named].every((id) => ids.has(id));
+  };
+  const heir = (v: string): string | undefined => {
+    for (let p = parents[v] ?? null; p !== null; p = parents[p] ?? null)
+      if (inherited.has(p) || listsAll(p)) return p;
+    return undefined;
+  };
+  const scanned = [...latest.keys()];
+  const generations = [...new Set(scanned.map(depth))].sort((a, b) => a - b);
+  for (const g of generations) {
+    const level = scanned.filter((v) => depth(v) === g);
+    const todo: string[] = [];
+    for (const v of level) {
+      const from = heir(v);
+      if (from === undefined) todo.push(v);
+      else {
+        inherited.add(v);
+        deps.logger.debug(`${v}: not scanned first: ${from}'s scan lists every named CVE (rebuilt FROM it)`);
+      }
+    }
+    const reports = await mapLimited(todo, deps.config.scan.concurrency, (v) => {
+      const l = latest.get(v) ?? internalError(`no latest digest for ${v}`);
+      return scanWith(s.scanner, `${target.host}/${repoOf(v).repository}`, l.digest);
+    });
+    todo.forEach((v, i) => {
+      const found = (reports[i]?.findings ?? []).filter((f) => named.has(f.id.toUpperCase()));
+      if (found.length) hits.set(v, found);
+    });
+  }
+  return { latest, hits, inherited };
 }
 
 /** Scan one image; a scanner failure is named (the run publishes nothing). */

@@ -28,25 +28,34 @@ export async function registryFloors(
   variants: readonly string[],
 ): Promise<Map<string, Floor>> {
   const log = d.logger ?? silentLogger;
+  // Independent reads: the history, `current` and every variant's `latest` are asked at once.
+  const [{ entry }, current, images] = await Promise.all([
+    latestHistory(d),
+    inspectCurrent(d),
+    Promise.all(
+      variants.map(async (v): Promise<[string, Floor | undefined][]> => {
+        const ref = { registry: d.host, repository: repositoryFor(d.project, v), tag: 'latest' };
+        const head = await d.store.headManifest(ref);
+        if (!head) return [];
+        const pinned = { ...ref, digest: head.digest };
+        const ver = await verifyImage({ client: d.store, ref: pinned, trustedKeys: d.trust, now: d.now() });
+        if (!ver.ok) {
+          log.warn(
+            `${v}: latest (${head.digest}) is not signed by a trusted key: its floor labels are not trusted`,
+          );
+          return [];
+        }
+        const desc = await describeImage(d.store, pinned);
+        return [
+          [v, floorFromLabels(desc.labels)],
+          [v, floorFromLabels(desc.annotations)],
+        ];
+      }),
+    ),
+  ]);
   const sources: [string, Floor | undefined][] = [];
-  const { entry } = await latestHistory(d);
-  const current = await inspectCurrent(d);
   for (const doc of [entry?.read.channel, current.kind === 'verified' ? current.doc.read.channel : undefined])
     for (const v of variants) sources.push([v, floorFromChannel(doc?.variants[v])]);
-  for (const v of variants) {
-    const ref = { registry: d.host, repository: repositoryFor(d.project, v), tag: 'latest' };
-    const head = await d.store.headManifest(ref);
-    if (!head) continue;
-    const pinned = { ...ref, digest: head.digest };
-    const ver = await verifyImage({ client: d.store, ref: pinned, trustedKeys: d.trust, now: d.now() });
-    if (!ver.ok) {
-      log.warn(
-        `${v}: latest (${head.digest}) is not signed by a trusted key: its floor labels are not trusted`,
-      );
-      continue;
-    }
-    const desc = await describeImage(d.store, pinned);
-    sources.push([v, floorFromLabels(desc.labels)], [v, floorFromLabels(desc.annotations)]);
-  }
+  sources.push(...images.flat());
   return highestFloors(sources);
 }

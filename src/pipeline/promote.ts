@@ -155,15 +155,14 @@ export async function checkAll(
   d: PromotionDeps,
   candidates: readonly PromotionCandidate[],
 ): Promise<CheckedCandidate[]> {
+  // Every candidate is checked at once (registry reads and signature checks); results keep the candidates' order.
+  const results = await Promise.allSettled(candidates.map((c) => checkCandidate(d, c)));
   const checked: CheckedCandidate[] = [];
   const refused: string[] = [];
-  for (const c of candidates) {
-    try {
-      checked.push(await checkCandidate(d, c));
-    } catch (e: unknown) {
-      if (!isAiboxError(e, 'POLICY_REFUSED')) throw e;
-      refused.push(e.message);
-    }
+  for (const r of results) {
+    if (r.status === 'fulfilled') checked.push(r.value);
+    else if (isAiboxError(r.reason, 'POLICY_REFUSED')) refused.push(r.reason.message);
+    else throw r.reason;
   }
   if (refused.length > 0) {
     throw new AiboxError({
@@ -348,16 +347,18 @@ interface LatestMove {
 
 /** For every variant of the channel whose `latest` does not serve the channel's digest: the bytes to put there. */
 async function planLatestMoves(d: PromotionDeps, channel: Channel): Promise<LatestMove[]> {
-  const moves: LatestMove[] = [];
-  for (const [variant, v] of Object.entries(channel.variants)) {
-    const repo = { registry: d.host, repository: repositoryFor(d.project, variant) };
-    const ref = { ...repo, tag: 'latest' };
-    const head = await d.store.headManifest(ref);
-    if (head?.digest === v.digest) continue;
-    const m = await d.store.getManifest({ ...repo, digest: v.digest });
-    moves.push({ ref, digest: v.digest, bytes: m.bytes, mediaType: m.descriptor.mediaType });
-  }
-  return moves;
+  // Reads only, all at once; the moves keep the channel's variant order.
+  const moves = await Promise.all(
+    Object.entries(channel.variants).map(async ([variant, v]): Promise<LatestMove | undefined> => {
+      const repo = { registry: d.host, repository: repositoryFor(d.project, variant) };
+      const ref = { ...repo, tag: 'latest' };
+      const head = await d.store.headManifest(ref);
+      if (head?.digest === v.digest) return undefined;
+      const m = await d.store.getManifest({ ...repo, digest: v.digest });
+      return { ref, digest: v.digest, bytes: m.bytes, mediaType: m.descriptor.mediaType };
+    }),
+  );
+  return moves.filter((m): m is LatestMove => m !== undefined);
 }
 
 /** Why an open intent is not completed, or the channel to complete. */

@@ -8,6 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { AiboxError, describeError, internalError, isAiboxError } from '../core/errors.js';
+import { semaphore } from '../core/limit.js';
 import type { Logger } from '../core/log.js';
 import type { PlatformConfig } from '../config/schema.js';
 import type { ChannelStateStore } from '../channel/state.js';
@@ -152,6 +153,9 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
   // Saves are serialised: concurrent variants change the record at the same time.
   let saving: Promise<void> = Promise.resolve();
   const save = (): Promise<void> => (saving = saving.then(() => deps.save(r)));
+  // Scans run concurrently with the builds, at most `scan.concurrency` at once (a scanner pulls and unpacks the
+  // whole image: unbounded, four children re-scanning at once would starve the builds still running).
+  const scanSlot = semaphore(opts.config.scan.concurrency);
   const pulls = new Map<string, Promise<unknown>>();
   const pullOnce = (ref: string): Promise<unknown> => {
     let p = pulls.get(ref);
@@ -372,11 +376,13 @@ export async function rebuild(deps: RebuildDeps, opts: RebuildOptions): Promise<
       const gate = await step(
         'scan',
         async () => {
-          const g = await runScanGate(
-            deps.scanner,
-            { reference: `${opts.host}/${p.repository}`, digest: staged.digest },
-            opts.config.scan,
-            deps.now(),
+          const g = await scanSlot(() =>
+            runScanGate(
+              deps.scanner,
+              { reference: `${opts.host}/${p.repository}`, digest: staged.digest },
+              opts.config.scan,
+              deps.now(),
+            ),
           );
           // An emergency build must have removed the CVEs it names, whatever the gate's policy says.
           if (g.status !== 'skipped') opts.confirmScan?.(p.name, g.report);

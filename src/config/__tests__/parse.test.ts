@@ -38,7 +38,7 @@ describe('parsePlatformConfigText', () => {
         '',
       ].join('\n');
       expect(message(text)).toBe(
-        'aibox.yaml:7:3: scan.scaner: unknown key (allowed: scanner, trivyPath, failOn, ignore; did you mean "scanner"?)',
+        'aibox.yaml:7:3: scan.scaner: unknown key (allowed: scanner, trivyPath, concurrency, failOn, ignore; did you mean "scanner"?)',
       );
     });
 

@@ -38,7 +38,13 @@ describe('defaultPlatformConfig', () => {
       trustedKeys: [],
       rotationDays: 365,
     });
-    expect(c.scan).toEqual({ scanner: 'trivy', trivyPath: 'trivy', failOn: ['CRITICAL'], ignore: [] });
+    expect(c.scan).toEqual({
+      scanner: 'trivy',
+      trivyPath: 'trivy',
+      failOn: ['CRITICAL'],
+      ignore: [],
+      concurrency: 2,
+    });
     expect(c.engine.buildConcurrency).toBe(2);
     expect(c.engine.tlsVerify).toBeNull();
   });
@@ -94,7 +100,7 @@ describe('validatePlatformConfig', () => {
   describe('when a key is unknown', () => {
     it('lists the allowed keys and suggests the closest', () => {
       expect(problem({ scan: { scaner: 'trivy' } })).toBe(
-        'platform config: scan.scaner: unknown key (allowed: scanner, trivyPath, failOn, ignore; did you mean "scanner"?)',
+        'platform config: scan.scaner: unknown key (allowed: scanner, trivyPath, concurrency, failOn, ignore; did you mean "scanner"?)',
       );
     });
     it('does not guess when nothing is close', () => {

@@ -24,6 +24,7 @@ import { pipelineStatus } from '../../pipeline/status.js';
 import { promote as promoteDate } from '../../pipeline/__tests__/world.js';
 import { readCveRecords, writeCveRecords, type CveRecordDeps } from '../record-store.js';
 import { trustOf } from '../../pipeline/__tests__/world.js';
+import type { Scanner } from '../../scan/scanner.js';
 
 const CVE = 'CVE-2026-12345';
 let fork: () => Promise<World>;
@@ -253,7 +254,8 @@ describe('cve rebuild faults: nothing published, floor unchanged', () => {
 
   it('the scanner fails mid-way: the error names the image, nothing published', async () => {
     const w = await world();
-    w.scanner.advisories = [{ id: CVE, pkg: 'openssl', severity: 'CRITICAL', cvss: 9.8 }];
+    // Only tool lists it, so base's latest is scanned first, then app's and tool's: the second scan fails.
+    w.scanner.advisories = [{ id: CVE, pkg: 'libicu', severity: 'CRITICAL', cvss: 9.8, in: ['/tool'] }];
     w.scanner.failOnCall = 2;
     const before = await published(w);
     const e = await failure(runEmergency(w.deps, req()));
@@ -262,7 +264,8 @@ describe('cve rebuild faults: nothing published, floor unchanged', () => {
     // …and during the re-scan of the patched image
     const w2 = await world();
     w2.scanner.advisories = [{ id: CVE, pkg: 'openssl', severity: 'CRITICAL', cvss: 9.8 }];
-    w2.scanner.failOnCall = 4;
+    // Scan 1: base's latest (app and tool inherit the CVE, not scanned first); scan 2: the patched base.
+    w2.scanner.failOnCall = 2;
     const e2 = await failure(runEmergency(w2.deps, req()));
     expect(isAiboxError(e2)).toBe(true);
     await unchanged(w2, before);
@@ -454,5 +457,106 @@ describe('cve rebuild records the fix (CVE records, signed, in the registry)', (
       label: 'Deadline',
       value: expect.stringMatching(/MISSED/) as string,
     });
+  });
+});
+
+describe('cve rebuild speed without weaker checks (issue 9 "Performance")', () => {
+  /** The world's scanner wrapped to record what was scanned and how many scans were in flight at once. */
+  function counting(w: World, concurrency: number) {
+    const seen = { max: 0, now: 0 };
+    const scanner: Scanner = {
+      name: 'trivy',
+      scan: async (t) => {
+        seen.now++;
+        seen.max = Math.max(seen.max, seen.now);
+        try {
+          // Yield first, so scans started together really overlap.
+          await new Promise((go) => setImmediate(go));
+          return await w.scanner.scan(t);
+        } finally {
+          seen.now--;
+        }
+      },
+    };
+    const deps = {
+      ...w.deps,
+      config: { ...w.deps.config, scan: { ...w.deps.config.scan, concurrency } },
+      scanner: () => scanner,
+    };
+    return { deps, seen };
+  }
+
+  it('a CVE base lists: the children inherit it and are not scanned first; every rebuilt image is re-scanned', async () => {
+    const w = await world();
+    w.scanner.advisories = [{ id: CVE, pkg: 'openssl', severity: 'CRITICAL', cvss: 9.8 }];
+    const before = await published(w);
+    const r = await runEmergency(w.deps, req({ variants: ['base', 'app'] }));
+    expect(Object.keys(r.variants).sort()).toEqual(['app', 'base', 'tool']);
+    const scanned = w.scanner.scanned.map((s) => s.digest);
+    // One scan before the build: base's latest; app's and tool's old images are not scanned.
+    expect(scanned.filter((d) => d === before.latest.base)).toHaveLength(1);
+    expect(scanned).not.toContain(before.latest.app);
+    expect(scanned).not.toContain(before.latest.tool);
+    // The re-scan still confirms the CVE gone on EVERY published image.
+    for (const v of ['base', 'app', 'tool']) expect(scanned).toContain(r.variants[v]?.digest);
+    expect(r.floor?.variants).toEqual(['app', 'base', 'tool']);
+  });
+
+  it('a second CVE only in a child: that child is still scanned (base does not list every named CVE)', async () => {
+    const w = await world();
+    w.scanner.advisories = [
+      { id: 'CVE-2026-1111', pkg: 'openssl', severity: 'CRITICAL', cvss: 9.8 },
+      // tool is rebuilt FROM the patched base: its own package gets the fix the archive now has.
+      {
+        id: 'CVE-2026-2222',
+        pkg: 'libicu',
+        severity: 'HIGH',
+        cvss: 7.5,
+        in: ['/tool'],
+        fixedFrom: new Date(w.clock() + 1).toISOString(),
+      },
+    ];
+    const before = await published(w);
+    const r = await runEmergency(w.deps, req({ cves: ['CVE-2026-1111', 'CVE-2026-2222'] }));
+    const scanned = w.scanner.scanned.map((s) => s.digest);
+    expect(scanned).toContain(before.latest.app);
+    expect(scanned).toContain(before.latest.tool);
+    expect(r.variants.tool?.tag).toBe('2-24.04-20260108-cve-2026-1111');
+    expect(
+      parseSecurityFixes((await image(w, 'tool', r.variants.tool?.tag ?? '')).labels[LABELS.securityFixes]),
+    ).toEqual([
+      { id: 'CVE-2026-1111', cvss: 9.8 },
+      { id: 'CVE-2026-2222', cvss: 7.5 },
+    ]);
+  });
+
+  it('the scans of one generation run at once, never more than scan.concurrency', async () => {
+    const w = await world();
+    // Only tool lists it: base is scanned first, then app and tool together.
+    w.scanner.advisories = [{ id: CVE, pkg: 'libicu', severity: 'HIGH', cvss: 7.5, in: ['/tool'] }];
+    const two = counting(w, 2);
+    await runEmergency(two.deps, req());
+    expect(two.seen.max).toBe(2);
+    const w1 = await world();
+    w1.scanner.advisories = [{ id: CVE, pkg: 'openssl', severity: 'CRITICAL', cvss: 9.8 }];
+    // Bound 1: neither the first scans nor the re-scans of the children (built two at once) overlap.
+    const one = counting(w1, 1);
+    const r = await runEmergency(one.deps, req());
+    expect(Object.keys(r.variants)).toHaveLength(3);
+    expect(one.seen.max).toBe(1);
+  });
+
+  it('a failing first scan stops the run: nothing built or published', async () => {
+    const w = await world();
+    w.scanner.advisories = [{ id: CVE, pkg: 'libicu', severity: 'HIGH', cvss: 7.5, in: ['/tool'] }];
+    // The third scan (tool, in the same generation as app) fails.
+    w.scanner.failOnCall = 3;
+    const before = await published(w);
+    const e = await failure(runEmergency(w.deps, req()));
+    expect(isAiboxError(e, 'SCAN_FAILED')).toBe(true);
+    expect((e as Error).message).toMatch(/could not scan .*\/aibox\/(app|tool)@sha256:/);
+    const after = await published(w);
+    expect(after.latest).toEqual(before.latest);
+    expect(after.current?.digest).toBe(before.current?.digest);
   });
 });
