@@ -35,7 +35,7 @@ import {
   type PromotionDeps,
 } from './promote.js';
 import { newRunId } from './records.js';
-import { checkSigningKey, openPublisher, pipelineTrust, type RunDeps } from './run.js';
+import { checkSigningKey, openPublisher, pipelineTrust, promotionDeps, type RunDeps } from './run.js';
 
 export type RollbackDeps = Pick<
   RunDeps,
@@ -195,18 +195,7 @@ export async function runRollback(deps: RollbackDeps, req: RollbackRequest): Pro
   const runId = newRunId(deps.now());
   const { key, trust, target: t, lock } = await openPublisher(deps, runId);
   try {
-    const d: PromotionDeps = {
-      store: t.store,
-      host: t.host,
-      project: t.project,
-      key,
-      signer: deps.config.signing.identity,
-      trust,
-      now: deps.now,
-      logger: deps.logger,
-      allowUnscanned: req.allowUnscanned,
-      channelState: deps.channelState,
-    };
+    const d = promotionDeps(deps, t, key, trust, req.allowUnscanned);
     // A dry run moves nothing, not even an interrupted intent; a real run completes it first.
     const completed = req.apply ? await completePendingPromotion(d) : null;
     const base = await resolveChannelBase({ ...d, state: d.channelState });
@@ -360,18 +349,7 @@ export async function listRollbackCandidates(
   const key = await checkSigningKey(deps);
   const trust = await pipelineTrust(deps, key);
   const t = await deps.target();
-  const d: PromotionDeps = {
-    store: t.store,
-    host: t.host,
-    project: t.project,
-    key,
-    signer: deps.config.signing.identity,
-    trust,
-    now: deps.now,
-    logger: deps.logger,
-    allowUnscanned: true,
-    channelState: deps.channelState,
-  };
+  const d = promotionDeps(deps, t, key, trust, true);
   const base = await resolveChannelBase({ ...d, state: d.channelState });
   const current = base.prev?.channel ?? null;
   const names = rollbackCandidates(deps.config, { date: '2000-01-01', shown: '' }, req.variants).map(

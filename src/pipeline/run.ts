@@ -26,6 +26,7 @@ import {
   completePendingPromotion,
   promote,
   promotionCandidates,
+  type PromotionDeps,
   type PromotionResult,
 } from './promote.js';
 import { newRunId, recordPath, saveRecord } from './records.js';
@@ -298,6 +299,28 @@ export interface PromoteRun extends PromotionResult {
   readonly date: string;
 }
 
+/** What promoting (and publishing the channel) needs, from the run's deps and an opened publisher. */
+export function promotionDeps(
+  deps: Pick<RunDeps, 'config' | 'now' | 'logger' | 'channelState'>,
+  target: { readonly store: ImageStore; readonly host: string; readonly project: string },
+  key: SigningKey,
+  trust: readonly TrustedKey[],
+  allowUnscanned: boolean | undefined,
+): PromotionDeps {
+  return {
+    store: target.store,
+    host: target.host,
+    project: target.project,
+    key,
+    signer: deps.config.signing.identity,
+    trust,
+    now: deps.now,
+    logger: deps.logger,
+    allowUnscanned,
+    channelState: deps.channelState,
+  };
+}
+
 /** CI fan-in as one call: check every variant of a date, then move latest and publish the channel. */
 export async function runPromote(
   deps: Omit<RunDeps, 'engine' | 'scanner' | 'progress'>,
@@ -310,18 +333,7 @@ export async function runPromote(
   });
   const { key, trust, target, lock } = await openPublisher(deps, newRunId(now));
   try {
-    const d = {
-      store: target.store,
-      host: target.host,
-      project: target.project,
-      key,
-      signer: deps.config.signing.identity,
-      trust,
-      now: deps.now,
-      logger: deps.logger,
-      allowUnscanned: req.allowUnscanned,
-      channelState: deps.channelState,
-    };
+    const d = promotionDeps(deps, target, key, trust, req.allowUnscanned);
     // An interrupted promotion is completed first, whatever today's candidates turn out to be.
     const completed = await completePendingPromotion(d);
     const checked = await checkAll(d, promotionCandidates(plan));
