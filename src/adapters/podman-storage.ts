@@ -15,7 +15,7 @@
  * Reads are bounded, files are opened with O_NOFOLLOW, the image directory must not be a symlink, and the store
  * must be this user's and not group/world-writable. Any surprise returns null: the caller asks podman.
  */
-import { createHash } from 'node:crypto';
+import { sha256Digest } from '../oci/digest.js';
 import { constants } from 'node:fs';
 import { lstat, open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -38,7 +38,6 @@ export const MAX_IMAGES_JSON = 32 * 1024 * 1024;
 export const MAX_BIG_DATA = 4 * 1024 * 1024;
 
 const HEX64 = /^[0-9a-f]{64}$/;
-const sha256 = (b: Uint8Array): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const isObj = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -118,7 +117,7 @@ export async function readStoredImage(
   for (const key of [`manifest-${wanted}`, 'manifest']) {
     if (!keys.includes(key)) continue;
     const bytes = await readOwnFile(join(imageDir, bigDataFileName(key)), MAX_BIG_DATA);
-    if (bytes && sha256(bytes) === wanted) {
+    if (bytes && sha256Digest(bytes) === wanted) {
       manifest = bytes;
       break;
     }
@@ -133,7 +132,7 @@ export async function readStoredImage(
   }
   if (configDigest !== `sha256:${img.id}` || !keys.includes(configDigest)) return null;
   const config = await readOwnFile(join(imageDir, bigDataFileName(configDigest)), MAX_BIG_DATA);
-  if (!config || sha256(config) !== configDigest) return null;
+  if (!config || sha256Digest(config) !== configDigest) return null;
   let created: unknown;
   try {
     const c: unknown = JSON.parse(config.toString('utf8'));

@@ -145,7 +145,8 @@ export interface BuildChannelOptions {
 
 // ------------------------------------------------------------------ value rules
 
-const VARIANT_RE = /^[a-z][a-z0-9-]{0,63}$/;
+/** A variant name as documents carry it (channel, CVE records): lowercase letters, digits and -, at most 64. */
+export const VARIANT_RE = /^[a-z][a-z0-9-]{0,63}$/;
 const TAG_RE = TAG_PATTERN;
 const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
 const RFC3339_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;

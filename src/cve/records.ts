@@ -5,7 +5,7 @@
  * builds, merges, validates and (de)serialises it. No I/O.
  */
 import { TAG_PATTERN } from '../oci/reference.js';
-import { isRfc3339 } from '../channel/channel.js';
+import { isRfc3339, VARIANT_RE } from '../channel/channel.js';
 import * as z from 'zod/mini';
 import { isCalendarDate, parseDateInput } from '../core/dates.js';
 import { AiboxError } from '../core/errors.js';
@@ -44,7 +44,6 @@ export const MAX_CVE_RECORDS_BYTES = 4 * 1024 * 1024;
 export const MAX_CVE_RECORDS = 10_000;
 
 const isTime = isRfc3339;
-const VARIANT_RE = /^[a-z][a-z0-9-]{0,63}$/;
 const TAG_RE = TAG_PATTERN;
 // eslint-disable-next-line no-control-regex -- refusing control characters is this regex's job
 const PKG_RE = /^[^\s\u0000-\u001f\u007f]{1,214}$/;
